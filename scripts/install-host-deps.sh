@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs the host tools xen2kvm drives and its tests need (Debian/Ubuntu hosts, as root).
+# Safe to run repeatedly: apt-get skips what is already installed.
+set -euo pipefail
+
+packages=(
+  fdisk          # sfdisk -J: partition tables
+  util-linux     # losetup, blkid, lsblk, mount
+  kpartx         # partition mapping where device-mapper works
+  e2fsprogs      # mkfs.ext4, e2fsck for fixtures
+  dosfstools
+  debootstrap    # builds the fixture guests from real Debian packages
+  qemu-system-x86 # boot check
+  qemu-utils     # qemu-img
+  libvirt-clients # virt-xml-validate, virsh
+  libxml2-utils  # xmllint, which virt-xml-validate needs
+  grub-pc-bin    # host-side grub modules are not used; kept for fixture checks
+  cpio zstd xz-utils gzip # initrd inspection
+  tmux
+)
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-host-deps: run as root (apt-get needs it)" >&2
+  exit 1
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -eq 0 ]; then
+  exit 0
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,47 @@
+/** `xen2kvm verify IMAGE`: boot it as KVM would and wait for a login prompt on ttyS0. */
+import { dirname, join } from 'node:path';
+import { resolve } from 'node:path';
+import { UserError } from '../errors.js';
+import { checkImageFile } from '../inspect/image-file.js';
+import { type Accel, bootCheck } from '../verify/boot-check.js';
+import { domainNameFor } from '../xml/domain.js';
+import { type CliIo, writeLine } from '../ui/io.js';
+
+export interface VerifyOptions {
+  image: string;
+  accel: Accel | 'auto';
+  timeoutSeconds: number;
+  kvmSilenceSeconds: number;
+  memoryMiB: number;
+  consoleLog?: string;
+}
+
+export function defaultConsoleLog(image: string): string {
+  const path = resolve(image);
+  return join(dirname(path), `${domainNameFor(path)}.console.log`);
+}
+
+/** Prints the outcome and returns whether the guest reached a login prompt. */
+export async function runBootCheck(options: VerifyOptions, io: CliIo): Promise<boolean> {
+  await checkImageFile(options.image, false);
+  const consoleLog = options.consoleLog ?? defaultConsoleLog(options.image);
+  writeLine(io.stderr, `booting ${options.image} (virtio disk and NIC, console on ttyS0, -snapshot: the image is not written)...`);
+  const result = await bootCheck({
+    image: options.image,
+    accel: options.accel,
+    timeoutSeconds: options.timeoutSeconds,
+    kvmSilenceSeconds: options.kvmSilenceSeconds,
+    memoryMiB: options.memoryMiB,
+    consoleLog,
+    onNote: (note) => writeLine(io.stderr, `note: ${note}`),
+  });
+  const verdict = result.ok ? 'boot check passed' : 'boot check FAILED';
+  writeLine(io.stdout, `${verdict}: ${result.reason} (${result.accel.toUpperCase()}, ${result.seconds.toFixed(1)} s)`);
+  writeLine(io.stdout, `console log: ${result.consoleLog}`);
+  return result.ok;
+}
+
+export function parseAccel(value: string): Accel | 'auto' {
+  if (value === 'auto' || value === 'kvm' || value === 'tcg') return value;
+  throw new UserError(`--accel ${value}: expected auto, kvm or tcg`, 2);
+}

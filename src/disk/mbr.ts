@@ -1,0 +1,29 @@
+/** Looks at an image's boot sector without attaching it. */
+import { open } from 'node:fs/promises';
+
+/** Bytes 0..439 of an MBR hold boot code; 440.. hold the disk signature and the partition table. */
+const BOOT_CODE_BYTES = 440;
+
+export async function readBootCode(image: string): Promise<Buffer> {
+  const handle = await open(image, 'r');
+  try {
+    const buffer = Buffer.alloc(BOOT_CODE_BYTES);
+    await handle.read(buffer, 0, BOOT_CODE_BYTES, 0);
+    return buffer;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Xen PV guests booted by pygrub often have an all-zero boot code area: SeaBIOS would run zeros. */
+export function hasBootCode(bootCode: Buffer): boolean {
+  return bootCode.some((byte) => byte !== 0);
+}
+
+/** Names the loader whose code is in the boot sector, when it is a well-known one. */
+export function identifyBootCode(bootCode: Buffer): string {
+  if (!hasBootCode(bootCode)) return 'none';
+  if (bootCode.includes(Buffer.from('GRUB'))) return 'grub';
+  if (bootCode.includes(Buffer.from('SYSLINUX')) || bootCode.includes(Buffer.from('MBR'))) return 'other';
+  return 'unknown';
+}

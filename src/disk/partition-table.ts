@@ -1,0 +1,66 @@
+/** Reads an image's partition table once, with `sfdisk -J`, into plain data. */
+import { type CommandRunner, CommandError } from '../exec.js';
+
+export interface Partition {
+  /** 1-based partition number, as the guest's kernel names it (xvda2 -> 2). */
+  number: number;
+  /** Offset and length in bytes. */
+  start: number;
+  size: number;
+  /** msdos type byte ("83") or GPT type GUID. */
+  type: string;
+  bootable: boolean;
+}
+
+export interface PartitionTable {
+  label: 'dos' | 'gpt' | string;
+  sectorSize: number;
+  partitions: Partition[];
+}
+
+interface SfdiskJson {
+  partitiontable: {
+    label: string;
+    sectorsize?: number;
+    partitions?: { node: string; start: number; size: number; type: string; bootable?: boolean }[];
+  };
+}
+
+export function parseSfdiskJson(json: string): PartitionTable {
+  const table = (JSON.parse(json) as SfdiskJson).partitiontable;
+  const sectorSize = table.sectorsize ?? 512;
+  const partitions = (table.partitions ?? []).map((p) => {
+    const number = Number(/(\d+)$/.exec(p.node)?.[1]);
+    return {
+      number,
+      start: p.start * sectorSize,
+      size: p.size * sectorSize,
+      type: p.type,
+      bootable: p.bootable === true,
+    };
+  });
+  return { label: table.label, sectorSize, partitions };
+}
+
+/** The partition table, or undefined when the image has none (a bare filesystem or garbage). */
+export async function readPartitionTable(
+  runner: CommandRunner,
+  image: string,
+): Promise<PartitionTable | undefined> {
+  try {
+    const { stdout } = await runner.run({ file: 'sfdisk', args: ['-J', image], kind: 'read', timeout: 'query' });
+    const table = parseSfdiskJson(stdout);
+    return table.partitions.length > 0 ? table : undefined;
+  } catch (error) {
+    if (error instanceof CommandError && error.result && /partition table|unrecognized/i.test(error.result.stderr)) {
+      return undefined;
+    }
+    throw error;
+  }
+}
+
+/** Partition types that can hold a Linux root filesystem (not swap, not extended containers). */
+export function mayHoldFilesystem(p: Partition): boolean {
+  const type = p.type.toLowerCase();
+  return !['5', 'f', '85', '82', '0'].includes(type) && type !== '0657fd6d-a4ab-43c4-84e5-0933c84b4f4f';
+}

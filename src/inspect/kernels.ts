@@ -1,0 +1,49 @@
+/** Finds the kernels installed in the guest and what each can do under KVM. */
+import type { StagedTree } from '../tree/staged-tree.js';
+
+export interface KernelInfo {
+  version: string;
+  /** Guest paths. */
+  vmlinuz: string;
+  initrd: string | undefined;
+  /** A Xen-only kernel (XenLinux, kernel-xen) cannot boot on KVM. */
+  xenOnly: boolean;
+}
+
+/** A kernel built for Xen only: CONFIG_X86_XEN / CONFIG_X86_64_XEN, or a -xen flavour name. */
+export function isXenOnlyKernel(version: string, config: string | undefined): boolean {
+  if (config && /^CONFIG_X86(_64)?_XEN=y/m.test(config)) return true;
+  return /(^|[-.])xen$/.test(version);
+}
+
+const INITRD_NAMES = ['initrd.img-', 'initramfs-', 'initrd-'];
+
+export function findKernels(tree: StagedTree): KernelInfo[] {
+  const kernels: KernelInfo[] = [];
+  for (const name of tree.list('/boot')) {
+    const match = /^vmlinu[xz]-(.+)$/.exec(name);
+    if (!match?.[1]) continue;
+    const version = match[1];
+    const initrdName = INITRD_NAMES.map((p) => `${p}${version}${p === 'initramfs-' ? '.img' : ''}`).find((n) =>
+      tree.exists(`/boot/${n}`),
+    );
+    kernels.push({
+      version,
+      vmlinuz: `/boot/${name}`,
+      initrd: initrdName ? `/boot/${initrdName}` : undefined,
+      xenOnly: isXenOnlyKernel(version, tree.read(`/boot/config-${version}`)),
+    });
+  }
+  return kernels.sort((a, b) => compareVersions(b.version, a.version));
+}
+
+/** Newest first, comparing the numeric runs of two version strings. */
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split(/[^0-9]+/).filter(Boolean).map(Number);
+  const pb = b.split(/[^0-9]+/).filter(Boolean).map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? -1) - (pb[i] ?? -1);
+    if (d !== 0) return d;
+  }
+  return a.localeCompare(b);
+}

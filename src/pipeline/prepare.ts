@@ -1,0 +1,70 @@
+/**
+ * Everything before planning: check the file, map it, find and mount the root, and gather what
+ * the steps need to know about the guest. Dry-run and apply share it; only `env.readOnly` differs.
+ */
+import { readBootCode } from '../disk/mbr.js';
+import type { MapperChoice } from '../disk/attach.js';
+import { UserError } from '../errors.js';
+import { checkImageFile } from '../inspect/image-file.js';
+import { findKernels } from '../inspect/kernels.js';
+import { StagedTree } from '../tree/staged-tree.js';
+import { mapImage, type MappedImage } from '../../steps/map.js';
+import { chooseRoot, findRoots, type RootChooser, type RootSearch } from '../../steps/find-root.js';
+import { mountGuest } from '../../steps/mount.js';
+import type { SessionEnv } from './session-env.js';
+import type { Guest } from './types.js';
+
+export interface PrepareOptions {
+  image: string;
+  mapper: MapperChoice;
+  root?: string;
+  askRoot?: RootChooser;
+}
+
+export interface PhaseReporter {
+  mapped?(mapped: MappedImage): void;
+  rootFound?(guest: Pick<Guest, 'rootPartition' | 'rootFsType' | 'os'>): void;
+}
+
+/** Families whose whole conversion xen2kvm can carry out today. */
+const SUPPORTED_FAMILIES = ['debian'];
+
+export async function checkImage(env: SessionEnv, image: string): Promise<void> {
+  await checkImageFile(image, !env.readOnly);
+}
+
+export async function mapPhase(env: SessionEnv, options: PrepareOptions): Promise<MappedImage> {
+  return mapImage(env, options.image, options.mapper);
+}
+
+export async function findRootPhase(env: SessionEnv, options: PrepareOptions, mapped: MappedImage) {
+  const search: RootSearch = await findRoots(env, mapped.disk);
+  const root = await chooseRoot(options.image, search, options.root, options.askRoot);
+  if (!SUPPORTED_FAMILIES.includes(root.os.family)) {
+    throw new UserError(
+      `${options.image}: ${root.os.prettyName} (${root.os.family} family) is not supported yet; supported: Debian and Ubuntu guests`,
+    );
+  }
+  return { search, root };
+}
+
+export async function mountPhase(
+  env: SessionEnv,
+  options: PrepareOptions,
+  mapped: MappedImage,
+  found: Awaited<ReturnType<typeof findRootPhase>>,
+): Promise<Guest> {
+  const rootDir = await mountGuest(env, mapped.disk, found.root, found.search.filesystems);
+  const tree = new StagedTree(rootDir);
+  return {
+    image: options.image,
+    root: rootDir,
+    os: found.root.os,
+    table: mapped.table,
+    disk: mapped.disk,
+    rootPartition: found.root.partition,
+    rootFsType: found.root.fsType,
+    bootCode: await readBootCode(options.image),
+    kernels: findKernels(tree),
+  };
+}

@@ -1,0 +1,56 @@
+/** The data a conversion is made of: what was found, and what the steps declare. */
+import type { AttachedDisk } from '../disk/attach.js';
+import type { PartitionTable } from '../disk/partition-table.js';
+import type { CommandRunner, TimeoutName } from '../exec.js';
+import type { KernelArgsPolicy } from '../guest/kernel-args.js';
+import type { KernelInfo } from '../inspect/kernels.js';
+import type { OsInfo } from '../inspect/os-release.js';
+import type { FileChange, StagedTree } from '../tree/staged-tree.js';
+
+export interface Guest {
+  image: string;
+  /** Host directory where the guest's root is mounted. */
+  root: string;
+  os: OsInfo;
+  table: PartitionTable;
+  disk: AttachedDisk;
+  rootPartition: number;
+  rootFsType: string;
+  /** The image's MBR boot code area (440 bytes). */
+  bootCode: Buffer;
+  kernels: KernelInfo[];
+}
+
+/** A command a step wants run inside the guest (chroot) after the file changes are written. */
+export interface PlannedCommand {
+  step: string;
+  argv: string[];
+  why: string;
+  timeout: TimeoutName;
+  /** Run after the command: throws when the command did not achieve what it must, whatever its exit code. */
+  check?: { describe: string; run: () => Promise<void> };
+}
+
+export interface StepContext {
+  guest: Guest;
+  tree: StagedTree;
+  /** For read-only inspection while planning (listing an initrd, say). */
+  inspect: CommandRunner;
+  kernelArgs: KernelArgsPolicy;
+  command(command: Omit<PlannedCommand, 'step'>): void;
+  warn(message: string): void;
+}
+
+export interface Step {
+  id: string;
+  title: string;
+  /** Declares file changes (through ctx.tree) and commands (ctx.command); never writes anything itself. */
+  plan(ctx: StepContext): void | Promise<void>;
+}
+
+export interface Plan {
+  changes: FileChange[];
+  commands: PlannedCommand[];
+  warnings: string[];
+  domainXml: { path: string; content: string };
+}

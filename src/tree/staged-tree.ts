@@ -1,0 +1,146 @@
+/**
+ * The guest's files as the steps see them: reads come from the staged change when there is one,
+ * else from the guest; writes are recorded, never performed. A change is recorded only when the
+ * bytes differ, so a step that produces what is already there leaves no trace (re-runs are no-ops).
+ * `commitChanges` applies the record; the dry-run only reports it.
+ */
+import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { resolveInGuest } from './confine.js';
+
+export type FileChange =
+  | { kind: 'write'; path: string; before: string | undefined; after: string; step: string; reason: string }
+  | { kind: 'symlink'; path: string; before: string | undefined; target: string; step: string; reason: string }
+  | { kind: 'remove'; path: string; before: string; step: string; reason: string };
+
+export class StagedTree {
+  private readonly changes = new Map<string, FileChange>();
+
+  constructor(readonly root: string) {}
+
+  /** Host path of a guest path, confined to the guest root. */
+  hostPath(path: string): string {
+    return resolveInGuest(this.root, path);
+  }
+
+  /** Host path of the directory entry itself: the parent is resolved, the last component is not followed. */
+  entryHostPath(path: string): string {
+    return `${resolveInGuest(this.root, parentOf(path))}/${baseOf(path)}`;
+  }
+
+  private describeOnDisk(path: string): { type: 'file' | 'symlink' | 'dir' | 'other'; text?: string } | undefined {
+    const host = this.entryHostPath(path);
+    let stat: ReturnType<typeof lstatSync>;
+    try {
+      stat = lstatSync(host);
+    } catch {
+      return undefined;
+    }
+    if (stat.isSymbolicLink()) return { type: 'symlink', text: readlinkSync(host) };
+    if (stat.isDirectory()) return { type: 'dir' };
+    if (stat.isFile()) return { type: 'file' };
+    return { type: 'other' };
+  }
+
+  /** Text of a regular file (following symlinks inside the guest), or undefined when absent. */
+  read(path: string): string | undefined {
+    const staged = this.changes.get(path) ?? this.changes.get(this.canonical(path));
+    if (staged) return staged.kind === 'write' ? staged.after : undefined;
+    try {
+      const host = this.hostPath(path);
+      if (!lstatSync(host).isFile()) return undefined;
+      return readFileSync(host, 'utf8');
+    } catch {
+      return undefined;
+    }
+  }
+
+  exists(path: string): boolean {
+    const staged = this.changes.get(path);
+    if (staged) return staged.kind !== 'remove';
+    return this.describeOnDisk(path) !== undefined;
+  }
+
+  /** Target of a symlink itself (not followed), or undefined when `path` is not a symlink. */
+  readLink(path: string): string | undefined {
+    const staged = this.changes.get(path);
+    if (staged) return staged.kind === 'symlink' ? staged.target : undefined;
+    const onDisk = this.describeOnDisk(path);
+    return onDisk?.type === 'symlink' ? onDisk.text : undefined;
+  }
+
+  /** Entries of a guest directory, with staged creations and removals applied. */
+  list(dir: string): string[] {
+    const names = new Set<string>();
+    try {
+      for (const name of readdirSync(this.hostPath(dir))) names.add(name);
+    } catch {
+      // absent directory: only staged entries
+    }
+    const prefix = dir.endsWith('/') ? dir : `${dir}/`;
+    for (const [path, change] of this.changes) {
+      if (!path.startsWith(prefix) || path.slice(prefix.length).includes('/')) continue;
+      if (change.kind === 'remove') names.delete(path.slice(prefix.length));
+      else names.add(path.slice(prefix.length));
+    }
+    return [...names].sort();
+  }
+
+  /** The guest path `path` really names: symlinks on the way followed, inside the guest. */
+  canonical(path: string): string {
+    return this.hostPath(path).slice(this.root.length) || '/';
+  }
+
+  /** Stages new content for a file; a symlink on the way is followed (inside the guest). */
+  write(requested: string, after: string, step: string, reason: string): void {
+    const path = this.changes.has(requested) ? requested : this.canonical(requested);
+    const original = this.original(path);
+    if (original.type === 'file' && original.text === after) {
+      this.changes.delete(path);
+      return;
+    }
+    this.changes.set(path, { kind: 'write', path, before: original.text, after, step, reason });
+  }
+
+  symlink(path: string, target: string, step: string, reason: string): void {
+    const original = this.original(path);
+    if (original.type === 'symlink' && original.text === target) {
+      this.changes.delete(path);
+      return;
+    }
+    this.changes.set(path, { kind: 'symlink', path, before: original.text, target, step, reason });
+  }
+
+  remove(path: string, step: string, reason: string): void {
+    const original = this.original(path);
+    if (original.type === 'absent') {
+      this.changes.delete(path);
+      return;
+    }
+    const before = original.type === 'symlink' ? `-> ${original.text}` : (original.text ?? '');
+    this.changes.set(path, { kind: 'remove', path, before, step, reason });
+  }
+
+  /** What is on disk now, before any staged change. */
+  private original(path: string): { type: 'absent' | 'file' | 'symlink' | 'other'; text?: string } {
+    const onDisk = this.describeOnDisk(path);
+    if (!onDisk) return { type: 'absent' };
+    if (onDisk.type === 'symlink') return { type: 'symlink', text: onDisk.text };
+    if (onDisk.type === 'file') {
+      return { type: 'file', text: readFileSync(this.hostPath(path), 'utf8') };
+    }
+    return { type: 'other' };
+  }
+
+  /** Every recorded change, in the order of their paths. */
+  allChanges(): FileChange[] {
+    return [...this.changes.values()].sort((a, b) => a.path.localeCompare(b.path));
+  }
+}
+
+function parentOf(path: string): string {
+  return path.slice(0, path.lastIndexOf('/')) || '/';
+}
+
+function baseOf(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1);
+}

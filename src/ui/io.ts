@@ -1,0 +1,16 @@
+/** Where a command's output goes and how it may talk to the operator. */
+import type { Writable } from 'node:stream';
+
+export interface CliIo {
+  stdout: Writable;
+  stderr: Writable;
+  /** A person at a terminal: prompts allowed, the animated task list. */
+  interactive: boolean;
+  color: boolean;
+  /** Ask a yes/no question (only called when interactive). */
+  confirm(message: string): Promise<boolean>;
+}
+
+export function writeLine(stream: Writable, text = ''): void {
+  stream.write(`${text}\n`);
+}

@@ -1,0 +1,32 @@
+/**
+ * listr2 task lists, drawn on stderr so stdout stays for the report: the animated renderer at a
+ * terminal, one plain line per event otherwise (pipes, CI, logs).
+ */
+import { Listr, ListrLogger, type ListrTask, PRESET_TIMER, ProcessOutput } from 'listr2';
+import type { CliIo } from './io.js';
+
+export function taskList<Ctx>(io: CliIo, tasks: ListrTask<Ctx>[]): Listr<Ctx, 'default' | 'simple', 'simple'> {
+  const stderr = io.stderr as NodeJS.WriteStream;
+  const logger = () => new ListrLogger({ processOutput: new ProcessOutput(stderr, stderr), useIcons: io.color });
+  return new Listr<Ctx, 'default' | 'simple', 'simple'>(tasks, {
+    concurrent: false,
+    exitOnError: true,
+    renderer: io.interactive ? 'default' : 'simple',
+    fallbackRenderer: 'simple',
+    rendererOptions: {
+      logger: logger(),
+      collapseSubtasks: false,
+      timer: PRESET_TIMER,
+    },
+    fallbackRendererOptions: {
+      logger: logger(),
+      timer: PRESET_TIMER,
+    },
+    silentRendererCondition: process.env.XEN2KVM_SILENT === '1',
+  });
+}
+
+/** Seconds with one decimal, for timings shown to the operator. */
+export function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}

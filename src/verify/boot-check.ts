@@ -1,0 +1,160 @@
+/**
+ * Boots an image the way a KVM host presents it - virtio disk, virtio NIC, console on the first
+ * serial port - and succeeds when a login prompt appears on ttyS0. The image is never written
+ * (qemu -snapshot keeps every write in a throwaway overlay). KVM is used when it works; a KVM that
+ * produces no console output at all is taken as broken and the boot is retried under TCG.
+ */
+import { constants } from 'node:fs';
+import { access, writeFile } from 'node:fs/promises';
+import { type CommandListener, startWatched } from '../exec.js';
+
+export type Accel = 'kvm' | 'tcg';
+
+export interface BootCheckOptions {
+  image: string;
+  accel: Accel | 'auto';
+  timeoutSeconds: number;
+  /** Under auto, seconds of silence after which KVM is declared broken and TCG is used. */
+  kvmSilenceSeconds: number;
+  memoryMiB: number;
+  consoleLog: string;
+  onNote?: (note: string) => void;
+  listener?: CommandListener;
+}
+
+export interface BootCheckResult {
+  ok: boolean;
+  accel: Accel;
+  seconds: number;
+  /** What decided the outcome: the login line, the failure line, or the timeout. */
+  reason: string;
+  consoleLog: string;
+  notes: string[];
+}
+
+/** Lines that mean the boot has failed for good: no point waiting for the timeout. */
+const FATAL = [
+  /Kernel panic[^\n]*/,
+  /Gave up waiting for root[^\n]*/,
+  /ALERT![^\n]*/,
+  /No bootable device[^\n]*/,
+  /You are in emergency mode[^\n]*/,
+  /Boot failed: not a bootable disk[^\n]*/,
+];
+const LOGIN = /^[^\n]*\blogin: *$/m;
+
+export function stripTerminalCodes(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: console output carries ANSI escapes
+  return text.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\r/g, '');
+}
+
+export function judgeConsole(text: string): { ok: boolean; line: string } | undefined {
+  const clean = stripTerminalCodes(text);
+  const login = LOGIN.exec(clean);
+  if (login) return { ok: true, line: login[0].trim() };
+  for (const pattern of FATAL) {
+    const match = pattern.exec(clean);
+    if (match) return { ok: false, line: match[0].trim() };
+  }
+  return undefined;
+}
+
+export async function kvmUsable(): Promise<boolean> {
+  try {
+    await access('/dev/kvm', constants.R_OK | constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function qemuArgs(image: string, accel: Accel, memoryMiB: number): string[] {
+  return [
+    '-machine',
+    `pc,accel=${accel}`,
+    '-m',
+    String(memoryMiB),
+    '-display',
+    'none',
+    '-monitor',
+    'none',
+    '-serial',
+    'stdio',
+    '-no-reboot',
+    '-snapshot',
+    '-drive',
+    `file=${image},if=virtio,format=raw`,
+    '-netdev',
+    'user,id=net0',
+    '-device',
+    'virtio-net-pci,netdev=net0',
+  ];
+}
+
+interface Attempt {
+  outcome: 'login' | 'fatal' | 'timeout' | 'silent' | 'exited';
+  line: string;
+  output: string;
+  seconds: number;
+}
+
+function attempt(options: BootCheckOptions, accel: Accel, silenceSeconds: number | undefined): Promise<Attempt> {
+  const started = performance.now();
+  let output = '';
+  return new Promise((resolve) => {
+    let settled = false;
+    const finish = (outcome: Attempt['outcome'], line: string) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(overall);
+      clearTimeout(silence);
+      proc.stop();
+      void proc.exited.then(() => resolve({ outcome, line, output, seconds: (performance.now() - started) / 1000 }));
+    };
+    const proc = startWatched(
+      { file: 'qemu-system-x86_64', args: qemuArgs(options.image, accel, options.memoryMiB) },
+      (chunk) => {
+        output += chunk;
+        if (silenceSeconds !== undefined && stripTerminalCodes(output).replace(/qemu-system[^\n]*\n?/g, '').trim()) {
+          clearTimeout(silence);
+        }
+        const verdict = judgeConsole(output);
+        if (verdict) finish(verdict.ok ? 'login' : 'fatal', verdict.line);
+      },
+      options.listener,
+    );
+    const overall = setTimeout(() => finish('timeout', `no login prompt within ${options.timeoutSeconds} s`), options.timeoutSeconds * 1000);
+    const silence =
+      silenceSeconds === undefined
+        ? undefined
+        : setTimeout(() => finish('silent', `no console output within ${silenceSeconds} s`), silenceSeconds * 1000);
+    void proc.exited.then((code) => finish('exited', `qemu exited (code ${code ?? 'none'}) before a login prompt`));
+  });
+}
+
+export async function bootCheck(options: BootCheckOptions): Promise<BootCheckResult> {
+  const notes: string[] = [];
+  const note = (text: string) => {
+    notes.push(text);
+    options.onNote?.(text);
+  };
+  let accel: Accel = options.accel === 'auto' ? ((await kvmUsable()) ? 'kvm' : 'tcg') : options.accel;
+  if (options.accel === 'auto' && accel === 'tcg') note('/dev/kvm is not usable: booting with TCG (software emulation)');
+  let result = await attempt(options, accel, options.accel === 'auto' && accel === 'kvm' ? options.kvmSilenceSeconds : undefined);
+  let log = result.output;
+  if (result.outcome === 'silent') {
+    note(`KVM gave ${result.line}: retrying with TCG (software emulation)`);
+    accel = 'tcg';
+    result = await attempt(options, accel, undefined);
+    log += `\n--- retry with TCG ---\n${result.output}`;
+  }
+  await writeFile(options.consoleLog, log);
+  return {
+    ok: result.outcome === 'login',
+    accel,
+    seconds: result.seconds,
+    reason: result.line,
+    consoleLog: options.consoleLog,
+    notes,
+  };
+}

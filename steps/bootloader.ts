@@ -1,0 +1,41 @@
+/**
+ * Xen PV guests were started by pygrub or by a kernel kept on dom0, so their MBR often holds no boot
+ * code: under KVM the BIOS would find nothing to run. Install the guest's own GRUB into the disk
+ * (grub-install inside the chroot, against the loop device of the whole image); the boot menu it
+ * reads is the one the grub-config step rewrote.
+ */
+import { hasBootCode, readBootCode } from '../src/disk/mbr.js';
+import { UserError } from '../src/errors.js';
+import type { Step } from '../src/pipeline/types.js';
+import { GRUB2_CONFIG } from './grub-config.js';
+
+export const bootloaderStep: Step = {
+  id: 'bootloader',
+  title: 'Install a bootloader when the MBR has none',
+  plan({ tree, guest, command }) {
+    if (hasBootCode(guest.bootCode)) return;
+    if (!tree.exists('/usr/sbin/grub-install') || !tree.exists('/usr/lib/grub/i386-pc')) {
+      throw new UserError(
+        `${guest.image} has no boot code and the guest has no GRUB for BIOS (grub-pc-bin) to install; install it in the guest first`,
+      );
+    }
+    if (!tree.exists(GRUB2_CONFIG)) {
+      throw new UserError(`${guest.image} has no boot code and no ${GRUB2_CONFIG} to boot from; create one in the guest first`);
+    }
+    const partitionModule = guest.table.label === 'gpt' ? 'part_gpt' : 'part_msdos';
+    const fsModule = ['ext2', 'ext3', 'ext4'].includes(guest.rootFsType) ? 'ext2' : guest.rootFsType;
+    command({
+      argv: ['grub-install', '--target=i386-pc', `--modules=${partitionModule} ${fsModule}`, guest.disk.disk],
+      why: 'the MBR holds no boot code (the guest was booted by pygrub)',
+      timeout: 'bootloader',
+      check: {
+        describe: 'the MBR holds boot code',
+        async run() {
+          if (!hasBootCode(await readBootCode(guest.image))) {
+            throw new UserError('grub-install finished but the MBR still holds no boot code');
+          }
+        },
+      },
+    });
+  },
+};

@@ -1,0 +1,27 @@
+/** /etc/fstab: every /dev/xvdX device becomes /dev/vdX. UUID=, LABEL= and /dev/mapper entries need nothing. */
+import { toKvmDevice } from '../src/guest/device-names.js';
+import type { Step } from '../src/pipeline/types.js';
+
+export function rewriteFstab(text: string): string {
+  return text
+    .split('\n')
+    .map((line) => {
+      const match = /^(\s*)(\S+)(.*)$/.exec(line);
+      if (!match || line.trimStart().startsWith('#')) return line;
+      const [, indent, device = '', rest = ''] = match;
+      const converted = toKvmDevice(device);
+      // Keep the columns aligned: pad a shorter name when whitespace follows it.
+      const pad = converted.length < device.length && /^\s/.test(rest) ? ' '.repeat(device.length - converted.length) : '';
+      return `${indent}${converted}${pad}${rest}`;
+    })
+    .join('\n');
+}
+
+export const fstabStep: Step = {
+  id: 'fstab',
+  title: 'Rewrite /etc/fstab for virtio disks',
+  plan({ tree }) {
+    const text = tree.read('/etc/fstab');
+    if (text !== undefined) tree.write('/etc/fstab', rewriteFstab(text), 'fstab', 'Xen disk names to virtio');
+  },
+};

@@ -1,0 +1,23 @@
+/** The guest rewrite steps, in the order they are planned and shown. */
+import type { Step } from '../src/pipeline/types.js';
+import { bootloaderStep } from './bootloader.js';
+import { deviceMapStep } from './device-map.js';
+import { fstabStep } from './fstab.js';
+import { gettyStep } from './getty.js';
+import { grubConfigStep } from './grub-config.js';
+import { grubDefaultsStep } from './grub-defaults.js';
+import { initramfsModulesStep } from './initramfs-modules.js';
+import { initrdStep } from './initrd.js';
+import { securettyStep } from './securetty.js';
+
+export const guestSteps: readonly Step[] = [
+  fstabStep,
+  grubDefaultsStep,
+  grubConfigStep,
+  deviceMapStep,
+  gettyStep,
+  securettyStep,
+  initramfsModulesStep,
+  initrdStep,
+  bootloaderStep,
+];

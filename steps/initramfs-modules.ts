@@ -1,0 +1,45 @@
+/**
+ * initramfs-tools configuration: the virtio drivers and the root filesystem's driver listed in
+ * /etc/initramfs-tools/modules, and MODULES=dep replaced, since inside a chroot `dep` probes the
+ * host's hardware, not the guest's.
+ */
+import { rootFsModule } from '../src/guest/initrd-tools.js';
+import type { Step } from '../src/pipeline/types.js';
+
+export const KVM_MODULES = ['virtio', 'virtio_ring', 'virtio_pci', 'virtio_blk', 'virtio_net'];
+const MODULES_FILE = '/etc/initramfs-tools/modules';
+const CONF_FILES = ['/etc/initramfs-tools/initramfs.conf'];
+const CONF_DIR = '/etc/initramfs-tools/conf.d';
+
+export function addInitramfsModules(text: string, modules: readonly string[]): string {
+  const listed = new Set(
+    text
+      .split('\n')
+      .map((line) => line.trim().split(/\s+/)[0]?.replaceAll('-', '_'))
+      .filter((name): name is string => Boolean(name) && !name?.startsWith('#')),
+  );
+  const missing = modules.filter((m) => !listed.has(m.replaceAll('-', '_')));
+  if (missing.length === 0) return text;
+  const base = text === '' || text.endsWith('\n') ? text : `${text}\n`;
+  return `${base}# KVM: virtio disk and network, and the root filesystem\n${missing.join('\n')}\n`;
+}
+
+/** MODULES=dep picks drivers for the machine it runs on: in a chroot that is the host. */
+export function replaceModulesDep(text: string): string {
+  return text.replace(/^(\s*MODULES=)(["']?)dep\2(\s*)$/m, '$1most$3');
+}
+
+export const initramfsModulesStep: Step = {
+  id: 'initramfs-modules',
+  title: 'List the virtio drivers for the initramfs',
+  plan({ tree, guest }) {
+    if (!tree.exists('/etc/initramfs-tools')) return;
+    const modules = [...KVM_MODULES, rootFsModule(guest.rootFsType)];
+    tree.write(MODULES_FILE, addInitramfsModules(tree.read(MODULES_FILE) ?? '', modules), 'initramfs-modules', 'virtio drivers at boot');
+    const confs = [...CONF_FILES, ...tree.list(CONF_DIR).map((name) => `${CONF_DIR}/${name}`)];
+    for (const path of confs) {
+      const text = tree.read(path);
+      if (text !== undefined) tree.write(path, replaceModulesDep(text), 'initramfs-modules', 'MODULES=dep probes the host in a chroot');
+    }
+  },
+};

@@ -1,0 +1,22 @@
+/** Step 1: read the partition table once and make the partitions reachable as block devices. */
+import { UserError } from '../src/errors.js';
+import { type AttachedDisk, assertNotAttached, attachImage, type MapperChoice } from '../src/disk/attach.js';
+import type { PartitionTable } from '../src/disk/partition-table.js';
+import { mayHoldFilesystem } from '../src/disk/partition-table.js';
+import { requirePartitionTable } from '../src/inspect/image-file.js';
+import type { SessionEnv } from '../src/pipeline/session-env.js';
+
+export interface MappedImage {
+  table: PartitionTable;
+  disk: AttachedDisk;
+}
+
+export async function mapImage(env: SessionEnv, image: string, mapper: MapperChoice): Promise<MappedImage> {
+  const table = await requirePartitionTable(env.runner, image);
+  if (!table.partitions.some(mayHoldFilesystem)) {
+    throw new UserError(`${image} has a partition table but no partition that can hold a Linux filesystem`);
+  }
+  await assertNotAttached(env.runner, image);
+  const disk = await attachImage(env.runner, image, table, mapper, env.readOnly, env.cleanup);
+  return { table, disk };
+}
