@@ -26,7 +26,8 @@ function packageVersion(): string {
 
 function positiveInteger(value: string): number {
   const number = Number(value);
-  if (!Number.isInteger(number) || number <= 0) throw new InvalidArgumentError('expected a positive whole number');
+  if (!Number.isInteger(number) || number <= 0)
+    throw new InvalidArgumentError('expected a positive whole number');
   return number;
 }
 
@@ -37,7 +38,9 @@ const accelOption = () =>
 
 function makeIo(options: MainOptions, color: boolean): CliIo {
   const tty = (s: unknown) => Boolean((s as { isTTY?: boolean }).isTTY);
-  const interactive = options.interactive ?? (tty(options.stdin ?? process.stdin) && tty(options.stdout) && tty(options.stderr));
+  const interactive =
+    options.interactive ??
+    (tty(options.stdin ?? process.stdin) && tty(options.stdout) && tty(options.stderr));
   return {
     stdout: options.stdout,
     stderr: options.stderr,
@@ -45,7 +48,9 @@ function makeIo(options: MainOptions, color: boolean): CliIo {
     color: color && tty(options.stdout) && !process.env.NO_COLOR,
     async confirm(message) {
       const { default: Enquirer } = await import('enquirer');
-      const answer = (await Enquirer.prompt({ type: 'confirm', name: 'ok', message, initial: false })) as { ok: boolean };
+      const answer = (await Enquirer.prompt({ type: 'confirm', name: 'ok', message, initial: false })) as {
+        ok: boolean;
+      };
       return answer.ok;
     },
   };
@@ -71,7 +76,9 @@ export async function main(options: MainOptions): Promise<number> {
     .option('-y, --yes', 'apply without asking for confirmation (needed when not on a terminal)')
     .option('--root <partition>', 'root filesystem to convert when there are several (2, p2, xvda2)')
     .addOption(
-      new Option('--mapper <method>', 'how to map partitions: kpartx, loop devices, or auto').choices(['auto', 'kpartx', 'loop']).default('auto'),
+      new Option('--mapper <method>', 'how to map partitions: kpartx, loop devices, or auto')
+        .choices(['auto', 'kpartx', 'loop'])
+        .default('auto'),
     )
     .option('--name <name>', 'libvirt domain name (default: the image file name)')
     .option('--memory <MiB>', 'guest memory in MiB', positiveInteger, 1024)
@@ -81,8 +88,16 @@ export async function main(options: MainOptions): Promise<number> {
     .option('--xml <path>', 'where to write the domain XML (default: NAME.xml beside the image)')
     .option('--verify', 'after converting, boot the image and wait for a login prompt on ttyS0')
     .addOption(accelOption())
-    .option('--boot-timeout <seconds>', 'how long the boot check waits for a login prompt', positiveInteger, 300)
-    .option('--console-log <path>', 'where the boot check keeps the console output (default: NAME.console.log)')
+    .option(
+      '--boot-timeout <seconds>',
+      'how long the boot check waits for a login prompt',
+      positiveInteger,
+      300,
+    )
+    .option(
+      '--console-log <path>',
+      'where the boot check keeps the console output (default: NAME.console.log)',
+    )
     .option('--no-color', 'no colours in diffs')
     .option('-v, --verbose', 'print every host command as it runs')
     .action(async (image: string, opts) => {
@@ -98,7 +113,9 @@ export async function main(options: MainOptions): Promise<number> {
             name: opts.name,
             memoryMiB: opts.memory,
             vcpus: opts.vcpus,
-            network: opts.bridge ? { type: 'bridge', name: opts.bridge } : { type: 'network', name: opts.network },
+            network: opts.bridge
+              ? { type: 'bridge', name: opts.bridge }
+              : { type: 'network', name: opts.network },
             xmlPath: opts.xml,
           },
           verify: opts.verify
@@ -123,7 +140,10 @@ export async function main(options: MainOptions): Promise<number> {
     .addOption(accelOption())
     .option('--timeout <seconds>', 'how long to wait for a login prompt', positiveInteger, 300)
     .option('--memory <MiB>', 'guest memory in MiB', positiveInteger, 1024)
-    .option('--console-log <path>', 'where to keep the console output (default: NAME.console.log beside the image)')
+    .option(
+      '--console-log <path>',
+      'where to keep the console output (default: NAME.console.log beside the image)',
+    )
     .action(async (image: string, opts) => {
       const { runBootCheck } = await import('./commands/verify.js');
       const ok = await runBootCheck(
@@ -164,6 +184,11 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
-  const code = await main({ argv: process.argv.slice(2), stdout: process.stdout, stderr: process.stderr, stdin: process.stdin });
+  const code = await main({
+    argv: process.argv.slice(2),
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+  });
   process.exitCode = code;
 }

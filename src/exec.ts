@@ -17,6 +17,8 @@ export const TIMEOUTS = {
   bootloader: 5 * 60_000,
   /** package installs inside the guest */
   packages: 20 * 60_000,
+  /** building a fixture guest with debootstrap */
+  build: 30 * 60_000,
 } as const;
 
 export type TimeoutName = keyof typeof TIMEOUTS;
@@ -94,7 +96,11 @@ export class HostCommandRunner implements CommandRunner {
 
   async run(spec: CommandSpec): Promise<CommandResult> {
     if (this.options.readOnly && spec.kind === 'write') {
-      throw new CommandError(spec, undefined, 'refused: a dry-run never runs a command that writes the image');
+      throw new CommandError(
+        spec,
+        undefined,
+        'refused: a dry-run never runs a command that writes the image',
+      );
     }
     if (this.interruptedBy && spec.kind !== 'host') throw new InterruptedError(this.interruptedBy);
     const started = performance.now();
@@ -131,7 +137,11 @@ export class HostCommandRunner implements CommandRunner {
 }
 
 /** PATH and locale a guest command sees: nothing of the host's environment leaks into the chroot. */
-const GUEST_ENV = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'LC_ALL=C', 'HOME=/root'];
+const GUEST_ENV = [
+  'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+  'LC_ALL=C',
+  'HOME=/root',
+];
 
 /** A command run inside the guest's root with chroot and a clean environment. */
 export function inGuest(

@@ -20,7 +20,9 @@ export const bootloaderStep: Step = {
       );
     }
     if (!tree.exists(GRUB2_CONFIG)) {
-      throw new UserError(`${guest.image} has no boot code and no ${GRUB2_CONFIG} to boot from; create one in the guest first`);
+      throw new UserError(
+        `${guest.image} has no boot code and no ${GRUB2_CONFIG} to boot from; create one in the guest first`,
+      );
     }
     const partitionModule = guest.table.label === 'gpt' ? 'part_gpt' : 'part_msdos';
     const fsModule = ['ext2', 'ext3', 'ext4'].includes(guest.rootFsType) ? 'ext2' : guest.rootFsType;

@@ -3,12 +3,13 @@
  * read-only; the ones holding /etc/fstab and a recognisable OS are candidates. One candidate is
  * taken; several need the operator's choice (a prompt on a terminal, else --root).
  */
+
+import { CleanupStack } from '../src/cleanup.js';
 import type { AttachedDisk } from '../src/disk/attach.js';
 import { UserError } from '../src/errors.js';
+import { makeMountPoint, mountDevice } from '../src/guest/mounts.js';
 import { LINUX_ROOT_FILESYSTEMS, probeFilesystem } from '../src/inspect/filesystems.js';
 import { detectOs, type OsInfo } from '../src/inspect/os-release.js';
-import { makeMountPoint, mountDevice } from '../src/guest/mounts.js';
-import { CleanupStack } from '../src/cleanup.js';
 import type { SessionEnv } from '../src/pipeline/session-env.js';
 import { StagedTree } from '../src/tree/staged-tree.js';
 
@@ -41,18 +42,27 @@ export async function findRoots(env: SessionEnv, disk: AttachedDisk): Promise<Ro
     if (!fs.type || !LINUX_ROOT_FILESYSTEMS.includes(fs.type)) continue;
     // Each look is mounted read-only and released at once, whatever mode the run is in.
     const look = new CleanupStack();
-    try {
-      const dir = await makeMountPoint(look, `look${partition}`);
-      await mountDevice(env.runner, look, device, dir, { fsType: fs.type, readOnly: true });
-      const tree = new StagedTree(dir);
-      const os = tree.exists('/etc/fstab') ? detectOs(tree) : undefined;
-      if (os) candidates.push({ partition, device, fsType: fs.type, uuid: fs.uuid, os });
-    } finally {
+    const os = await lookForOs(env, look, partition, device, fs.type).finally(async () => {
       const failures = await look.release();
-      if (failures.length > 0) throw new Error(`could not release a look at partition ${partition}: ${failures.join('; ')}`);
-    }
+      if (failures.length > 0)
+        throw new Error(`could not release a look at partition ${partition}: ${failures.join('; ')}`);
+    });
+    if (os) candidates.push({ partition, device, fsType: fs.type, uuid: fs.uuid, os });
   }
   return { candidates, filesystems };
+}
+
+async function lookForOs(
+  env: SessionEnv,
+  look: CleanupStack,
+  partition: number,
+  device: string,
+  fsType: string,
+): Promise<OsInfo | undefined> {
+  const dir = await makeMountPoint(look, `look${partition}`);
+  await mountDevice(env.runner, look, device, dir, { fsType, readOnly: true });
+  const tree = new StagedTree(dir);
+  return tree.exists('/etc/fstab') ? detectOs(tree) : undefined;
 }
 
 /** Matches --root: a partition number (2), or a name ending in one (p2, xvda2, /dev/xvda2, vda2). */
@@ -71,7 +81,9 @@ export async function chooseRoot(
 ): Promise<RootCandidate> {
   const { candidates } = search;
   if (candidates.length === 0) {
-    const seen = search.filesystems.map((f) => `p${f.partition}: ${f.type ?? 'nothing recognised'}`).join(', ');
+    const seen = search.filesystems
+      .map((f) => `p${f.partition}: ${f.type ?? 'nothing recognised'}`)
+      .join(', ');
     const hint = search.filesystems.some((f) => f.type === 'crypto_LUKS')
       ? ' (an encrypted root cannot be converted)'
       : search.filesystems.some((f) => f.type === 'LVM2_member')

@@ -10,8 +10,10 @@ export function rewriteFstab(text: string): string {
       if (!match || line.trimStart().startsWith('#')) return line;
       const [, indent, device = '', rest = ''] = match;
       const converted = toKvmDevice(device);
-      // Keep the columns aligned: pad a shorter name when whitespace follows it.
-      const pad = converted.length < device.length && /^\s/.test(rest) ? ' '.repeat(device.length - converted.length) : '';
+      // Keep space-aligned columns aligned: pad a shorter name when the file lines its fields up.
+      const aligned = /^ {2,}/.test(rest);
+      const pad =
+        aligned && converted.length < device.length ? ' '.repeat(device.length - converted.length) : '';
       return `${indent}${converted}${pad}${rest}`;
     })
     .join('\n');

@@ -22,7 +22,9 @@ export function rewriteInittab(text: string): string {
   });
   if (!changed) return text;
   if (out.some((line) => isGetty(line) && words(line).includes('ttyS0'))) return out.join('\n');
-  const commented = out.findIndex((line) => line.startsWith('#') && isGetty(line.slice(1)) && words(line).includes('ttyS0'));
+  const commented = out.findIndex(
+    (line) => line.startsWith('#') && isGetty(line.slice(1)) && words(line).includes('ttyS0'),
+  );
   if (commented !== -1) {
     out[commented] = withSerialSpeed((out[commented] as string).slice(1));
     return out.join('\n');
@@ -48,7 +50,12 @@ function planSystemdGettys({ tree }: StepContext): void {
       if (!match) continue;
       const target = tree.readLink(`${dir}/${unit}`) ?? '/lib/systemd/system/serial-getty@.service';
       tree.remove(`${dir}/${unit}`, 'getty', 'no Xen console under KVM');
-      tree.symlink(`${dir}/serial-getty@ttyS0.service`, target.replace(/\/getty@/, '/serial-getty@'), 'getty', 'login on ttyS0');
+      tree.symlink(
+        `${dir}/serial-getty@ttyS0.service`,
+        target.replace(/\/getty@/, '/serial-getty@'),
+        'getty',
+        'login on ttyS0',
+      );
     }
   }
 }
@@ -70,6 +77,7 @@ export const gettyStep: Step = {
     planSystemdGettys(ctx);
     planUpstartGettys(ctx);
     const inittab = ctx.tree.read('/etc/inittab');
-    if (inittab !== undefined) ctx.tree.write('/etc/inittab', rewriteInittab(inittab), 'getty', 'getty on ttyS0');
+    if (inittab !== undefined)
+      ctx.tree.write('/etc/inittab', rewriteInittab(inittab), 'getty', 'getty on ttyS0');
   },
 };

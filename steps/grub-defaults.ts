@@ -24,10 +24,14 @@ export function rewriteGrubDefaults(text: string, policy: Pick<KernelArgsPolicy,
     return `${indent}${key}=${quote || '"'}${converted}${quote || '"'}${trailing}`;
   });
   if (!sawCmdline) {
-    insertBeforeTrailingBlank(out, `GRUB_CMDLINE_LINUX="${convertKernelArgs('', { ...policy, complete: true })}"`);
+    insertBeforeTrailingBlank(
+      out,
+      `GRUB_CMDLINE_LINUX="${convertKernelArgs('', { ...policy, complete: true })}"`,
+    );
   }
   for (const [key, value] of SERIAL_SETTINGS) {
-    if (!out.some((line) => new RegExp(`^\\s*${key}=`).test(line))) insertBeforeTrailingBlank(out, `${key}=${value}`);
+    if (!out.some((line) => new RegExp(`^\\s*${key}=`).test(line)))
+      insertBeforeTrailingBlank(out, `${key}=${value}`);
   }
   return out.join('\n');
 }
@@ -43,7 +47,12 @@ export const grubDefaultsStep: Step = {
   plan({ tree, kernelArgs }) {
     const text = tree.read('/etc/default/grub');
     if (text !== undefined) {
-      tree.write('/etc/default/grub', rewriteGrubDefaults(text, kernelArgs), 'grub-defaults', 'serial console, virtio root');
+      tree.write(
+        '/etc/default/grub',
+        rewriteGrubDefaults(text, kernelArgs),
+        'grub-defaults',
+        'serial console, virtio root',
+      );
     }
   },
 };

@@ -35,11 +35,22 @@ export const initramfsModulesStep: Step = {
   plan({ tree, guest }) {
     if (!tree.exists('/etc/initramfs-tools')) return;
     const modules = [...KVM_MODULES, rootFsModule(guest.rootFsType)];
-    tree.write(MODULES_FILE, addInitramfsModules(tree.read(MODULES_FILE) ?? '', modules), 'initramfs-modules', 'virtio drivers at boot');
+    tree.write(
+      MODULES_FILE,
+      addInitramfsModules(tree.read(MODULES_FILE) ?? '', modules),
+      'initramfs-modules',
+      'virtio drivers at boot',
+    );
     const confs = [...CONF_FILES, ...tree.list(CONF_DIR).map((name) => `${CONF_DIR}/${name}`)];
     for (const path of confs) {
       const text = tree.read(path);
-      if (text !== undefined) tree.write(path, replaceModulesDep(text), 'initramfs-modules', 'MODULES=dep probes the host in a chroot');
+      if (text !== undefined)
+        tree.write(
+          path,
+          replaceModulesDep(text),
+          'initramfs-modules',
+          'MODULES=dep probes the host in a chroot',
+        );
     }
   },
 };

@@ -1,8 +1,9 @@
 /** Step 1: read the partition table once and make the partitions reachable as block devices. */
-import { UserError } from '../src/errors.js';
+
 import { type AttachedDisk, assertNotAttached, attachImage, type MapperChoice } from '../src/disk/attach.js';
 import type { PartitionTable } from '../src/disk/partition-table.js';
 import { mayHoldFilesystem } from '../src/disk/partition-table.js';
+import { UserError } from '../src/errors.js';
 import { requirePartitionTable } from '../src/inspect/image-file.js';
 import type { SessionEnv } from '../src/pipeline/session-env.js';
 

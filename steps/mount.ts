@@ -5,9 +5,9 @@
 import type { AttachedDisk } from '../src/disk/attach.js';
 import { firstDiskPartition } from '../src/guest/device-names.js';
 import { bindMount, makeMountPoint, mountDevice } from '../src/guest/mounts.js';
-import type { FilesystemSeen, RootCandidate } from './find-root.js';
 import type { SessionEnv } from '../src/pipeline/session-env.js';
 import { StagedTree } from '../src/tree/staged-tree.js';
+import type { FilesystemSeen, RootCandidate } from './find-root.js';
 
 /** Mount points the conversion touches: kernels, initrds and boot menus live there. */
 const NEEDED_MOUNTS = ['/boot'];
@@ -25,7 +25,11 @@ export function parseFstab(text: string): FstabEntry[] {
     .filter((line) => line && !line.startsWith('#'))
     .map((line) => line.split(/\s+/))
     .filter((fields) => fields.length >= 3)
-    .map(([device, mountPoint, type]) => ({ device: device ?? '', mountPoint: mountPoint ?? '', type: type ?? '' }));
+    .map(([device, mountPoint, type]) => ({
+      device: device ?? '',
+      mountPoint: mountPoint ?? '',
+      type: type ?? '',
+    }));
 }
 
 /** The partition an fstab device names, when it is on this image. */
@@ -43,7 +47,10 @@ export async function mountGuest(
   filesystems: FilesystemSeen[],
 ): Promise<string> {
   const dir = await makeMountPoint(env.cleanup, 'root');
-  await mountDevice(env.runner, env.cleanup, root.device, dir, { fsType: root.fsType, readOnly: env.readOnly });
+  await mountDevice(env.runner, env.cleanup, root.device, dir, {
+    fsType: root.fsType,
+    readOnly: env.readOnly,
+  });
   const tree = new StagedTree(dir);
   for (const entry of parseFstab(tree.read('/etc/fstab') ?? '')) {
     if (!NEEDED_MOUNTS.includes(entry.mountPoint)) continue;
@@ -51,7 +58,10 @@ export async function mountGuest(
     const device = partition === undefined ? undefined : disk.partitions.get(partition);
     const fsType = filesystems.find((f) => f.partition === partition)?.type;
     if (!device || !fsType || partition === root.partition) continue;
-    await mountDevice(env.runner, env.cleanup, device, tree.hostPath(entry.mountPoint), { fsType, readOnly: env.readOnly });
+    await mountDevice(env.runner, env.cleanup, device, tree.hostPath(entry.mountPoint), {
+      fsType,
+      readOnly: env.readOnly,
+    });
   }
   for (const special of ['/dev', '/proc', '/sys']) {
     await bindMount(env.runner, env.cleanup, special, tree.hostPath(special));

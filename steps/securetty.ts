@@ -15,6 +15,7 @@ export const securettyStep: Step = {
   title: 'Allow root on ttyS0 in /etc/securetty',
   plan({ tree }) {
     const text = tree.read('/etc/securetty');
-    if (text !== undefined) tree.write('/etc/securetty', rewriteSecuretty(text), 'securetty', 'ttyS0 is the console');
+    if (text !== undefined)
+      tree.write('/etc/securetty', rewriteSecuretty(text), 'securetty', 'ttyS0 is the console');
   },
 };

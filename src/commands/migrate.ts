@@ -3,21 +3,22 @@
  * by dry-run and apply; a dry-run then prints the plan, an apply writes it. Whatever happens, the
  * cleanup stack unmounts and unmaps everything before the command returns.
  */
-import { ListrEnquirerPromptAdapter } from '@listr2/prompt-adapter-enquirer';
+
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { chooseMapper, type MapMethod } from '../disk/attach.js';
+import { ListrEnquirerPromptAdapter } from '@listr2/prompt-adapter-enquirer';
+import { type DomainOptions, planDomainXml } from '../../steps/domain-xml.js';
+import type { RootCandidate } from '../../steps/find-root.js';
+import { guestSteps } from '../../steps/index.js';
+import type { MappedImage } from '../../steps/map.js';
 import { CleanupStack } from '../cleanup.js';
+import { chooseMapper, type MapMethod } from '../disk/attach.js';
 import { InterruptedError, UserError } from '../errors.js';
 import { type CommandListener, formatCommand, HostCommandRunner } from '../exec.js';
-import { writeChanges, runPlannedCommand } from '../pipeline/apply.js';
-import { GuestPlanner, type GuestPlan } from '../pipeline/plan.js';
+import { runPlannedCommand, writeChanges } from '../pipeline/apply.js';
+import { type GuestPlan, GuestPlanner } from '../pipeline/plan.js';
 import { checkImage, findRootPhase, mapPhase, mountPhase, type PrepareOptions } from '../pipeline/prepare.js';
 import type { SessionEnv } from '../pipeline/session-env.js';
 import type { Guest } from '../pipeline/types.js';
-import { guestSteps } from '../../steps/index.js';
-import { planDomainXml, type DomainOptions } from '../../steps/domain-xml.js';
-import type { MappedImage } from '../../steps/map.js';
-import type { RootCandidate } from '../../steps/find-root.js';
 import { type CliIo, writeLine } from '../ui/io.js';
 import { renderPlan } from '../ui/report.js';
 import { seconds, taskList } from '../ui/task-list.js';
@@ -54,16 +55,30 @@ async function timed<T>(state: RunState, name: string, work: () => Promise<T>): 
 
 function verboseListener(io: CliIo): CommandListener {
   return (spec, result, ms) =>
-    writeLine(io.stderr, `  $ ${formatCommand(spec)}  [${spec.kind}, exit ${result?.exitCode ?? '-'}, ${seconds(ms)}]`);
+    writeLine(
+      io.stderr,
+      `  $ ${formatCommand(spec)}  [${spec.kind}, exit ${result?.exitCode ?? '-'}, ${seconds(ms)}]`,
+    );
 }
 
-export async function migrate(options: MigrateOptions, io: CliIo, runner?: HostCommandRunner): Promise<number> {
+export async function migrate(
+  options: MigrateOptions,
+  io: CliIo,
+  runner?: HostCommandRunner,
+): Promise<number> {
   if (!options.dryRun && !options.yes && !io.interactive) {
-    throw new UserError('not a terminal, so no confirmation can be asked: review with --dry-run, then apply with --yes', 2);
+    throw new UserError(
+      'not a terminal, so no confirmation can be asked: review with --dry-run, then apply with --yes',
+      2,
+    );
   }
   const mapper = chooseMapper(options.mapper);
   const commands =
-    runner ?? new HostCommandRunner({ readOnly: options.dryRun, listener: options.verbose ? verboseListener(io) : undefined });
+    runner ??
+    new HostCommandRunner({
+      readOnly: options.dryRun,
+      listener: options.verbose ? verboseListener(io) : undefined,
+    });
   const cleanup = new CleanupStack();
   const env: SessionEnv = { runner: commands, cleanup, readOnly: options.dryRun };
   const state: RunState = { timings: [] };
@@ -97,12 +112,19 @@ export async function migrate(options: MigrateOptions, io: CliIo, runner?: HostC
     if (options.dryRun) {
       await releaseAll(io, cleanup, state);
       io.stdout.write(report);
-      writeLine(io.stderr, `dry-run finished in ${seconds(performance.now() - started)}; ${options.image} was not modified`);
+      writeLine(
+        io.stderr,
+        `dry-run finished in ${seconds(performance.now() - started)}; ${options.image} was not modified`,
+      );
       return 0;
     }
     if (!options.yes) {
       io.stdout.write(report);
-      if (!(await io.confirm(`Apply these ${changes.length} change(s) and ${plan.commands.length} command(s) to ${options.image}?`))) {
+      if (
+        !(await io.confirm(
+          `Apply these ${changes.length} change(s) and ${plan.commands.length} command(s) to ${options.image}?`,
+        ))
+      ) {
         await releaseAll(io, cleanup, state);
         writeLine(io.stderr, `aborted; ${options.image} was not modified`);
         return 1;
@@ -115,15 +137,22 @@ export async function migrate(options: MigrateOptions, io: CliIo, runner?: HostC
       },
       ...plan.commands.map((command) => ({
         title: `Run in guest: ${command.argv.join(' ')}`,
-        task: () => timed(state, command.step, () => runPlannedCommand(commands, guest.root, command)),
+        task: () =>
+          timed(state, `run ${command.step}`, () => runPlannedCommand(commands, guest.root, command)),
       })),
     ]).run();
     await releaseAll(io, cleanup, state);
     if (xmlBefore !== xml.content) writeFileSync(xml.path, xml.content);
     const total = performance.now() - started;
-    writeLine(io.stdout, `converted ${options.image}: ${changes.length} file(s) changed, ${plan.commands.length} command(s) run`);
+    writeLine(
+      io.stdout,
+      `converted ${options.image}: ${changes.length} file(s) changed, ${plan.commands.length} command(s) run`,
+    );
     writeLine(io.stdout, `domain XML: ${xml.path}${xmlBefore === xml.content ? ' (unchanged)' : ''}`);
-    writeLine(io.stdout, `time: ${seconds(total)} (${state.timings.map(([n, ms]) => `${n} ${seconds(ms)}`).join(', ')})`);
+    writeLine(
+      io.stdout,
+      `time: ${seconds(total)} (${state.timings.map(([n, ms]) => `${n} ${seconds(ms)}`).join(', ')})`,
+    );
     if (options.verify) {
       const ok = await runBootCheck({ ...options.verify, image: options.image }, io);
       return ok ? 0 : 3;
@@ -138,7 +167,12 @@ export async function migrate(options: MigrateOptions, io: CliIo, runner?: HostC
   }
 }
 
-async function inspectAndPlan(io: CliIo, env: SessionEnv, prepare: PrepareOptions, state: RunState): Promise<void> {
+async function inspectAndPlan(
+  io: CliIo,
+  env: SessionEnv,
+  prepare: PrepareOptions,
+  state: RunState,
+): Promise<void> {
   await taskList(io, [
     { title: 'Check the image', task: () => timed(state, 'check', () => checkImage(env, prepare.image)) },
     {
@@ -177,7 +211,12 @@ async function inspectAndPlan(io: CliIo, env: SessionEnv, prepare: PrepareOption
       title: env.readOnly ? 'Mount the guest read-only' : 'Mount the guest',
       task: async () => {
         state.guest = await timed(state, 'mount', () =>
-          mountPhase(env, prepare, state.mapped as MappedImage, state.found as NonNullable<RunState['found']>),
+          mountPhase(
+            env,
+            prepare,
+            state.mapped as MappedImage,
+            state.found as NonNullable<RunState['found']>,
+          ),
         );
       },
     },
@@ -189,7 +228,7 @@ async function inspectAndPlan(io: CliIo, env: SessionEnv, prepare: PrepareOption
           [
             ...guestSteps.map((step) => ({
               title: step.title,
-              task: () => timed(state, step.id, async () => step.plan(planner.contextFor(step))),
+              task: () => timed(state, `plan ${step.id}`, async () => step.plan(planner.contextFor(step))),
             })),
             {
               title: 'Collect the plan',
@@ -209,7 +248,10 @@ function summaryLines(state: RunState): string[] {
   const lines: string[] = [];
   const disk = state.mapped?.disk;
   const guest = state.guest;
-  if (disk) lines.push(`partitions mapped with ${disk.method === 'kpartx' ? 'kpartx' : 'loop devices'}: ${disk.reason}`);
+  if (disk)
+    lines.push(
+      `partitions mapped with ${disk.method === 'kpartx' ? 'kpartx' : 'loop devices'}: ${disk.reason}`,
+    );
   if (guest) {
     lines.push(`root: partition ${guest.rootPartition} (${guest.rootFsType}), ${guest.os.prettyName}`);
     const kernels = guest.kernels.map((k) => `${k.version}${k.xenOnly ? ' (Xen only)' : ''}`).join(', ');
@@ -223,6 +265,8 @@ async function releaseAll(io: CliIo, cleanup: CleanupStack, state: RunState): Pr
   const failures = await timed(state, 'unmount', () => cleanup.release());
   if (failures.length > 0) {
     for (const failure of failures) writeLine(io.stderr, `xen2kvm: cleanup failed: ${failure}`);
-    throw new UserError('some mounts or loop devices could not be released; see the lines above and release them by hand');
+    throw new UserError(
+      'some mounts or loop devices could not be released; see the lines above and release them by hand',
+    );
   }
 }

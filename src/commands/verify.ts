@@ -1,11 +1,10 @@
 /** `xen2kvm verify IMAGE`: boot it as KVM would and wait for a login prompt on ttyS0. */
-import { dirname, join } from 'node:path';
-import { resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { checkImageFile } from '../inspect/image-file.js';
+import { type CliIo, writeLine } from '../ui/io.js';
 import { type Accel, bootCheck } from '../verify/boot-check.js';
 import { domainNameFor } from '../xml/domain.js';
-import { type CliIo, writeLine } from '../ui/io.js';
 
 export interface VerifyOptions {
   image: string;
@@ -25,7 +24,10 @@ export function defaultConsoleLog(image: string): string {
 export async function runBootCheck(options: VerifyOptions, io: CliIo): Promise<boolean> {
   await checkImageFile(options.image, false);
   const consoleLog = options.consoleLog ?? defaultConsoleLog(options.image);
-  writeLine(io.stderr, `booting ${options.image} (virtio disk and NIC, console on ttyS0, -snapshot: the image is not written)...`);
+  writeLine(
+    io.stderr,
+    `booting ${options.image} (virtio disk and NIC, console on ttyS0, -snapshot: the image is not written)...`,
+  );
   const result = await bootCheck({
     image: options.image,
     accel: options.accel,
@@ -36,7 +38,10 @@ export async function runBootCheck(options: VerifyOptions, io: CliIo): Promise<b
     onNote: (note) => writeLine(io.stderr, `note: ${note}`),
   });
   const verdict = result.ok ? 'boot check passed' : 'boot check FAILED';
-  writeLine(io.stdout, `${verdict}: ${result.reason} (${result.accel.toUpperCase()}, ${result.seconds.toFixed(1)} s)`);
+  writeLine(
+    io.stdout,
+    `${verdict}: ${result.reason} (${result.accel.toUpperCase()}, ${result.seconds.toFixed(1)} s)`,
+  );
   writeLine(io.stdout, `console log: ${result.consoleLog}`);
   return result.ok;
 }

@@ -46,7 +46,8 @@ export function chooseMapper(requested: MapMethod | 'auto' = 'auto'): MapperChoi
   if (requested === 'loop') return { method: 'loop', reason: 'loop devices requested' };
   if (requested === 'kpartx') {
     if (!dmOk) throw new UserError('--mapper kpartx: this kernel has no device-mapper; use --mapper loop', 2);
-    if (!kpartxOk) throw new UserError('--mapper kpartx: kpartx is not installed; install it or use --mapper loop', 2);
+    if (!kpartxOk)
+      throw new UserError('--mapper kpartx: kpartx is not installed; install it or use --mapper loop', 2);
     return { method: 'kpartx', reason: 'kpartx requested' };
   }
   if (dmOk && kpartxOk) return { method: 'kpartx', reason: 'device-mapper available' };
@@ -56,7 +57,12 @@ export function chooseMapper(requested: MapMethod | 'auto' = 'auto'): MapperChoi
 
 /** Refuses an image some other process already has attached (another run, a manual kpartx, qemu-nbd...). */
 export async function assertNotAttached(runner: CommandRunner, image: string): Promise<void> {
-  const { stdout } = await runner.run({ file: 'losetup', args: ['-j', image], kind: 'read', timeout: 'query' });
+  const { stdout } = await runner.run({
+    file: 'losetup',
+    args: ['-j', image],
+    kind: 'read',
+    timeout: 'query',
+  });
   const devices = stdout
     .split('\n')
     .map((line) => line.split(':')[0]?.trim())
@@ -116,7 +122,10 @@ export async function attachImage(
     for (const [number, device] of parseKpartxMaps(stdout)) partitions.set(number, device);
   } else {
     for (const p of table.partitions) {
-      partitions.set(p.number, await attachLoop(runner, image, readOnly, cleanup, { offset: p.start, size: p.size }));
+      partitions.set(
+        p.number,
+        await attachLoop(runner, image, readOnly, cleanup, { offset: p.start, size: p.size }),
+      );
     }
   }
   return { ...choice, readOnly, disk, partitions };

@@ -1,5 +1,5 @@
 /** Reads an image's partition table once, with `sfdisk -J`, into plain data. */
-import { type CommandRunner, CommandError } from '../exec.js';
+import { CommandError, type CommandRunner } from '../exec.js';
 
 export interface Partition {
   /** 1-based partition number, as the guest's kernel names it (xvda2 -> 2). */
@@ -48,11 +48,20 @@ export async function readPartitionTable(
   image: string,
 ): Promise<PartitionTable | undefined> {
   try {
-    const { stdout } = await runner.run({ file: 'sfdisk', args: ['-J', image], kind: 'read', timeout: 'query' });
+    const { stdout } = await runner.run({
+      file: 'sfdisk',
+      args: ['-J', image],
+      kind: 'read',
+      timeout: 'query',
+    });
     const table = parseSfdiskJson(stdout);
     return table.partitions.length > 0 ? table : undefined;
   } catch (error) {
-    if (error instanceof CommandError && error.result && /partition table|unrecognized/i.test(error.result.stderr)) {
+    if (
+      error instanceof CommandError &&
+      error.result &&
+      /partition table|unrecognized/i.test(error.result.stderr)
+    ) {
       return undefined;
     }
     throw error;

@@ -28,11 +28,21 @@ export async function mountDevice(
   options: { fsType: string; readOnly: boolean },
 ): Promise<void> {
   const opts = options.readOnly ? readOnlyOptions(options.fsType) : 'rw';
-  await runner.run({ file: 'mount', args: ['-t', options.fsType, '-o', opts, device, target], kind: 'host', timeout: 'attach' });
+  await runner.run({
+    file: 'mount',
+    args: ['-t', options.fsType, '-o', opts, device, target],
+    kind: 'host',
+    timeout: 'attach',
+  });
   cleanup.push(`unmount ${target}`, () => unmount(runner, target));
 }
 
-export async function bindMount(runner: CommandRunner, cleanup: CleanupStack, source: string, target: string): Promise<void> {
+export async function bindMount(
+  runner: CommandRunner,
+  cleanup: CleanupStack,
+  source: string,
+  target: string,
+): Promise<void> {
   await runner.run({ file: 'mount', args: ['--bind', source, target], kind: 'host', timeout: 'attach' });
   cleanup.push(`unmount ${target}`, () => unmount(runner, target));
 }

@@ -18,7 +18,12 @@ export function parseBlkidExport(output: string): FilesystemInfo {
 
 export async function probeFilesystem(runner: CommandRunner, device: string): Promise<FilesystemInfo> {
   try {
-    const { stdout } = await runner.run({ file: 'blkid', args: ['-p', '-o', 'export', device], kind: 'read', timeout: 'query' });
+    const { stdout } = await runner.run({
+      file: 'blkid',
+      args: ['-p', '-o', 'export', device],
+      kind: 'read',
+      timeout: 'query',
+    });
     return parseBlkidExport(stdout);
   } catch (error) {
     // blkid exits 2 when it finds nothing it recognises.

@@ -5,9 +5,9 @@
  */
 import { constants } from 'node:fs';
 import { access, open, stat } from 'node:fs/promises';
+import { type PartitionTable, readPartitionTable } from '../disk/partition-table.js';
 import { UserError } from '../errors.js';
 import type { CommandRunner } from '../exec.js';
-import { type PartitionTable, readPartitionTable } from '../disk/partition-table.js';
 import { probeFilesystem } from './filesystems.js';
 
 const MAGIC: [string, Buffer, number][] = [
@@ -37,19 +37,25 @@ export async function checkImageFile(image: string, needWrite: boolean): Promise
   } catch {
     throw new UserError(`${image}: no such file; give the path of the guest's raw disk image`);
   }
-  if (info.isDirectory()) throw new UserError(`${image} is a directory; give the path of the guest's raw disk image`);
-  if (!info.isFile() && !info.isBlockDevice()) throw new UserError(`${image} is not a regular file or block device`);
+  if (info.isDirectory())
+    throw new UserError(`${image} is a directory; give the path of the guest's raw disk image`);
+  if (!info.isFile() && !info.isBlockDevice())
+    throw new UserError(`${image} is not a regular file or block device`);
   if (info.size < 1024 * 1024) {
     throw new UserError(`${image} is too small (${info.size} bytes) to be a guest disk image`);
   }
   try {
     await access(image, needWrite ? constants.R_OK | constants.W_OK : constants.R_OK);
   } catch {
-    throw new UserError(`${image}: permission denied (${needWrite ? 'read and write' : 'read'} needed); run as root`);
+    throw new UserError(
+      `${image}: permission denied (${needWrite ? 'read and write' : 'read'} needed); run as root`,
+    );
   }
   const format = await containerFormat(image);
   if (format) {
-    throw new UserError(`${image} is a ${format} image; convert it to raw first (qemu-img convert -O raw ${image} disk.raw)`);
+    throw new UserError(
+      `${image} is a ${format} image; convert it to raw first (qemu-img convert -O raw ${image} disk.raw)`,
+    );
   }
 }
 

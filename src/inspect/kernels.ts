@@ -24,8 +24,8 @@ export function findKernels(tree: StagedTree): KernelInfo[] {
     const match = /^vmlinu[xz]-(.+)$/.exec(name);
     if (!match?.[1]) continue;
     const version = match[1];
-    const initrdName = INITRD_NAMES.map((p) => `${p}${version}${p === 'initramfs-' ? '.img' : ''}`).find((n) =>
-      tree.exists(`/boot/${n}`),
+    const initrdName = INITRD_NAMES.map((p) => `${p}${version}${p === 'initramfs-' ? '.img' : ''}`).find(
+      (n) => tree.exists(`/boot/${n}`),
     );
     kernels.push({
       version,
@@ -39,8 +39,14 @@ export function findKernels(tree: StagedTree): KernelInfo[] {
 
 /** Newest first, comparing the numeric runs of two version strings. */
 export function compareVersions(a: string, b: string): number {
-  const pa = a.split(/[^0-9]+/).filter(Boolean).map(Number);
-  const pb = b.split(/[^0-9]+/).filter(Boolean).map(Number);
+  const pa = a
+    .split(/[^0-9]+/)
+    .filter(Boolean)
+    .map(Number);
+  const pb = b
+    .split(/[^0-9]+/)
+    .filter(Boolean)
+    .map(Number);
   for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
     const d = (pa[i] ?? -1) - (pb[i] ?? -1);
     if (d !== 0) return d;

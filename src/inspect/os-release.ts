@@ -23,7 +23,8 @@ export function parseOsRelease(text: string): Record<string, string> {
 
 function familyOf(ids: string[]): OsFamily {
   if (ids.some((id) => ['debian', 'ubuntu'].includes(id))) return 'debian';
-  if (ids.some((id) => ['rhel', 'centos', 'fedora', 'rocky', 'almalinux', 'ol'].includes(id))) return 'redhat';
+  if (ids.some((id) => ['rhel', 'centos', 'fedora', 'rocky', 'almalinux', 'ol'].includes(id)))
+    return 'redhat';
   if (ids.some((id) => id === 'suse' || id.startsWith('sles') || id.startsWith('opensuse'))) return 'suse';
   return 'unknown';
 }

@@ -11,7 +11,11 @@ export function writeChanges(tree: StagedTree, changes: readonly FileChange[]): 
   for (const change of changes) commitChange(tree, change);
 }
 
-export async function runPlannedCommand(runner: CommandRunner, root: string, command: PlannedCommand): Promise<void> {
+export async function runPlannedCommand(
+  runner: CommandRunner,
+  root: string,
+  command: PlannedCommand,
+): Promise<void> {
   await runner.run(inGuest(root, command.argv, 'write', command.timeout));
   await command.check?.run();
 }

@@ -54,7 +54,11 @@ export class GuestPlanner {
 }
 
 /** Plans every step in order, without a task list (tests, scripting). */
-export async function planGuest(guest: Guest, inspect: CommandRunner, steps: readonly Step[] = guestSteps): Promise<GuestPlan> {
+export async function planGuest(
+  guest: Guest,
+  inspect: CommandRunner,
+  steps: readonly Step[] = guestSteps,
+): Promise<GuestPlan> {
   const planner = new GuestPlanner(guest, inspect);
   for (const step of steps) await step.plan(planner.contextFor(step));
   return planner.result();

@@ -2,15 +2,16 @@
  * Everything before planning: check the file, map it, find and mount the root, and gather what
  * the steps need to know about the guest. Dry-run and apply share it; only `env.readOnly` differs.
  */
-import { readBootCode } from '../disk/mbr.js';
+
+import { chooseRoot, findRoots, type RootChooser, type RootSearch } from '../../steps/find-root.js';
+import { type MappedImage, mapImage } from '../../steps/map.js';
+import { mountGuest } from '../../steps/mount.js';
 import type { MapperChoice } from '../disk/attach.js';
+import { readBootCode } from '../disk/mbr.js';
 import { UserError } from '../errors.js';
 import { checkImageFile } from '../inspect/image-file.js';
 import { findKernels } from '../inspect/kernels.js';
 import { StagedTree } from '../tree/staged-tree.js';
-import { mapImage, type MappedImage } from '../../steps/map.js';
-import { chooseRoot, findRoots, type RootChooser, type RootSearch } from '../../steps/find-root.js';
-import { mountGuest } from '../../steps/mount.js';
 import type { SessionEnv } from './session-env.js';
 import type { Guest } from './types.js';
 

@@ -2,7 +2,16 @@
  * Applies staged changes to the guest: each file is written beside its target and renamed over it,
  * so a crash leaves either the old or the new file, never half of one. Owner and mode are kept.
  */
-import { chmodSync, chownSync, lstatSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  lstatSync,
+  mkdirSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname } from 'node:path';
 import type { FileChange, StagedTree } from './staged-tree.js';
 

@@ -9,7 +9,14 @@ import { resolveInGuest } from './confine.js';
 
 export type FileChange =
   | { kind: 'write'; path: string; before: string | undefined; after: string; step: string; reason: string }
-  | { kind: 'symlink'; path: string; before: string | undefined; target: string; step: string; reason: string }
+  | {
+      kind: 'symlink';
+      path: string;
+      before: string | undefined;
+      target: string;
+      step: string;
+      reason: string;
+    }
   | { kind: 'remove'; path: string; before: string; step: string; reason: string };
 
 export class StagedTree {
@@ -27,7 +34,9 @@ export class StagedTree {
     return `${resolveInGuest(this.root, parentOf(path))}/${baseOf(path)}`;
   }
 
-  private describeOnDisk(path: string): { type: 'file' | 'symlink' | 'dir' | 'other'; text?: string } | undefined {
+  private describeOnDisk(
+    path: string,
+  ): { type: 'file' | 'symlink' | 'dir' | 'other'; text?: string } | undefined {
     const host = this.entryHostPath(path);
     let stat: ReturnType<typeof lstatSync>;
     try {

@@ -8,7 +8,10 @@ function describe(change: FileChange): { before: string; after: string } {
     case 'write':
       return { before: change.before ?? '', after: change.after };
     case 'symlink':
-      return { before: change.before === undefined ? '' : `symlink -> ${change.before}\n`, after: `symlink -> ${change.target}\n` };
+      return {
+        before: change.before === undefined ? '' : `symlink -> ${change.before}\n`,
+        after: `symlink -> ${change.target}\n`,
+      };
     case 'remove':
       return { before: change.before.endsWith('\n') ? change.before : `${change.before}\n`, after: '' };
   }

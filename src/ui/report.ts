@@ -1,8 +1,8 @@
 /** The dry-run report: every file diff, every guest command, and the domain XML - the complete plan. */
 import pc from 'picocolors';
 import { formatCommand } from '../exec.js';
-import type { FileChange } from '../tree/staged-tree.js';
 import type { PlannedCommand } from '../pipeline/types.js';
+import type { FileChange } from '../tree/staged-tree.js';
 import { colorDiff, unifiedDiff } from './diff.js';
 
 export interface ReportInput {

@@ -5,9 +5,13 @@
 import { Listr, ListrLogger, type ListrTask, PRESET_TIMER, ProcessOutput } from 'listr2';
 import type { CliIo } from './io.js';
 
-export function taskList<Ctx>(io: CliIo, tasks: ListrTask<Ctx>[]): Listr<Ctx, 'default' | 'simple', 'simple'> {
+export function taskList<Ctx>(
+  io: CliIo,
+  tasks: ListrTask<Ctx>[],
+): Listr<Ctx, 'default' | 'simple', 'simple'> {
   const stderr = io.stderr as NodeJS.WriteStream;
-  const logger = () => new ListrLogger({ processOutput: new ProcessOutput(stderr, stderr), useIcons: io.color });
+  const logger = () =>
+    new ListrLogger({ processOutput: new ProcessOutput(stderr, stderr), useIcons: io.color });
   return new Listr<Ctx, 'default' | 'simple', 'simple'>(tasks, {
     concurrent: false,
     exitOnError: true,

@@ -98,7 +98,11 @@ interface Attempt {
   seconds: number;
 }
 
-function attempt(options: BootCheckOptions, accel: Accel, silenceSeconds: number | undefined): Promise<Attempt> {
+function attempt(
+  options: BootCheckOptions,
+  accel: Accel,
+  silenceSeconds: number | undefined,
+): Promise<Attempt> {
   const started = performance.now();
   let output = '';
   return new Promise((resolve) => {
@@ -109,13 +113,20 @@ function attempt(options: BootCheckOptions, accel: Accel, silenceSeconds: number
       clearTimeout(overall);
       clearTimeout(silence);
       proc.stop();
-      void proc.exited.then(() => resolve({ outcome, line, output, seconds: (performance.now() - started) / 1000 }));
+      void proc.exited.then(() =>
+        resolve({ outcome, line, output, seconds: (performance.now() - started) / 1000 }),
+      );
     };
     const proc = startWatched(
       { file: 'qemu-system-x86_64', args: qemuArgs(options.image, accel, options.memoryMiB) },
       (chunk) => {
         output += chunk;
-        if (silenceSeconds !== undefined && stripTerminalCodes(output).replace(/qemu-system[^\n]*\n?/g, '').trim()) {
+        if (
+          silenceSeconds !== undefined &&
+          stripTerminalCodes(output)
+            .replace(/qemu-system[^\n]*\n?/g, '')
+            .trim()
+        ) {
           clearTimeout(silence);
         }
         const verdict = judgeConsole(output);
@@ -123,12 +134,20 @@ function attempt(options: BootCheckOptions, accel: Accel, silenceSeconds: number
       },
       options.listener,
     );
-    const overall = setTimeout(() => finish('timeout', `no login prompt within ${options.timeoutSeconds} s`), options.timeoutSeconds * 1000);
+    const overall = setTimeout(
+      () => finish('timeout', `no login prompt within ${options.timeoutSeconds} s`),
+      options.timeoutSeconds * 1000,
+    );
     const silence =
       silenceSeconds === undefined
         ? undefined
-        : setTimeout(() => finish('silent', `no console output within ${silenceSeconds} s`), silenceSeconds * 1000);
-    void proc.exited.then((code) => finish('exited', `qemu exited (code ${code ?? 'none'}) before a login prompt`));
+        : setTimeout(
+            () => finish('silent', `no console output within ${silenceSeconds} s`),
+            silenceSeconds * 1000,
+          );
+    void proc.exited.then((code) =>
+      finish('exited', `qemu exited (code ${code ?? 'none'}) before a login prompt`),
+    );
   });
 }
 
@@ -139,8 +158,13 @@ export async function bootCheck(options: BootCheckOptions): Promise<BootCheckRes
     options.onNote?.(text);
   };
   let accel: Accel = options.accel === 'auto' ? ((await kvmUsable()) ? 'kvm' : 'tcg') : options.accel;
-  if (options.accel === 'auto' && accel === 'tcg') note('/dev/kvm is not usable: booting with TCG (software emulation)');
-  let result = await attempt(options, accel, options.accel === 'auto' && accel === 'kvm' ? options.kvmSilenceSeconds : undefined);
+  if (options.accel === 'auto' && accel === 'tcg')
+    note('/dev/kvm is not usable: booting with TCG (software emulation)');
+  let result = await attempt(
+    options,
+    accel,
+    options.accel === 'auto' && accel === 'kvm' ? options.kvmSilenceSeconds : undefined,
+  );
   let log = result.output;
   if (result.outcome === 'silent') {
     note(`KVM gave ${result.line}: retrying with TCG (software emulation)`);

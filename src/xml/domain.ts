@@ -39,7 +39,10 @@ export function buildDomainXml(spec: DomainSpec): string {
   disk.ele('target', { dev: 'vda', bus: 'virtio' });
   const nic = devices.ele('interface', { type: spec.network.type });
   if (spec.mac) nic.ele('mac', { address: spec.mac });
-  nic.ele('source', spec.network.type === 'network' ? { network: spec.network.name } : { bridge: spec.network.name });
+  nic.ele(
+    'source',
+    spec.network.type === 'network' ? { network: spec.network.name } : { bridge: spec.network.name },
+  );
   nic.ele('model', { type: 'virtio' });
   devices.ele('serial', { type: 'pty' }).ele('target', { port: '0' });
   devices.ele('console', { type: 'pty' }).ele('target', { type: 'serial', port: '0' });

@@ -1,0 +1,111 @@
+/**
+ * The whole job on a real Debian Xen PV guest built by debootstrap: the unconverted image does not
+ * boot under KVM, the dry-run shows the plan and leaves the image byte-identical, the conversion
+ * makes it boot to a login prompt on ttyS0, libvirt's schema accepts the XML, and a second run
+ * changes nothing.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { workingCopy } from '../../fixtures/images/fixtures.js';
+import { runCli } from '../helpers/cli.js';
+import { leftovers, NOTHING_LEFT, sha256 } from '../helpers/host-state.js';
+
+const BOOT_TEST_TIMEOUT = 8 * 60_000;
+
+describe('migrate a Debian 12 Xen PV guest', () => {
+  let dir: string;
+  let image: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'e2e-migrate-'));
+    image = await workingCopy('debian12-xen-pv', join(dir, 'guest.raw'));
+  });
+
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it(
+    'does not boot under KVM before conversion (no boot code, no virtio in the initrd)',
+    async () => {
+      const before = await sha256(image);
+      const run = await runCli([
+        'verify',
+        image,
+        '--accel',
+        'tcg',
+        '--timeout',
+        '60',
+        '--console-log',
+        join(dir, 'before.log'),
+      ]);
+      expect(run.exitCode).toBe(3);
+      expect(run.stdout).toMatch(/boot check FAILED: no login prompt within 60 s/);
+      expect(await sha256(image)).toBe(before);
+    },
+    BOOT_TEST_TIMEOUT,
+  );
+
+  it('dry-run prints every diff, command and the XML, and leaves the image byte-identical', async () => {
+    const before = await sha256(image);
+    const run = await runCli(['migrate', '--dry-run', image]);
+    expect(run.stderr).not.toMatch(/^\s+at /m);
+    expect(run.exitCode).toBe(0);
+    expect(await sha256(image)).toBe(before);
+    expect(await leftovers(image)).toEqual(NOTHING_LEFT);
+
+    expect(run.stderr).toMatch(/Map partitions: 2 with (loop devices|kpartx)/);
+    expect(run.stdout).toContain('+/dev/vda2       /               ext4');
+    expect(run.stdout).toContain('-/dev/xvda2      /               ext4');
+    expect(run.stdout).toMatch(
+      /^\+\s+linux\s+\/boot\/vmlinuz-\S+ root=\/dev\/vda2 ro console=ttyS0,115200 net\.ifnames=0$/m,
+    );
+    expect(run.stdout).toContain('+GRUB_CMDLINE_LINUX="console=ttyS0,115200 root=/dev/vda2 net.ifnames=0"');
+    expect(run.stdout).toContain('+++ b/etc/systemd/system/getty.target.wants/serial-getty@ttyS0.service');
+    expect(run.stdout).toContain('+virtio_blk');
+    expect(run.stdout).toMatch(/^update-initramfs -u -k \S+$/m);
+    expect(run.stdout).toMatch(/^grub-install --target=i386-pc '--modules=part_msdos ext2' \/dev\/loop\d+$/m);
+    expect(run.stdout).toContain('<target dev="vda" bus="virtio"/>');
+  });
+
+  it("converts the guest and writes XML that libvirt's schema accepts", async () => {
+    const run = await runCli(['migrate', '--yes', image]);
+    expect(run.stderr).not.toMatch(/^\s+at /m);
+    expect(run.exitCode).toBe(0);
+    expect(run.stdout).toMatch(/converted .*guest\.raw: 7 file\(s\) changed, 2 command\(s\) run/);
+    expect(await leftovers(image)).toEqual(NOTHING_LEFT);
+    const xml = join(dir, 'guest.xml');
+    const validate = await execa('virt-xml-validate', [xml, 'domain'], { reject: false });
+    expect(validate.stdout + validate.stderr).toContain('validates');
+    expect(validate.exitCode).toBe(0);
+  });
+
+  it('a second run changes nothing', async () => {
+    const dry = await runCli(['migrate', '--dry-run', image]);
+    expect(dry.exitCode).toBe(0);
+    expect(dry.stdout).toContain('# 0 file change(s) in the guest');
+    expect(dry.stdout).toContain('# 0 command(s) to run inside the guest');
+    expect(dry.stdout).toContain('libvirt domain XML (unchanged');
+    const again = await runCli(['migrate', '--yes', image]);
+    expect(again.exitCode).toBe(0);
+    expect(again.stdout).toMatch(/0 file\(s\) changed, 0 command\(s\) run/);
+    expect(again.stdout).toMatch(/domain XML: .*guest\.xml \(unchanged\)/);
+  });
+
+  it(
+    'boots the converted guest to a login prompt on ttyS0',
+    async () => {
+      const before = await sha256(image);
+      const log = join(dir, 'after.log');
+      const run = await runCli(['verify', image, '--console-log', log]);
+      expect(run.stdout).toMatch(/boot check passed: \S+ login: \((KVM|TCG), [\d.]+ s\)/);
+      expect(run.exitCode).toBe(0);
+      expect(readFileSync(log, 'utf8')).toMatch(/login: *$/m);
+      expect(await sha256(image)).toBe(before);
+    },
+    BOOT_TEST_TIMEOUT,
+  );
+});

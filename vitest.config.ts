@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // End-to-end files attach loop devices and boot qemu: one file at a time keeps them from
+    // competing for the machine's two cores and its loop devices.
+    fileParallelism: false,
+    testTimeout: 60_000,
+    hookTimeout: 40 * 60_000,
+    reporters: ['default'],
+  },
+});
