@@ -15,7 +15,11 @@ export class UserError extends Error {
 /** Raised when the operator interrupts the run (Ctrl-C, SIGTERM). */
 export class InterruptedError extends UserError {
   constructor(signal: string) {
-    super(`interrupted by ${signal}; everything the run had mounted or mapped was released`, 130);
+    // The shell's convention: 128 + the signal's number.
+    super(
+      `interrupted by ${signal}; everything the run had mounted or mapped was released`,
+      signal === 'SIGTERM' ? 143 : 130,
+    );
   }
 }
 

@@ -1,10 +1,12 @@
-/** Step 1: read the partition table once and make the partitions reachable as block devices. */
-
+/**
+ * Step 1: read the partition table once and make the partitions reachable as block devices.
+ * `preflight` runs before the task list starts, so bad input is refused in one line before anything
+ * is attached.
+ */
 import { type AttachedDisk, assertNotAttached, attachImage, type MapperChoice } from '../src/disk/attach.js';
-import type { PartitionTable } from '../src/disk/partition-table.js';
-import { mayHoldFilesystem } from '../src/disk/partition-table.js';
+import { mayHoldFilesystem, type PartitionTable } from '../src/disk/partition-table.js';
 import { UserError } from '../src/errors.js';
-import { requirePartitionTable } from '../src/inspect/image-file.js';
+import { checkImageFile, requirePartitionTable } from '../src/inspect/image-file.js';
 import type { SessionEnv } from '../src/pipeline/session-env.js';
 
 export interface MappedImage {
@@ -12,12 +14,22 @@ export interface MappedImage {
   disk: AttachedDisk;
 }
 
-export async function mapImage(env: SessionEnv, image: string, mapper: MapperChoice): Promise<MappedImage> {
+export async function preflight(env: SessionEnv, image: string): Promise<PartitionTable> {
+  await checkImageFile(image, !env.readOnly);
   const table = await requirePartitionTable(env.runner, image);
   if (!table.partitions.some(mayHoldFilesystem)) {
     throw new UserError(`${image} has a partition table but no partition that can hold a Linux filesystem`);
   }
   await assertNotAttached(env.runner, image);
+  return table;
+}
+
+export async function mapImage(
+  env: SessionEnv,
+  image: string,
+  table: PartitionTable,
+  mapper: MapperChoice,
+): Promise<MappedImage> {
   const disk = await attachImage(env.runner, image, table, mapper, env.readOnly, env.cleanup);
   return { table, disk };
 }

@@ -9,14 +9,15 @@ import { ListrEnquirerPromptAdapter } from '@listr2/prompt-adapter-enquirer';
 import { type DomainOptions, planDomainXml } from '../../steps/domain-xml.js';
 import type { RootCandidate } from '../../steps/find-root.js';
 import { guestSteps } from '../../steps/index.js';
-import type { MappedImage } from '../../steps/map.js';
+import { type MappedImage, preflight } from '../../steps/map.js';
 import { CleanupStack } from '../cleanup.js';
 import { chooseMapper, type MapMethod } from '../disk/attach.js';
+import type { PartitionTable } from '../disk/partition-table.js';
 import { InterruptedError, UserError } from '../errors.js';
 import { type CommandListener, formatCommand, HostCommandRunner } from '../exec.js';
 import { runPlannedCommand, writeChanges } from '../pipeline/apply.js';
 import { type GuestPlan, GuestPlanner } from '../pipeline/plan.js';
-import { checkImage, findRootPhase, mapPhase, mountPhase, type PrepareOptions } from '../pipeline/prepare.js';
+import { findRootPhase, mapPhase, mountPhase, type PrepareOptions } from '../pipeline/prepare.js';
 import type { SessionEnv } from '../pipeline/session-env.js';
 import type { Guest } from '../pipeline/types.js';
 import { type CliIo, writeLine } from '../ui/io.js';
@@ -94,7 +95,8 @@ export async function migrate(
   };
   process.on('SIGINT', stopOnSignal).on('SIGTERM', stopOnSignal);
   try {
-    await inspectAndPlan(io, env, prepare, state);
+    const table = await timed(state, 'check', () => preflight(env, options.image));
+    await inspectAndPlan(io, env, prepare, table, state);
     const plan = state.plan as GuestPlan;
     const guest = state.guest as Guest;
     const xml = planDomainXml(options.image, options.domain);
@@ -171,14 +173,14 @@ async function inspectAndPlan(
   io: CliIo,
   env: SessionEnv,
   prepare: PrepareOptions,
+  table: PartitionTable,
   state: RunState,
 ): Promise<void> {
   await taskList(io, [
-    { title: 'Check the image', task: () => timed(state, 'check', () => checkImage(env, prepare.image)) },
     {
       title: 'Map partitions',
       task: async (_, task) => {
-        state.mapped = await timed(state, 'map', () => mapPhase(env, prepare));
+        state.mapped = await timed(state, 'map', () => mapPhase(env, prepare, table));
         const { disk } = state.mapped;
         task.title = `Map partitions: ${disk.partitions.size} with ${disk.method === 'kpartx' ? 'kpartx' : 'loop devices'} (${disk.reason})`;
       },

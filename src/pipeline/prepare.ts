@@ -8,8 +8,8 @@ import { type MappedImage, mapImage } from '../../steps/map.js';
 import { mountGuest } from '../../steps/mount.js';
 import type { MapperChoice } from '../disk/attach.js';
 import { readBootCode } from '../disk/mbr.js';
+import type { PartitionTable } from '../disk/partition-table.js';
 import { UserError } from '../errors.js';
-import { checkImageFile } from '../inspect/image-file.js';
 import { findKernels } from '../inspect/kernels.js';
 import { StagedTree } from '../tree/staged-tree.js';
 import type { SessionEnv } from './session-env.js';
@@ -22,20 +22,15 @@ export interface PrepareOptions {
   askRoot?: RootChooser;
 }
 
-export interface PhaseReporter {
-  mapped?(mapped: MappedImage): void;
-  rootFound?(guest: Pick<Guest, 'rootPartition' | 'rootFsType' | 'os'>): void;
-}
-
 /** Families whose whole conversion xen2kvm can carry out today. */
 const SUPPORTED_FAMILIES = ['debian'];
 
-export async function checkImage(env: SessionEnv, image: string): Promise<void> {
-  await checkImageFile(image, !env.readOnly);
-}
-
-export async function mapPhase(env: SessionEnv, options: PrepareOptions): Promise<MappedImage> {
-  return mapImage(env, options.image, options.mapper);
+export async function mapPhase(
+  env: SessionEnv,
+  options: PrepareOptions,
+  table: PartitionTable,
+): Promise<MappedImage> {
+  return mapImage(env, options.image, table, options.mapper);
 }
 
 export async function findRootPhase(env: SessionEnv, options: PrepareOptions, mapped: MappedImage) {

@@ -1,0 +1,206 @@
+/**
+ * Bad input, as operators hand it over: each case must end with one clear line, a non-zero exit
+ * code, no stack trace, the file byte-identical, and nothing left mounted, attached or in /tmp.
+ */
+
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { workingCopy } from '../../fixtures/images/fixtures.js';
+import { runCli } from '../helpers/cli.js';
+import { leftovers, NOTHING_LEFT, sha256 } from '../helpers/host-state.js';
+
+let dir: string;
+const MiB = 1024 * 1024;
+
+async function sh(script: string): Promise<void> {
+  await execa('bash', ['-euo', 'pipefail', '-c', script], { cwd: dir });
+}
+
+/** A partitioned image whose single partition holds what `mkfs` makes of it, plus files. */
+async function partitioned(
+  name: string,
+  type: string,
+  mkfs: string,
+  files: Record<string, string> = {},
+): Promise<string> {
+  const image = join(dir, name);
+  await sh(
+    `truncate -s 64M ${name} && printf 'label: dos\\nstart=2048, type=${type}\\n' | sfdisk -q ${name}`,
+  );
+  if (mkfs) {
+    await sh(`truncate -s 63M ${name}.part && ${mkfs} ${name}.part >/dev/null 2>&1`);
+    if (Object.keys(files).length > 0) {
+      const tree = join(dir, `${name}.tree`);
+      for (const [path, text] of Object.entries(files)) {
+        mkdirSync(join(tree, path, '..'), { recursive: true });
+        writeFileSync(join(tree, path), text);
+      }
+      await sh(
+        `rm ${name}.part && truncate -s 63M ${name}.part && mkfs.ext4 -q -d ${name}.tree ${name}.part`,
+      );
+    }
+    await sh(`dd if=${name}.part of=${name} bs=1M seek=1 conv=notrunc status=none && rm ${name}.part`);
+  }
+  return image;
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'e2e-bad-input-'));
+});
+
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+interface Case {
+  name: string;
+  make: () => Promise<string>;
+  args?: string[];
+  message: RegExp;
+  exitCode: number;
+}
+
+const cases: Case[] = [
+  {
+    name: 'a missing file',
+    make: async () => join(dir, 'nope.raw'),
+    message: /nope\.raw: no such file/,
+    exitCode: 1,
+  },
+  {
+    name: 'a directory',
+    make: async () => {
+      mkdirSync(join(dir, 'adir'), { recursive: true });
+      return join(dir, 'adir');
+    },
+    message: /adir is a directory/,
+    exitCode: 1,
+  },
+  {
+    name: 'a file too small to be a disk',
+    make: async () => {
+      writeFileSync(join(dir, 'tiny.raw'), 'hello\n');
+      return join(dir, 'tiny.raw');
+    },
+    message: /tiny\.raw is too small \(6 bytes\)/,
+    exitCode: 1,
+  },
+  {
+    name: 'random bytes',
+    make: async () => {
+      writeFileSync(join(dir, 'noise.raw'), randomBytes(4 * MiB));
+      return join(dir, 'noise.raw');
+    },
+    message: /noise\.raw is not a disk image: it has no partition table and no filesystem/,
+    exitCode: 1,
+  },
+  {
+    name: 'a bare filesystem without a partition table',
+    make: async () => {
+      await sh('truncate -s 32M bare.img && mkfs.ext4 -q bare.img');
+      return join(dir, 'bare.img');
+    },
+    message: /bare\.img holds a bare ext4 filesystem with no partition table/,
+    exitCode: 1,
+  },
+  {
+    name: 'a qcow2 image',
+    make: async () => {
+      await sh('qemu-img create -q -f qcow2 disk.qcow2 1G && truncate -s 2M disk.qcow2');
+      return join(dir, 'disk.qcow2');
+    },
+    message: /disk\.qcow2 is a qcow2 image; convert it to raw first/,
+    exitCode: 1,
+  },
+  {
+    name: 'a partition table with swap only',
+    make: () => partitioned('swaponly.raw', '82', 'mkswap'),
+    message: /swaponly\.raw has a partition table but no partition that can hold a Linux filesystem/,
+    exitCode: 1,
+  },
+  {
+    name: 'a partition holding a FAT filesystem',
+    make: () => partitioned('fat.raw', 'c', 'mkfs.vfat'),
+    message: /fat\.raw: no Linux root filesystem found \(p1: vfat\)/,
+    exitCode: 1,
+  },
+  {
+    name: 'an empty ext4 partition',
+    make: () => partitioned('empty.raw', '83', 'mkfs.ext4 -q'),
+    message: /empty\.raw: no Linux root filesystem found \(p1: ext4\)/,
+    exitCode: 1,
+  },
+  {
+    name: 'a guest of a family not supported yet',
+    make: () =>
+      partitioned('centos.raw', '83', 'mkfs.ext4 -q', {
+        'etc/fstab': '/dev/xvda1 / ext4 defaults 1 1\n',
+        'etc/os-release':
+          'NAME="CentOS Linux"\nID="centos"\nID_LIKE="rhel fedora"\nVERSION_ID="7"\nPRETTY_NAME="CentOS Linux 7 (Core)"\n',
+      }),
+    message: /CentOS Linux 7 \(Core\) \(redhat family\) is not supported yet/,
+    exitCode: 1,
+  },
+  {
+    name: 'a --root that names no root filesystem',
+    make: () => workingCopy('debian12-xen-pv', join(dir, 'wrongroot.raw')),
+    args: ['--root', '5'],
+    message: /--root 5: no root filesystem on that partition; candidates: 2/,
+    exitCode: 2,
+  },
+  {
+    name: 'an apply without --yes and without a terminal',
+    make: () => workingCopy('debian12-xen-pv', join(dir, 'noyes.raw')),
+    args: ['--no-dry-run-marker'],
+    message: /not a terminal, so no confirmation can be asked: review with --dry-run, then apply with --yes/,
+    exitCode: 2,
+  },
+];
+
+describe('bad input is refused in one clear line, with nothing lost or left behind', () => {
+  for (const c of cases) {
+    it(c.name, async () => {
+      const image = await c.make();
+      const before = await sha256(image).catch(() => 'absent');
+      const extra = c.args?.filter((a) => a !== '--no-dry-run-marker') ?? [];
+      const applying = c.args?.includes('--no-dry-run-marker');
+      const run = await runCli(['migrate', ...(applying ? [] : ['--dry-run']), ...extra, image]);
+      const lastLine = run.stderr.trimEnd().split('\n').pop() ?? '';
+      expect(lastLine).toMatch(/^xen2kvm: /);
+      expect(lastLine).toMatch(c.message);
+      expect(run.stderr).not.toMatch(/^\s+at /m);
+      expect(run.exitCode).toBe(c.exitCode);
+      expect(await sha256(image).catch(() => 'absent')).toBe(before);
+      expect(await leftovers(image)).toEqual(NOTHING_LEFT);
+    });
+  }
+
+  it('an image already attached to a loop device', async () => {
+    const image = await workingCopy('debian12-xen-pv', join(dir, 'busy.raw'));
+    const { stdout: loop } = await execa('losetup', ['-f', '--show', '-r', image]);
+    try {
+      const before = await sha256(image);
+      for (const args of [['--dry-run'], ['--yes']]) {
+        const run = await runCli(['migrate', ...args, image]);
+        expect(run.stderr.trim()).toBe(
+          `xen2kvm: ${image} is already attached to ${loop.trim()}; unmount and detach it (losetup -d) before converting`,
+        );
+        expect(run.exitCode).toBe(1);
+      }
+      expect(await sha256(image)).toBe(before);
+    } finally {
+      await execa('losetup', ['-d', loop.trim()]);
+    }
+  });
+
+  it('usage errors exit with 2', async () => {
+    const run = await runCli(['migrate', '--memory', 'lots', 'x.raw']);
+    expect(run.exitCode).toBe(2);
+    expect(run.stderr).toMatch(/option '--memory <MiB>' argument 'lots' is invalid/);
+    expect((await runCli(['frobnicate'])).exitCode).toBe(2);
+  });
+});
