@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the host tools xen2kvm drives and its tests need (Debian/Ubuntu hosts, as root).
+# Installs the host tools xen2kvm drives, and those its tests and demo need (Debian/Ubuntu hosts, as root).
 # Safe to run repeatedly: apt-get skips what is already installed.
 set -euo pipefail
 
@@ -8,15 +8,12 @@ packages=(
   util-linux     # losetup, blkid, lsblk, mount
   kpartx         # partition mapping where device-mapper works
   e2fsprogs      # mkfs.ext4, e2fsck for fixtures
-  dosfstools
+  dosfstools     # mkfs.vfat for the bad-input tests
   debootstrap    # builds the fixture guests from real Debian packages
   qemu-system-x86 # boot check
   qemu-utils     # qemu-img
   libvirt-clients # virt-xml-validate, virsh
   libxml2-utils  # xmllint, which virt-xml-validate needs
-  grub-pc-bin    # host-side grub modules are not used; kept for fixture checks
-  cpio zstd xz-utils gzip # initrd inspection
-  tmux
 )
 
 if [ "$(id -u)" -ne 0 ]; then
