@@ -15,6 +15,8 @@ export function taskList<Ctx>(
   return new Listr<Ctx, 'default' | 'simple', 'simple'>(tasks, {
     concurrent: false,
     exitOnError: true,
+    // listr2's own SIGINT handler exits the process at once; ours must first unmount and detach.
+    registerSignalListeners: false,
     renderer: io.interactive ? 'default' : 'simple',
     fallbackRenderer: 'simple',
     rendererOptions: {

@@ -1,5 +1,5 @@
 /**
- * SIGTERM in the middle of a conversion (while the initrd is being rebuilt): the run stops, says so
+ * SIGINT (Ctrl-C) or SIGTERM in the middle of a conversion (while the initrd is being rebuilt): the run stops, says so
  * in one line, releases every mount and loop device, and a rerun finishes the conversion.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,43 +12,48 @@ import { CLI, runCli } from '../helpers/cli.js';
 import { leftovers, NOTHING_LEFT } from '../helpers/host-state.js';
 
 let dir: string;
-let image: string;
 
-beforeAll(async () => {
+beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'e2e-interrupt-'));
-  image = await workingCopy('debian12-xen-pv', join(dir, 'guest.raw'));
 });
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('interrupting a conversion', () => {
-  it('SIGTERM during the initrd rebuild releases everything and a rerun completes', async () => {
-    const child = execa('node', [CLI, 'migrate', '--yes', image], {
-      reject: false,
-      stdin: 'ignore',
-      env: { NO_COLOR: '1' },
-    });
-    let stderr = '';
-    let signalled = false;
-    child.stderr?.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      if (!signalled && /\[STARTED\] Run in guest: update-initramfs/.test(stderr)) {
-        signalled = true;
-        child.kill('SIGTERM');
-      }
-    });
-    const result = await child;
-    expect(signalled).toBe(true);
-    expect(result.exitCode).toBe(143);
-    expect(String(result.stderr).trimEnd().split('\n').pop()).toBe(
-      'xen2kvm: interrupted by SIGTERM; everything the run had mounted or mapped was released',
-    );
-    expect(String(result.stderr)).not.toMatch(/^\s+at /m);
-    expect(await leftovers(image)).toEqual(NOTHING_LEFT);
+  it.each([
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const)(
+    '%s during the initrd rebuild releases everything and a rerun completes',
+    async (signal, exitCode) => {
+      const image = await workingCopy('debian12-xen-pv', join(dir, `${signal}.raw`));
+      const child = execa('node', [CLI, 'migrate', '--yes', image], {
+        reject: false,
+        stdin: 'ignore',
+        env: { NO_COLOR: '1' },
+      });
+      let stderr = '';
+      let signalled = false;
+      child.stderr?.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        if (!signalled && /\[STARTED\] Run in guest: update-initramfs/.test(stderr)) {
+          signalled = true;
+          child.kill(signal);
+        }
+      });
+      const result = await child;
+      expect(signalled).toBe(true);
+      expect(result.exitCode).toBe(exitCode);
+      expect(String(result.stderr).trimEnd().split('\n').pop()).toBe(
+        `xen2kvm: interrupted by ${signal}; everything the run had mounted or mapped was released`,
+      );
+      expect(String(result.stderr)).not.toMatch(/^\s+at /m);
+      expect(await leftovers(image)).toEqual(NOTHING_LEFT);
 
-    const rerun = await runCli(['migrate', '--yes', image]);
-    expect(rerun.exitCode).toBe(0);
-    expect(rerun.stdout).toMatch(/0 file\(s\) changed, 2 command\(s\) run/);
-    expect(await leftovers(image)).toEqual(NOTHING_LEFT);
-  });
+      const rerun = await runCli(['migrate', '--yes', image]);
+      expect(rerun.exitCode).toBe(0);
+      expect(rerun.stdout).toMatch(/0 file\(s\) changed, 2 command\(s\) run/);
+      expect(await leftovers(image)).toEqual(NOTHING_LEFT);
+    },
+  );
 });
