@@ -14,6 +14,7 @@ packages=(
   qemu-utils     # qemu-img
   libvirt-clients # virt-xml-validate, virsh
   libxml2-utils  # xmllint, which virt-xml-validate needs
+  tmux           # the interactive tests drive the CLI in a real pseudo-terminal
 )
 
 if [ "$(id -u)" -ne 0 ]; then

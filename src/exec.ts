@@ -79,7 +79,7 @@ export class HostCommandRunner implements CommandRunner {
   private readonly running = new Set<{ kill: (signal: NodeJS.Signals) => boolean }>();
   private interruptedBy: string | undefined;
 
-  constructor(private readonly options: { readOnly?: boolean; listener?: CommandListener } = {}) {}
+  constructor(private readonly options: { listener?: CommandListener } = {}) {}
 
   /**
    * Stops the commands in flight and refuses new ones, except host commands (unmount, detach):
@@ -95,13 +95,6 @@ export class HostCommandRunner implements CommandRunner {
   }
 
   async run(spec: CommandSpec): Promise<CommandResult> {
-    if (this.options.readOnly && spec.kind === 'write') {
-      throw new CommandError(
-        spec,
-        undefined,
-        'refused: a dry-run never runs a command that writes the image',
-      );
-    }
     if (this.interruptedBy && spec.kind !== 'host') throw new InterruptedError(this.interruptedBy);
     const started = performance.now();
     const subprocess = execa(spec.file, [...spec.args], {
@@ -133,6 +126,23 @@ export class HostCommandRunner implements CommandRunner {
       throw new CommandError(spec, result, `exit code ${result.exitCode}${tail ? `: ${tail}` : ''}`);
     }
     return result;
+  }
+}
+
+/**
+ * The runner of the review phase (and of every dry-run): it refuses, without starting them, the
+ * commands that may write the image.
+ */
+export class ReadOnlyRunner implements CommandRunner {
+  constructor(private readonly inner: CommandRunner) {}
+
+  run(spec: CommandSpec): Promise<CommandResult> {
+    if (spec.kind === 'write') {
+      return Promise.reject(
+        new CommandError(spec, undefined, 'refused: nothing may write the image while reviewing'),
+      );
+    }
+    return this.inner.run(spec);
   }
 }
 

@@ -14,8 +14,8 @@ export interface MappedImage {
   disk: AttachedDisk;
 }
 
-export async function preflight(env: SessionEnv, image: string): Promise<PartitionTable> {
-  await checkImageFile(image, !env.readOnly);
+export async function preflight(env: SessionEnv, image: string, needWrite: boolean): Promise<PartitionTable> {
+  await checkImageFile(image, needWrite);
   const table = await requirePartitionTable(env.runner, image);
   if (!table.partitions.some(mayHoldFilesystem)) {
     throw new UserError(`${image} has a partition table but no partition that can hold a Linux filesystem`);

@@ -8,10 +8,6 @@ export function toKvmDevice(device: string): string {
   return device.replace(XEN_DEVICE, '/dev/vd$1$2');
 }
 
-export function mentionsXenDevice(text: string): boolean {
-  return /\/dev\/xvd[a-z]/.test(text);
-}
-
 /** Partition number of a Xen device name on the first disk (/dev/xvda2 -> 2), if it is one. */
 export function firstDiskPartition(device: string): number | undefined {
   const match = /^\/dev\/(?:xvd|vd|sd|hd)a(\d+)$/.exec(device);

@@ -5,7 +5,7 @@ import type { CommandRunner, TimeoutName } from '../exec.js';
 import type { KernelArgsPolicy } from '../guest/kernel-args.js';
 import type { KernelInfo } from '../inspect/kernels.js';
 import type { OsInfo } from '../inspect/os-release.js';
-import type { FileChange, StagedTree } from '../tree/staged-tree.js';
+import type { StagedTree } from '../tree/staged-tree.js';
 
 export interface Guest {
   image: string;
@@ -46,11 +46,4 @@ export interface Step {
   title: string;
   /** Declares file changes (through ctx.tree) and commands (ctx.command); never writes anything itself. */
   plan(ctx: StepContext): void | Promise<void>;
-}
-
-export interface Plan {
-  changes: FileChange[];
-  commands: PlannedCommand[];
-  warnings: string[];
-  domainXml: { path: string; content: string };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CleanupStack } from '../../src/cleanup.js';
-import { CommandError, HostCommandRunner, inGuest } from '../../src/exec.js';
+import { CommandError, HostCommandRunner, inGuest, ReadOnlyRunner } from '../../src/exec.js';
 
 describe('command runner', () => {
   it('folds the command and its stderr into the error', async () => {
@@ -19,7 +19,7 @@ describe('command runner', () => {
     ).rejects.toThrow(/no-such-tool-xyz: command not found/);
   });
   it('refuses, in a dry-run, any command that may write the image, without starting it', async () => {
-    const runner = new HostCommandRunner({ readOnly: true });
+    const runner = new ReadOnlyRunner(new HostCommandRunner());
     await expect(
       runner.run({ file: 'touch', args: ['/tmp/should-not-exist-xen2kvm'], kind: 'write', timeout: 'query' }),
     ).rejects.toBeInstanceOf(CommandError);

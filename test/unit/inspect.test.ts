@@ -10,7 +10,7 @@ import { parseBlkidExport } from '../../src/inspect/filesystems.js';
 import { findKernels, isXenOnlyKernel } from '../../src/inspect/kernels.js';
 import { detectOs } from '../../src/inspect/os-release.js';
 import { StagedTree } from '../../src/tree/staged-tree.js';
-import { matchRootOption, type RootCandidate } from '../../steps/find-root.js';
+import { chooseRoot, matchRootOption, type RootCandidate } from '../../steps/find-root.js';
 import { parseFstab, partitionOf } from '../../steps/mount.js';
 
 const dirs: string[] = [];
@@ -145,5 +145,32 @@ describe('operating system and kernels', () => {
       'usr/lib/modules/6.1.0/kernel/drivers/block/virtio_blk.ko\nlib/modules/x/kernel/fs/ext4/ext4.ko.zst\nlib/modules/x/xen-blkfront.ko.xz\nconf/modules\n',
     );
     expect([...names].sort()).toEqual(['ext4', 'virtio_blk', 'xen_blkfront']);
+  });
+});
+
+describe('choosing the root', () => {
+  const search = (partitions: number[]) => ({
+    candidates: partitions.map(
+      (partition) => ({ partition, os: { prettyName: `OS ${partition}` } }) as RootCandidate,
+    ),
+    filesystems: [],
+  });
+  it('takes the only candidate, asks when there are several, and requires --root without a terminal', async () => {
+    expect((await chooseRoot('d.raw', search([2]), undefined, undefined)).partition).toBe(2);
+    const asked = await chooseRoot('d.raw', search([2, 3]), undefined, async (c) => c[1] as RootCandidate);
+    expect(asked.partition).toBe(3);
+    await expect(chooseRoot('d.raw', search([2, 3]), undefined, undefined)).rejects.toThrow(
+      'd.raw holds several root filesystems: 2 (OS 2), 3 (OS 3); choose one with --root N',
+    );
+    expect((await chooseRoot('d.raw', search([2, 3]), 'xvda3', undefined)).partition).toBe(3);
+  });
+  it('explains encrypted and LVM disks', async () => {
+    const luks = {
+      candidates: [],
+      filesystems: [{ partition: 2, type: 'crypto_LUKS', uuid: undefined, label: undefined }],
+    };
+    await expect(chooseRoot('d.raw', luks, undefined, undefined)).rejects.toThrow(
+      'd.raw: no Linux root filesystem found (p2: crypto_LUKS) (an encrypted root cannot be converted)',
+    );
   });
 });
