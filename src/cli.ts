@@ -3,7 +3,8 @@
  * Command-line entry. Parsing only: each command's module is imported when that command runs, so
  * `--help` and `--version` never load the pipeline.
  */
-import { readFileSync, realpathSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
@@ -19,9 +20,13 @@ export interface MainOptions {
   interactive?: boolean;
 }
 
+/** The version in package.json, found by walking up from this module (src/ or dist/src/). */
 function packageVersion(): string {
-  const pkg = new URL('../../package.json', import.meta.url);
-  return (JSON.parse(readFileSync(pkg, 'utf8')) as { version: string }).version;
+  for (let dir = dirname(fileURLToPath(import.meta.url)); dir !== dirname(dir); dir = dirname(dir)) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg)) return (JSON.parse(readFileSync(pkg, 'utf8')) as { version: string }).version;
+  }
+  return 'unknown';
 }
 
 function positiveInteger(value: string): number {
@@ -29,6 +34,23 @@ function positiveInteger(value: string): number {
   if (!Number.isInteger(number) || number <= 0)
     throw new InvalidArgumentError('expected a positive whole number');
   return number;
+}
+
+const BRIDGE_HELP =
+  'map a Xen bridge: XENBR=BRIDGE, or XENBR=ovs:BRIDGE for Open vSwitch (repeatable); a bare BRIDGE takes NICs with no bridge';
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** --bridge values: XEN=KVM mappings, and at most one bare bridge for NICs without one. */
+async function bridgeOptions(values: string[]) {
+  const { parseBridgeMapping } = await import('./xml/from-xen.js');
+  const bridges = new Map(values.filter((v) => v.includes('=')).map(parseBridgeMapping));
+  const bare = values.filter((v) => !v.includes('='));
+  if (bare.length > 1)
+    throw new InvalidArgumentError(`only one bare --bridge is allowed (got ${bare.join(', ')})`);
+  return { bridges, bridge: bare[0] };
 }
 
 const accelOption = () =>
@@ -81,10 +103,14 @@ export async function main(options: MainOptions): Promise<number> {
         .default('auto'),
     )
     .option('--name <name>', 'libvirt domain name (default: the image file name)')
-    .option('--memory <MiB>', 'guest memory in MiB', positiveInteger, 1024)
-    .option('--vcpus <count>', 'virtual CPUs', positiveInteger, 1)
-    .option('--network <name>', 'libvirt network for the NIC', 'default')
-    .option('--bridge <name>', 'host bridge for the NIC instead of a libvirt network')
+    .option(
+      '--xen-config <file>',
+      "the guest's Xen configuration (xm/xl file, xm list -l SXP, xl list -l JSON) for the XML",
+    )
+    .option('--memory <MiB>', 'guest memory in MiB (default: from --xen-config, else 1024)', positiveInteger)
+    .option('--vcpus <count>', 'virtual CPUs (default: from --xen-config, else 1)', positiveInteger)
+    .option('--network <name>', 'libvirt network for NICs with no bridge', 'default')
+    .option('--bridge <map>', BRIDGE_HELP, collect, [])
     .option('--xml <path>', 'where to write the domain XML (default: NAME.xml beside the image)')
     .option('--verify', 'after converting, boot the image and wait for a login prompt on ttyS0')
     .addOption(accelOption())
@@ -109,13 +135,13 @@ export async function main(options: MainOptions): Promise<number> {
           yes: Boolean(opts.yes),
           root: opts.root,
           mapper: opts.mapper,
+          xenConfig: opts.xenConfig,
           domain: {
             name: opts.name,
             memoryMiB: opts.memory,
             vcpus: opts.vcpus,
-            network: opts.bridge
-              ? { type: 'bridge', name: opts.bridge }
-              : { type: 'network', name: opts.network },
+            network: opts.network,
+            ...(await bridgeOptions(opts.bridge)),
             xmlPath: opts.xml,
           },
           verify: opts.verify
@@ -123,13 +149,60 @@ export async function main(options: MainOptions): Promise<number> {
                 accel: opts.accel,
                 timeoutSeconds: opts.bootTimeout,
                 kvmSilenceSeconds: 20,
-                memoryMiB: opts.memory,
+                memoryMiB: opts.memory ?? 1024,
                 consoleLog: opts.consoleLog,
               }
             : undefined,
           verbose: Boolean(opts.verbose),
         },
         makeIo(options, opts.color !== false),
+      );
+    });
+
+  program
+    .command('xml')
+    .description('convert a Xen guest configuration alone to libvirt domain XML (or a qemu command line)')
+    .argument('<config>', 'xm/xl configuration file, SXP from xm list -l, or JSON from xl list -l')
+    .option('--bridge <map>', BRIDGE_HELP, collect, [])
+    .option('--network <name>', 'libvirt network for NICs with no bridge', 'default')
+    .addOption(
+      new Option(
+        '--boot <how>',
+        "guest: the guest's own bootloader; direct: the kernel, initrd and cmdline of the config",
+      )
+        .choices(['guest', 'direct'])
+        .default('guest'),
+    )
+    .option('--image <path>', "disk image that replaces the guest's first disk (the converted one)")
+    .option('--name <name>', 'domain name (default: the Xen name)')
+    .option('--memory <MiB>', 'guest memory in MiB (default: the Xen setting)', positiveInteger)
+    .option('--vcpus <count>', 'virtual CPUs (default: the Xen setting)', positiveInteger)
+    .addOption(
+      new Option('--emit <what>', 'libvirt XML or a qemu command line')
+        .choices(['libvirt', 'qemu'])
+        .default('libvirt'),
+    )
+    .option('-o, --output <file>', 'write to a file instead of stdout')
+    .option('--define', 'also define the domain with virsh (needs a reachable libvirt daemon)')
+    .action(async (config: string, opts) => {
+      const { convertXml } = await import('./commands/xml.js');
+      const { defaultNic } = await import('../steps/domain-xml.js');
+      const bridges = await bridgeOptions(opts.bridge);
+      exitCode = await convertXml(
+        {
+          config,
+          bridges: bridges.bridges,
+          defaultNic: defaultNic({ network: opts.network, bridge: bridges.bridge }),
+          boot: opts.boot,
+          image: opts.image,
+          name: opts.name,
+          memoryMiB: opts.memory,
+          vcpus: opts.vcpus,
+          emit: opts.emit,
+          output: opts.output,
+          define: Boolean(opts.define),
+        },
+        makeIo(options, true),
       );
     });
 

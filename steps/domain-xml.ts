@@ -1,26 +1,66 @@
-/** Step 8: the libvirt domain XML, written beside the image as NAME.xml. */
+/**
+ * Step 8: the libvirt domain XML, written beside the image as NAME.xml. From the guest's own Xen
+ * configuration when one is given (identity, shape, NICs, VNC), else from the flags.
+ */
 import { dirname, join, resolve } from 'node:path';
-import { buildDomainXml, domainNameFor, type NetworkAttachment } from '../src/xml/domain.js';
+import type { XenGuestConfig } from '../src/xen/guest-config.js';
+import { buildDomainXml, domainNameFor, type NicSource, simpleDomain } from '../src/xml/domain.js';
+import { type BridgeTarget, domainFromXen } from '../src/xml/from-xen.js';
 
 export interface DomainOptions {
   name?: string;
-  memoryMiB: number;
-  vcpus: number;
-  network: NetworkAttachment;
+  memoryMiB?: number;
+  vcpus?: number;
+  /** libvirt network for NICs with no bridge. */
+  network: string;
+  /** Host bridge for NICs with no bridge of their own (instead of the network). */
+  bridge?: string;
+  /** Xen bridge -> KVM bridge mappings. */
+  bridges: Map<string, BridgeTarget>;
   xmlPath?: string;
+  xen?: XenGuestConfig;
 }
 
-export function planDomainXml(image: string, options: DomainOptions): { path: string; content: string } {
+export const DEFAULT_MEMORY_MIB = 1024;
+
+export function defaultNic(options: Pick<DomainOptions, 'network' | 'bridge'>): NicSource {
+  return options.bridge
+    ? { type: 'bridge', name: options.bridge }
+    : { type: 'network', name: options.network };
+}
+
+export function planDomainXml(
+  image: string,
+  options: DomainOptions,
+): { path: string; content: string; warnings: string[] } {
   const diskPath = resolve(image);
-  const name = options.name ?? domainNameFor(diskPath);
+  let name = options.name ?? domainNameFor(diskPath);
+  let content: string;
+  let warnings: string[] = [];
+  if (options.xen) {
+    const mapped = domainFromXen(options.xen, {
+      bridges: options.bridges,
+      defaultNic: defaultNic(options),
+      image: diskPath,
+      boot: 'guest',
+      name: options.name,
+      memoryMiB: options.memoryMiB,
+      vcpus: options.vcpus,
+    });
+    name = mapped.spec.name;
+    content = buildDomainXml(mapped.spec);
+    warnings = mapped.warnings;
+  } else {
+    content = buildDomainXml(
+      simpleDomain({
+        name,
+        diskPath,
+        memoryMiB: options.memoryMiB ?? DEFAULT_MEMORY_MIB,
+        vcpus: options.vcpus ?? 1,
+        network: defaultNic(options),
+      }),
+    );
+  }
   const path = options.xmlPath ? resolve(options.xmlPath) : join(dirname(diskPath), `${name}.xml`);
-  const content = buildDomainXml({
-    name,
-    memoryMiB: options.memoryMiB,
-    vcpus: options.vcpus,
-    diskPath,
-    diskFormat: 'raw',
-    network: options.network,
-  });
-  return { path, content };
+  return { path, content, warnings };
 }

@@ -28,6 +28,7 @@ import type { Guest } from '../pipeline/types.js';
 import { type CliIo, writeLine } from '../ui/io.js';
 import { renderPlan } from '../ui/report.js';
 import { seconds, taskList } from '../ui/task-list.js';
+import { loadXenConfig } from '../xen/load.js';
 import { runBootCheck, type VerifyOptions } from './verify.js';
 
 export interface MigrateOptions {
@@ -37,6 +38,8 @@ export interface MigrateOptions {
   root?: string;
   mapper: MapMethod | 'auto';
   domain: DomainOptions;
+  /** The guest's Xen configuration, for the domain XML. */
+  xenConfig?: string;
   verify?: Omit<VerifyOptions, 'image'>;
   verbose: boolean;
 }
@@ -76,6 +79,10 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
     );
   }
   const mapper = chooseMapper(options.mapper);
+  // A configuration that cannot be read is refused before the image is even looked at.
+  const domain: DomainOptions = options.xenConfig
+    ? { ...options.domain, xen: await loadXenConfig(options.xenConfig) }
+    : options.domain;
   const host = new HostCommandRunner({ listener: options.verbose ? verboseListener(io) : undefined });
   const cleanup = new CleanupStack();
   const timings: Timings = [];
@@ -92,7 +99,7 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
     const reviewed = await inspectAndPlan(io, review, prepare, table, timings);
     await releaseAll(io, cleanup, timings);
 
-    const xml = planDomainXml(options.image, options.domain);
+    const xml = planDomainXml(options.image, domain);
     const xmlBefore = existsSync(xml.path) ? readFileSync(xml.path, 'utf8') : undefined;
     const changes = reviewed.plan.tree.allChanges();
     const commandCount = reviewed.plan.commands.length;
@@ -101,7 +108,7 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
       summary: summaryLines(reviewed),
       changes,
       commands: reviewed.plan.commands,
-      warnings: reviewed.plan.warnings,
+      warnings: [...reviewed.plan.warnings, ...xml.warnings.map((w) => `domain XML: ${w}`)],
       domainXml: { ...xml, exists: xmlBefore !== undefined, unchanged: xmlBefore === xml.content },
       color: io.color,
     });
@@ -151,6 +158,8 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
       `converted ${options.image}: ${changes.length} file(s) changed, ${commandCount} command(s) run`,
     );
     writeLine(io.stdout, `domain XML: ${xml.path}${xmlBefore === xml.content ? ' (unchanged)' : ''}`);
+    for (const warning of [...reviewed.plan.warnings, ...xml.warnings])
+      writeLine(io.stderr, `warning: ${warning}`);
     writeLine(io.stdout, `time: ${seconds(performance.now() - started)} (${formatTimings(timings)})`);
     if (options.verify) {
       const ok = await runBootCheck({ ...options.verify, image: options.image }, io);

@@ -153,6 +153,16 @@ const cases: Case[] = [
     exitCode: 2,
   },
   {
+    name: 'a malformed Xen configuration',
+    make: () => workingCopy('debian12-xen-pv', join(dir, 'badconfig.raw')),
+    args: [
+      '--xen-config',
+      join(import.meta.dirname, '..', '..', 'fixtures', 'xen-configs', 'malformed', 'missing-equals.cfg'),
+    ],
+    message: /missing-equals\.cfg:2:8: expected '=' after memory but found '5'/,
+    exitCode: 1,
+  },
+  {
     name: 'an apply without --yes and without a terminal',
     make: () => workingCopy('debian12-xen-pv', join(dir, 'noyes.raw')),
     args: ['--no-dry-run-marker'],

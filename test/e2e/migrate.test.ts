@@ -57,7 +57,9 @@ describe('migrate a Debian 12 Xen PV guest', () => {
     expect(await sha256(image)).toBe(before);
     expect(await leftovers(image)).toEqual(NOTHING_LEFT);
 
-    expect(run.stderr).toMatch(/Map partitions \(read-only\): 2 with (loop devices \(this kernel has no device-mapper|kpartx \(device-mapper available)/);
+    expect(run.stderr).toMatch(
+      /Map partitions \(read-only\): 2 with (loop devices \(this kernel has no device-mapper|kpartx \(device-mapper available)/,
+    );
     expect(run.stdout).toContain('# boot code in the MBR: none');
     expect(run.stdout).toContain('+/dev/vda2       /               ext4');
     expect(run.stdout).toContain('-/dev/xvda2      /               ext4');
@@ -70,6 +72,26 @@ describe('migrate a Debian 12 Xen PV guest', () => {
     expect(run.stdout).toMatch(/^update-initramfs -u -k \S+$/m);
     expect(run.stdout).toMatch(/^grub-install --target=i386-pc '--modules=part_msdos ext2' \/dev\/loop\d+$/m);
     expect(run.stdout).toContain('<target dev="vda" bus="virtio"/>');
+  });
+
+  it("dry-run with the guest's Xen configuration carries its identity into the XML", async () => {
+    const config = join(import.meta.dirname, '..', '..', 'fixtures', 'xen-configs', 'xl-pv-pygrub.cfg');
+    const run = await runCli([
+      'migrate',
+      '--dry-run',
+      '--xen-config',
+      config,
+      '--bridge',
+      'xenbr0=br0',
+      image,
+    ]);
+    expect(run.exitCode).toBe(0);
+    expect(run.stdout).toContain(`libvirt domain XML (written: ${join(dir, 'mail01.xml')})`);
+    expect(run.stdout).toContain('<name>mail01</name>');
+    expect(run.stdout).toContain('<uuid>5b2c8d44-8a1e-4b7e-9d3c-0f2a6b1c9e01</uuid>');
+    expect(run.stdout).toContain('<currentMemory unit="KiB">2097152</currentMemory>');
+    expect(run.stdout).toMatch(new RegExp(`<source file="${image}"/>\\s*<target dev="vda" bus="virtio"/>`));
+    expect(run.stdout).toMatch(/<mac address="00:16:3e:10:20:30"\/>\s*<source bridge="br0"\/>/);
   });
 
   it("converts the guest and writes XML that libvirt's schema accepts", async () => {

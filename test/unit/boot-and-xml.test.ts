@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { judgeConsole, qemuArgs } from '../../src/verify/boot-check.js';
-import { buildDomainXml, domainNameFor } from '../../src/xml/domain.js';
+import { buildDomainXml, domainNameFor, simpleDomain } from '../../src/xml/domain.js';
 
 describe('boot check verdicts', () => {
   it('passes on a login prompt, through terminal escapes', () => {
@@ -48,14 +48,15 @@ describe('libvirt domain XML', () => {
         { type: 'network', name: 'default' },
         { type: 'bridge', name: 'br0' },
       ] as const) {
-        const xml = buildDomainXml({
-          name: 'web-01',
-          memoryMiB: 2048,
-          vcpus: 2,
-          diskPath: '/var/lib/libvirt/images/web 01.raw',
-          diskFormat: 'raw',
-          network,
-        });
+        const xml = buildDomainXml(
+          simpleDomain({
+            name: 'web-01',
+            memoryMiB: 2048,
+            vcpus: 2,
+            diskPath: '/var/lib/libvirt/images/web 01.raw',
+            network,
+          }),
+        );
         expect(xml).toContain('<memory unit="KiB">2097152</memory>');
         const path = join(dir, `${network.type}.xml`);
         writeFileSync(path, xml);
@@ -68,14 +69,15 @@ describe('libvirt domain XML', () => {
   });
   it('escapes what needs escaping', () => {
     expect(
-      buildDomainXml({
-        name: 'a&b',
-        memoryMiB: 1,
-        vcpus: 1,
-        diskPath: '/x<y>.raw',
-        diskFormat: 'raw',
-        network: { type: 'network', name: 'n' },
-      }),
+      buildDomainXml(
+        simpleDomain({
+          name: 'a&b',
+          memoryMiB: 1,
+          vcpus: 1,
+          diskPath: '/x<y>.raw',
+          network: { type: 'network', name: 'n' },
+        }),
+      ),
     ).toContain('<name>a&amp;b</name>');
   });
   it('names the domain after the image file', () => {

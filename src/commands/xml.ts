@@ -1,0 +1,61 @@
+/**
+ * `xen2kvm xml CONFIG`: a Xen guest configuration alone, converted to libvirt domain XML on stdout
+ * (the job of `virsh domxml-from-native`, without a Xen host), or to a qemu command line.
+ */
+import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { UserError } from '../errors.js';
+import { HostCommandRunner } from '../exec.js';
+import { type CliIo, writeLine } from '../ui/io.js';
+import { loadXenConfig } from '../xen/load.js';
+import { buildDomainXml, type NicSource } from '../xml/domain.js';
+import { type BridgeTarget, domainFromXen } from '../xml/from-xen.js';
+import { formatQemuCommand, qemuCommand } from '../xml/qemu-command.js';
+import { defineDomain } from '../xml/virsh.js';
+
+export interface XmlOptions {
+  config: string;
+  bridges: Map<string, BridgeTarget>;
+  defaultNic: NicSource;
+  boot: 'guest' | 'direct';
+  image?: string;
+  name?: string;
+  memoryMiB?: number;
+  vcpus?: number;
+  emit: 'libvirt' | 'qemu';
+  output?: string;
+  define: boolean;
+}
+
+export async function convertXml(options: XmlOptions, io: CliIo): Promise<number> {
+  if (options.define && options.emit === 'qemu')
+    throw new UserError('--define needs libvirt XML: drop --emit qemu', 2);
+  const config = await loadXenConfig(options.config);
+  const { spec, warnings } = domainFromXen(config, {
+    bridges: options.bridges,
+    defaultNic: options.defaultNic,
+    image: options.image ? resolve(options.image) : undefined,
+    boot: options.boot,
+    name: options.name,
+    memoryMiB: options.memoryMiB,
+    vcpus: options.vcpus,
+  });
+  for (const warning of warnings) writeLine(io.stderr, `warning: ${warning}`);
+  let text: string;
+  if (options.emit === 'qemu') {
+    const { argv, notes } = qemuCommand(spec);
+    for (const note of notes) writeLine(io.stderr, `note: ${note}`);
+    text = `${formatQemuCommand(argv)}\n`;
+  } else {
+    text = buildDomainXml(spec);
+  }
+  if (options.output) await writeFile(options.output, text);
+  else io.stdout.write(text);
+  if (options.define) {
+    const path = options.output ?? `/tmp/xen2kvm-define-${process.pid}.xml`;
+    if (!options.output) await writeFile(path, text);
+    await defineDomain(new HostCommandRunner(), path, spec.name);
+    writeLine(io.stderr, `defined libvirt domain ${spec.name}`);
+  }
+  return 0;
+}

@@ -1,0 +1,193 @@
+/**
+ * A Xen guest's configuration as a KVM domain: same name, uuid, memory, vCPUs, pinning, lifecycle,
+ * clock, MACs, bridges (mapped), rate limits and VNC; disks renamed to virtio in their Xen order;
+ * the console on ttyS0; boot from the guest's own disk, or direct kernel boot on request.
+ */
+import { UserError } from '../errors.js';
+import { convertKernelArgs } from '../guest/kernel-args.js';
+import type { XenDisk, XenGuestConfig, XenNic } from '../xen/guest-config.js';
+import type { DiskSpec, DomainSpec, NicSource } from './domain.js';
+
+export interface BridgeTarget {
+  name: string;
+  openvswitch: boolean;
+}
+
+/** Parses --bridge XEN=KVM or XEN=ovs:KVM. */
+export function parseBridgeMapping(argument: string): [string, BridgeTarget] {
+  const match = /^([^=\s]+)=(ovs:)?([^=\s]+)$/.exec(argument);
+  if (!match?.[1] || !match[3]) {
+    throw new UserError(`--bridge ${argument}: expected XENBRIDGE=BRIDGE or XENBRIDGE=ovs:BRIDGE`, 2);
+  }
+  return [match[1], { name: match[3], openvswitch: Boolean(match[2]) }];
+}
+
+export interface XenMappingOptions {
+  bridges: Map<string, BridgeTarget>;
+  /** Where NICs that named no bridge go. */
+  defaultNic: NicSource;
+  /** The converted image: it replaces the guest's first disk. */
+  image?: string;
+  boot: 'guest' | 'direct';
+  name?: string;
+  memoryMiB?: number;
+  vcpus?: number;
+}
+
+const XEN_DEFAULT_MEMORY_MIB = 128;
+const LIFECYCLE = ['destroy', 'restart', 'preserve', 'rename-restart'];
+const CRASH = [...LIFECYCLE, 'coredump-destroy', 'coredump-restart'];
+
+/** Order of a Xen device name: disk letters first (xvda < xvdb < xvdaa), then partition number. */
+function deviceOrder(vdev: string): [number, number] {
+  const match = /^(?:xvd|hd|sd|vd)([a-z]+)(\d*)$/.exec(vdev);
+  if (!match?.[1]) return [Number.MAX_SAFE_INTEGER, 0];
+  const letters = [...match[1]].reduce((n, c) => n * 26 + (c.charCodeAt(0) - 96), 0);
+  return [letters, Number(match[2] || 0)];
+}
+
+/** vda, vdb, ... vdz, vdaa: the name of the n-th virtio disk. */
+export function virtioName(index: number): string {
+  let name = '';
+  for (let n = index + 1; n > 0; n = Math.floor((n - 1) / 26))
+    name = String.fromCharCode(97 + ((n - 1) % 26)) + name;
+  return `vd${name}`;
+}
+
+function lifecycle(
+  value: string | undefined,
+  allowed: string[],
+  fallback: string,
+  what: string,
+  warnings: string[],
+): string {
+  if (value === undefined) return fallback;
+  if (allowed.includes(value)) return value;
+  warnings.push(`${what} = ${value} has no libvirt equivalent: ${fallback} is used`);
+  return fallback;
+}
+
+function nicSource(nic: XenNic, options: XenMappingOptions, warnings: string[]): NicSource {
+  if (!nic.bridge) return options.defaultNic;
+  const exact = options.bridges.get(nic.bridge);
+  const vlanMatch = /^(.+)\.(\d+)$/.exec(nic.bridge);
+  const ovsScript = nic.script?.includes('openvswitch') ?? false;
+  if (exact) {
+    const vlan = exact.openvswitch && vlanMatch ? Number(vlanMatch[2]) : undefined;
+    return { type: 'bridge', name: exact.name, openvswitch: exact.openvswitch, vlan };
+  }
+  if (vlanMatch?.[1]) {
+    const base = vlanMatch[1];
+    const vlan = Number(vlanMatch[2]);
+    const target = options.bridges.get(base) ?? { name: base, openvswitch: ovsScript };
+    if (target.openvswitch || ovsScript)
+      return { type: 'bridge', name: target.name, openvswitch: true, vlan };
+    warnings.push(
+      `bridge ${nic.bridge} is VLAN ${vlan} on ${base}: a Linux bridge cannot tag it; map it with --bridge ${nic.bridge}=BRIDGE or --bridge ${base}=ovs:BRIDGE`,
+    );
+    return { type: 'bridge', name: target.name };
+  }
+  if (!options.bridges.has(nic.bridge) && !ovsScript) {
+    warnings.push(
+      `no mapping for Xen bridge ${nic.bridge}: the KVM host needs a bridge of that name (or give --bridge ${nic.bridge}=BRIDGE)`,
+    );
+  }
+  return { type: 'bridge', name: nic.bridge, openvswitch: ovsScript };
+}
+
+function disks(config: XenGuestConfig, options: XenMappingOptions, warnings: string[]): DiskSpec[] {
+  const ordered = [...config.disks].sort((a, b) => {
+    const [la, pa] = deviceOrder(a.vdev);
+    const [lb, pb] = deviceOrder(b.vdev);
+    return la - lb || pa - pb;
+  });
+  const fixed = ordered.filter((d) => !d.cdrom);
+  const cdroms = ordered.filter((d) => d.cdrom);
+  const ideNames = ['hdc', 'hdd', 'hda', 'hdb'];
+  if (cdroms.length > ideNames.length) warnings.push(`only ${ideNames.length} cdrom drives are carried over`);
+  const specs: DiskSpec[] = fixed.map((d: XenDisk, index) => ({
+    source: index === 0 && options.image ? options.image : d.source,
+    block: index === 0 && options.image ? false : d.block,
+    format: index === 0 && options.image ? 'raw' : d.format,
+    target: virtioName(index),
+    bus: 'virtio',
+    cdrom: false,
+    readOnly: d.readOnly,
+  }));
+  cdroms.slice(0, ideNames.length).forEach((d, index) => {
+    specs.push({
+      source: d.source,
+      block: d.block,
+      format: d.format,
+      target: ideNames[index] as string,
+      bus: 'ide',
+      cdrom: true,
+      readOnly: true,
+    });
+  });
+  if (fixed.length === 0 && options.image) {
+    specs.unshift({
+      source: options.image,
+      block: false,
+      format: 'raw',
+      target: 'vda',
+      bus: 'virtio',
+      cdrom: false,
+      readOnly: false,
+    });
+  }
+  return specs;
+}
+
+export function domainFromXen(
+  config: XenGuestConfig,
+  options: XenMappingOptions,
+): { spec: DomainSpec; warnings: string[] } {
+  const warnings = [...config.notes];
+  const memoryMiB = options.memoryMiB ?? config.memoryMiB ?? XEN_DEFAULT_MEMORY_MIB;
+  const vcpus = options.vcpus ?? config.vcpus ?? 1;
+  let boot: DomainSpec['boot'] = { type: 'disk' };
+  if (options.boot === 'direct') {
+    if (!config.boot.kernel) {
+      throw new UserError(
+        `${config.file}: the guest booted through ${config.boot.bootloader ?? 'its own bootloader'}, so there is no kernel to boot directly; use --boot guest`,
+        2,
+      );
+    }
+    const cmdline = convertKernelArgs(config.boot.cmdline ?? '', { extra: [], complete: true });
+    boot = { type: 'direct', kernel: config.boot.kernel, initrd: config.boot.ramdisk, cmdline };
+  } else if (config.boot.kernel && !config.boot.bootloader) {
+    warnings.push(
+      `the guest booted a kernel kept on the Xen host (${config.boot.kernel}): under KVM it boots from its own disk, which needs a bootloader in the image (migrate installs one), or use --boot direct`,
+    );
+  }
+  const spec: DomainSpec = {
+    name: options.name ?? config.name,
+    uuid: config.uuid,
+    memoryMiB,
+    maxMemoryMiB: Math.max(options.memoryMiB ?? config.maxMemoryMiB ?? memoryMiB, memoryMiB),
+    vcpus,
+    maxVcpus: Math.max(options.vcpus ?? config.maxVcpus ?? vcpus, vcpus),
+    cpuset: config.cpuset,
+    onPoweroff: lifecycle(config.onPoweroff, LIFECYCLE, 'destroy', 'on_poweroff', warnings),
+    onReboot: lifecycle(config.onReboot, LIFECYCLE, 'restart', 'on_reboot', warnings),
+    onCrash: lifecycle(config.onCrash, CRASH, 'destroy', 'on_crash', warnings),
+    localtime: config.localtime,
+    boot,
+    disks: disks(config, options, warnings),
+    nics: config.nics.map((nic) => ({
+      mac: nic.mac,
+      source: nicSource(nic, options, warnings),
+      rateKiBps: nic.rateKiBps,
+    })),
+    graphics: config.framebuffer?.vnc
+      ? {
+          listen: config.framebuffer.listen,
+          port: config.framebuffer.display === undefined ? undefined : 5900 + config.framebuffer.display,
+          keymap: config.framebuffer.keymap,
+          password: config.framebuffer.password,
+        }
+      : undefined,
+  };
+  return { spec, warnings };
+}

@@ -1,0 +1,25 @@
+/** Defining a domain in libvirt, and saying plainly when no libvirt daemon can be reached. */
+import { UserError } from '../errors.js';
+import { CommandError, type CommandRunner } from '../exec.js';
+
+export const LIBVIRT_URI = process.env.LIBVIRT_DEFAULT_URI ?? 'qemu:///system';
+
+export async function defineDomain(runner: CommandRunner, xmlPath: string, name: string): Promise<void> {
+  try {
+    await runner.run({ file: 'virsh', args: ['-c', LIBVIRT_URI, 'uri'], kind: 'host', timeout: 'query' });
+  } catch (error) {
+    const why =
+      error instanceof CommandError && error.result
+        ? error.result.stderr.trim().split('\n')[0]
+        : String(error);
+    throw new UserError(
+      `no libvirt daemon reachable at ${LIBVIRT_URI} (${why}); define ${name} where libvirtd runs: virsh define ${xmlPath}`,
+    );
+  }
+  await runner.run({
+    file: 'virsh',
+    args: ['-c', LIBVIRT_URI, 'define', xmlPath],
+    kind: 'host',
+    timeout: 'query',
+  });
+}

@@ -1,0 +1,256 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseDiskSpec, parseRate, parseVifSpec } from '../../src/xen/device-specs.js';
+import { parseXenConfig } from '../../src/xen/load.js';
+import { parseSxp } from '../../src/xen/sxp-parser.js';
+import { parseXl } from '../../src/xen/xl-parser.js';
+import { virtioName } from '../../src/xml/from-xen.js';
+import { runMain } from '../helpers/in-process.js';
+
+const CORPUS = join(import.meta.dirname, '..', '..', 'fixtures', 'xen-configs');
+const OPTIONS = JSON.parse(readFileSync(join(CORPUS, 'options.json'), 'utf8')) as Record<string, string[]>;
+const scratch = mkdtempSync(join(tmpdir(), 'xml-corpus-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+async function validates(xml: string): Promise<string> {
+  const path = join(scratch, `${Math.random().toString(36).slice(2)}.xml`);
+  writeFileSync(path, xml);
+  const result = await execa('virt-xml-validate', [path, 'domain'], { reject: false });
+  return `${result.stdout}${result.stderr}`.trim();
+}
+
+async function convert(name: string): Promise<string> {
+  const file = readdirSync(CORPUS).find((f) => f.startsWith(`${name}.`) && !f.endsWith('.xml')) as string;
+  const run = await runMain(['xml', join(CORPUS, file), ...(OPTIONS[name] ?? [])]);
+  expect(run.exitCode).toBe(0);
+  return run.stdout;
+}
+
+describe('the configuration corpus', () => {
+  for (const name of Object.keys(OPTIONS)) {
+    it(`${name}: matches its expected XML, which libvirt's schema accepts`, async () => {
+      const xml = await convert(name);
+      expect(xml).toBe(readFileSync(join(CORPUS, `${name}.xml`), 'utf8'));
+      expect(await validates(xml)).toMatch(/validates$/);
+      expect(xml).not.toMatch(/bus="xen"|type="xen"/);
+    });
+  }
+});
+
+describe('what the mapping keeps', () => {
+  it('identity and shape: name, uuid, memory in KiB (current and maximum), vcpus, lifecycle', async () => {
+    const xml = await convert('xl-hvm-positional');
+    expect(xml).toContain('<name>XenGuest2</name>');
+    expect(xml).toContain('<uuid>c7a5fdb2-cdaf-9455-926a-d65c16db1809</uuid>');
+    expect(xml).toContain('<memory unit="KiB">592896</memory>');
+    expect(xml).toContain('<currentMemory unit="KiB">403456</currentMemory>');
+    expect(xml).toContain('<on_crash>restart</on_crash>');
+  });
+  it('disks in Xen order as virtio, cdroms read-only on IDE', async () => {
+    const xml = await convert('xl-hvm-positional');
+    expect(xml).toMatch(/<source dev="\/dev\/HostVG\/XenGuest2"\/>\s*<target dev="vda" bus="virtio"\/>/);
+    expect(xml).toMatch(
+      /<driver name="qemu" type="qcow2"\/>\s*<source file="\/var\/lib\/libvirt\/images\/XenGuest2-home"\/>\s*<target dev="vdb"/,
+    );
+    expect(xml).toMatch(
+      /device="cdrom">\s*<driver name="qemu" type="raw"\/>\s*<source file="\/root\/boot.iso"\/>\s*<target dev="hdc" bus="ide"\/>\s*<readonly\/>/,
+    );
+  });
+  it('vif rates as outbound bandwidth in KiB/s, bits and bytes alike', async () => {
+    const xml = await convert('xl-vif-rate');
+    expect(xml).toContain('<outbound average="10240"/>');
+    expect(xml).toContain('<outbound average="12800"/>');
+    expect(xml).toContain('<source file="/var/lib/libvirt/images/shaped.raw"/>');
+  });
+  it('a tagged Open vSwitch bridge keeps its VLAN, and virtio NICs use vhost', async () => {
+    const xml = await convert('xl-ovs-tagged');
+    expect(xml).toMatch(
+      /<source bridge="ovsbr0"\/>\s*<vlan>\s*<tag id="42"\/>\s*<\/vlan>\s*<virtualport type="openvswitch"\/>/,
+    );
+    expect(xml).toContain('<driver name="vhost"/>');
+    expect(xml).toContain('<vcpu placement="static" cpuset="2-7">8</vcpu>');
+  });
+  it('vfb with vkb becomes VNC with a USB tablet and VGA, nothing dangling', async () => {
+    const xml = await convert('xl-pv-vfb');
+    expect(xml).toContain('<graphics type="vnc" port="5902" autoport="no" keymap="ja" passwd="s3cret">');
+    expect(xml).toContain('<listen type="address" address="0.0.0.0"/>');
+    expect(xml).toContain('<input type="tablet" bus="usb"/>');
+    expect(xml).toContain('<clock offset="localtime"/>');
+    expect(xml).toContain('<vcpu placement="static" current="2">4</vcpu>');
+    expect(xml).toMatch(/<source bridge="br-int"\/>\s*<virtualport type="openvswitch"\/>/);
+  });
+  it('--boot direct: kernel, initrd and a command line moved to virtio and ttyS0', async () => {
+    const xml = await convert('xl-pv-cmdline');
+    expect(xml).toContain('<kernel>/tmp/vmlinuz</kernel>');
+    expect(xml).toContain('<initrd>/tmp/initrd</initrd>');
+    expect(xml).toContain('<cmdline>root=/dev/vda1 console=ttyS0,115200</cmdline>');
+    expect(xml).not.toContain('<boot dev="hd"/>');
+  });
+  it('--boot direct on a pygrub guest is refused', async () => {
+    const run = await runMain(['xml', join(CORPUS, 'xl-pv-pygrub.cfg'), '--boot', 'direct']);
+    expect(run.exitCode).toBe(2);
+    expect(run.stderr).toMatch(
+      /booted through pygrub, so there is no kernel to boot directly; use --boot guest/,
+    );
+  });
+  it('SXP: dashed uuid, quoted and bare atoms, continued lines, tap:qcow2 read-only disks', async () => {
+    const xml = await convert('sxp-bootloader');
+    expect(xml).toContain('<uuid>596a5d21-71f4-8fb2-e068-e2386a5c413e</uuid>');
+    expect(xml).toContain('<memory unit="KiB">786432</memory>');
+    expect(xml).toMatch(
+      /type="qcow2"\/>\s*<source file="\/srv\/xen\/pvboot-data.qcow2"\/>\s*<target dev="vdb" bus="virtio"\/>\s*<readonly\/>/,
+    );
+    expect(xml).toContain('<outbound average="5120"/>');
+  });
+  it('xl JSON: current and maximum vcpus and memory', async () => {
+    const xml = await convert('xl-list');
+    expect(xml).toContain('<vcpu placement="static" current="2">4</vcpu>');
+    expect(xml).toContain('<currentMemory unit="KiB">2097152</currentMemory>');
+    expect(xml).toContain('<source file="/var/lib/libvirt/images/db01.raw"/>');
+    expect(xml).toContain('<source dev="/dev/vg_xen/db01-data"/>');
+  });
+  it('an unmapped bridge is kept by name, with a warning naming the flag', async () => {
+    const run = await runMain(['xml', join(CORPUS, 'xl-pv-pygrub.cfg')]);
+    expect(run.stdout).toContain('<source bridge="xenbr0"/>');
+    expect(run.stderr).toContain('warning: no mapping for Xen bridge xenbr0');
+  });
+  it('--emit qemu prints the equivalent command line', async () => {
+    const run = await runMain([
+      'xml',
+      join(CORPUS, 'xl-pv-pygrub.cfg'),
+      '--bridge',
+      'xenbr0=br0',
+      '--emit',
+      'qemu',
+    ]);
+    expect(run.exitCode).toBe(0);
+    expect(run.stdout).toContain('-netdev bridge,id=net0,br=br0');
+    expect(run.stdout).toContain('-device virtio-net-pci,netdev=net0,mac=00:16:3e:10:20:30');
+    expect(run.stdout).toContain('-drive file=/dev/vg_xen/mail01,format=raw,if=virtio');
+  });
+  it('--define says plainly when no libvirt daemon is reachable', async () => {
+    const run = await runMain([
+      'xml',
+      join(CORPUS, 'xl-pv-pygrub.cfg'),
+      '--define',
+      '-o',
+      join(scratch, 'mail01.xml'),
+    ]);
+    expect(run.exitCode).toBe(1);
+    expect(run.stderr.trim().split('\n').pop()).toMatch(
+      /^xen2kvm: no libvirt daemon reachable at qemu:\/\/\/system \(.*\); define mail01 where libvirtd runs: virsh define .*mail01\.xml$/,
+    );
+  });
+});
+
+describe('malformed configurations: file:line:column and what was expected', () => {
+  const cases: [string, RegExp][] = [
+    ['unterminated-string.cfg', /unterminated-string\.cfg:1:8: unterminated string: expected a closing "/],
+    ['missing-equals.cfg', /missing-equals\.cfg:2:8: expected '=' after memory but found '5'/],
+    ['unbalanced-list.cfg', /unbalanced-list\.cfg:2:8: unterminated list: expected '\]'/],
+    [
+      'two-settings-one-line.cfg',
+      /two-settings-one-line\.cfg:2:14: expected the end of the line or ';' after the value of memory but found 'v'/,
+    ],
+    ['bare-word.cfg', /bare-word\.cfg:2:9: expected a value \(a string, a number or a list\) but found 't'/],
+    [
+      'stray-paren.cfg',
+      /stray-paren\.cfg:2:13: expected the end of the line or ';' after the value of memory but found '\)'/,
+    ],
+    ['unbalanced.sxp', /unbalanced\.sxp:1:1: unbalanced '\(': expected '\)'/],
+    ['not-a-domain.sxp', /not-a-domain\.sxp: not a domain s-expression/],
+    ['truncated.json', /truncated\.json: not valid JSON/],
+    ['no-name.cfg', /no-name\.cfg: no name = "\.\.\." setting/],
+  ];
+  for (const [file, message] of cases) {
+    it(file, async () => {
+      const run = await runMain(['xml', join(CORPUS, 'malformed', file)]);
+      expect(run.exitCode).toBe(1);
+      expect(run.stdout).toBe('');
+      const lines = run.stderr.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/^xen2kvm: /);
+      expect(lines[0]).toMatch(message);
+    });
+  }
+  it('a missing file', async () => {
+    const run = await runMain(['xml', '/nonexistent/guest.cfg']);
+    expect(run.stderr.trim()).toBe(
+      "xen2kvm: /nonexistent/guest.cfg: no such file; give the guest's Xen configuration (/etc/xen/NAME, xm list -l or xl list -l output)",
+    );
+  });
+});
+
+describe('syntax and specs', () => {
+  it('numbers in every base, strings in both quotes, += and nested lists', () => {
+    const s = parseXl(
+      'a = 0x1F; b = 0o17\nc = 017 # octal\nd = \'it\\\'s\'\ne = [1, [2, 3], ]\ne += [4]\nf = "x"\nf += "y"\ng = -5\n',
+      't.cfg',
+    );
+    expect(Object.fromEntries(s)).toEqual({
+      a: 31,
+      b: 15,
+      c: 15,
+      d: "it's",
+      e: [1, [2, 3], 4],
+      f: 'xy',
+      g: -5,
+    });
+  });
+  it('disk specs: xm, xl positional and keyed, cdroms, tap formats', () => {
+    expect(parseDiskSpec('phy:/dev/vg/lv,xvda,w')).toEqual({
+      source: '/dev/vg/lv',
+      block: true,
+      format: 'raw',
+      vdev: 'xvda',
+      readOnly: false,
+      cdrom: false,
+    });
+    expect(parseDiskSpec('tap:qcow2:/img.qcow2,xvdb,r')).toMatchObject({
+      source: '/img.qcow2',
+      format: 'qcow2',
+      readOnly: true,
+      block: false,
+    });
+    expect(parseDiskSpec('file:/x.iso,hdc:cdrom,r')).toMatchObject({ vdev: 'hdc', cdrom: true });
+    expect(parseDiskSpec('/img,qcow2,xvdc,ro')).toMatchObject({
+      source: '/img',
+      format: 'qcow2',
+      vdev: 'xvdc',
+      readOnly: true,
+    });
+    expect(parseDiskSpec('format=raw, vdev=xvda, access=rw, target=/srv/a,b.img')).toMatchObject({
+      source: '/srv/a,b.img',
+      vdev: 'xvda',
+    });
+    expect(parseDiskSpec(',raw,hdc,ro,devtype=cdrom')).toMatchObject({ source: '', cdrom: true });
+  });
+  it('vif specs and rates', () => {
+    expect(parseVifSpec('mac=00:16:3E:AA:BB:CC, bridge=xenbr0, model=e1000, rate=1GB/s')).toEqual({
+      mac: '00:16:3e:aa:bb:cc',
+      bridge: 'xenbr0',
+      model: 'e1000',
+      rateKiBps: 1048576,
+    });
+    expect(parseRate('10Mb/s')).toBe(1280);
+    expect(parseRate('fast')).toBeUndefined();
+  });
+  it('SXP atoms and lists', () => {
+    expect(parseSxp("(domain (name 'a b')(memory 512)\\\n(device (vbd (dev xvda))))", 'x.sxp')).toEqual([
+      'domain',
+      ['name', 'a b'],
+      ['memory', '512'],
+      ['device', ['vbd', ['dev', 'xvda']]],
+    ]);
+  });
+  it('format detection', () => {
+    expect(parseXenConfig('# c\n(domain (name a))', 'a').name).toBe('a');
+    expect(parseXenConfig('[{"domid":1,"config":{"c_info":{"name":"j"}}}]', 'j').name).toBe('j');
+  });
+  it('virtio disk names past z', () => {
+    expect([0, 25, 26, 27, 701].map(virtioName)).toEqual(['vda', 'vdz', 'vdaa', 'vdab', 'vdzz']);
+  });
+});
