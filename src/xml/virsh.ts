@@ -2,9 +2,13 @@
 import { UserError } from '../errors.js';
 import { CommandError, type CommandRunner } from '../exec.js';
 
-export const LIBVIRT_URI = process.env.LIBVIRT_DEFAULT_URI ?? 'qemu:///system';
+/** The connection virsh would use: LIBVIRT_DEFAULT_URI, else the system QEMU/KVM daemon. */
+export function libvirtUri(): string {
+  return process.env.LIBVIRT_DEFAULT_URI ?? 'qemu:///system';
+}
 
 export async function defineDomain(runner: CommandRunner, xmlPath: string, name: string): Promise<void> {
+  const LIBVIRT_URI = libvirtUri();
   try {
     await runner.run({ file: 'virsh', args: ['-c', LIBVIRT_URI, 'uri'], kind: 'host', timeout: 'query' });
   } catch (error) {

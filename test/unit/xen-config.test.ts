@@ -131,18 +131,39 @@ describe('what the mapping keeps', () => {
     expect(run.stdout).toContain('-device virtio-net-pci,netdev=net0,mac=00:16:3e:10:20:30');
     expect(run.stdout).toContain('-drive file=/dev/vg_xen/mail01,format=raw,if=virtio');
   });
+  it('--define defines the domain through libvirt (its built-in test driver here)', async () => {
+    process.env.LIBVIRT_DEFAULT_URI = 'test:///default';
+    try {
+      const run = await runMain([
+        'xml',
+        join(CORPUS, 'xl-pv-pygrub.cfg'),
+        '--define',
+        '-o',
+        join(scratch, 'defined.xml'),
+      ]);
+      expect(run.stderr).toContain('defined libvirt domain mail01');
+      expect(run.exitCode).toBe(0);
+    } finally {
+      delete process.env.LIBVIRT_DEFAULT_URI;
+    }
+  });
   it('--define says plainly when no libvirt daemon is reachable', async () => {
-    const run = await runMain([
-      'xml',
-      join(CORPUS, 'xl-pv-pygrub.cfg'),
-      '--define',
-      '-o',
-      join(scratch, 'mail01.xml'),
-    ]);
-    expect(run.exitCode).toBe(1);
-    expect(run.stderr.trim().split('\n').pop()).toMatch(
-      /^xen2kvm: no libvirt daemon reachable at qemu:\/\/\/system \(.*\); define mail01 where libvirtd runs: virsh define .*mail01\.xml$/,
-    );
+    process.env.LIBVIRT_DEFAULT_URI = 'qemu+unix:///system?socket=/nonexistent/libvirt-sock';
+    try {
+      const run = await runMain([
+        'xml',
+        join(CORPUS, 'xl-pv-pygrub.cfg'),
+        '--define',
+        '-o',
+        join(scratch, 'mail01.xml'),
+      ]);
+      expect(run.exitCode).toBe(1);
+      expect(run.stderr.trim().split('\n').pop()).toMatch(
+        /^xen2kvm: no libvirt daemon reachable at qemu\+unix:\/\/\/system\?socket=\/nonexistent\/libvirt-sock \(.*\); define mail01 where libvirtd runs: virsh define .*mail01\.xml$/,
+      );
+    } finally {
+      delete process.env.LIBVIRT_DEFAULT_URI;
+    }
   });
 });
 
