@@ -13,13 +13,14 @@ fixture=$(node dist/fixtures/images/cli.js build debian12-xen-pv)
 demo_dir=${XEN2KVM_DEMO_DIR:-/var/tmp/xen2kvm-demo}
 mkdir -p "$demo_dir"
 image="$demo_dir/xen-guest.raw"
+rm -f "$demo_dir/kvm-guest.raw"
 cp --sparse=always "$fixture" "$image"
 echo "   $image (a fresh copy of $fixture)"
 
 echo "== dry-run: every change, command and the libvirt XML; the image is not touched"
 "${cli[@]}" migrate --dry-run "$image"
 
-echo "== convert, then boot-check"
-"${cli[@]}" migrate --yes --verify "$image"
+echo "== convert into a new image (the Xen image is only read), then boot-check it"
+"${cli[@]}" migrate --yes --output "$demo_dir/kvm-guest.raw" --verify "$image"
 
-echo "== done: define it with 'virsh define $demo_dir/xen-guest.xml', console log in $demo_dir/xen-guest.console.log"
+echo "== done: define it with 'virsh define $demo_dir/kvm-guest.xml', console log in $demo_dir/kvm-guest.console.log"

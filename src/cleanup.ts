@@ -3,17 +3,46 @@
  * Ctrl-C - `release()` runs every action in reverse order, keeps going when one fails, and reports
  * the failures together so nothing is silently left behind on the host.
  */
+import type { RecoveryLog, RecoveryRecord } from './safety/recovery.js';
+
 export interface UndoAction {
   description: string;
   undo: () => Promise<void>;
+  /** What to release should this process die before undoing it (written to the recovery log). */
+  record?: RecoveryRecord;
 }
 
 export class CleanupStack {
   private readonly actions: UndoAction[] = [];
   private releasing: Promise<string[]> | undefined;
 
-  push(description: string, undo: () => Promise<void>): void {
-    this.actions.push({ description, undo });
+  constructor(private readonly log?: RecoveryLog) {}
+
+  push(description: string, undo: () => Promise<void>, record?: RecoveryRecord): void {
+    if (record) this.log?.add(record);
+    this.actions.push({ description, undo, record });
+  }
+
+  /**
+   * Acquires something that must be released (a mount, a loop device). The recovery record is
+   * written before the acquisition starts, so a SIGKILL at any instant leaves a trace to clean up.
+   */
+  async acquire<T>(
+    record: RecoveryRecord,
+    take: () => Promise<T>,
+    release: (value: T) => { description: string; undo: () => Promise<void> },
+  ): Promise<T> {
+    this.log?.add(record);
+    let value: T;
+    try {
+      value = await take();
+    } catch (error) {
+      this.log?.remove(record);
+      throw error;
+    }
+    const { description, undo } = release(value);
+    this.actions.push({ description, undo, record });
+    return value;
   }
 
   get size(): number {
@@ -33,6 +62,7 @@ export class CleanupStack {
     for (let action = this.actions.pop(); action; action = this.actions.pop()) {
       try {
         await action.undo();
+        if (action.record) this.log?.remove(action.record);
       } catch (error) {
         failures.push(`${action.description}: ${error instanceof Error ? error.message : String(error)}`);
       }

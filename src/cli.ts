@@ -96,6 +96,16 @@ export async function main(options: MainOptions): Promise<number> {
     .argument('<image>', 'raw disk image of the Xen guest (partitioned, msdos or GPT)')
     .option('-n, --dry-run', 'show every file diff, guest command and the XML; change nothing')
     .option('-y, --yes', 'apply without asking for confirmation (needed when not on a terminal)')
+    .option('--in-place', 'convert IMAGE itself, keeping a journal for xen2kvm rollback')
+    .option('-o, --output <new>', 'convert into a new image; IMAGE is only read')
+    .addOption(
+      new Option(
+        '--output-format <format>',
+        'raw copy, or a thin qcow2 overlay backed by the untouched IMAGE',
+      )
+        .choices(['raw', 'qcow2'])
+        .default('raw'),
+    )
     .option('--root <partition>', 'root filesystem to convert when there are several (2, p2, xvda2)')
     .addOption(
       new Option('--mapper <method>', 'how to map partitions: kpartx, loop devices, or auto')
@@ -133,6 +143,9 @@ export async function main(options: MainOptions): Promise<number> {
           image,
           dryRun: Boolean(opts.dryRun),
           yes: Boolean(opts.yes),
+          inPlace: Boolean(opts.inPlace),
+          output: opts.output,
+          outputFormat: opts.outputFormat,
           root: opts.root,
           mapper: opts.mapper,
           xenConfig: opts.xenConfig,
@@ -204,6 +217,40 @@ export async function main(options: MainOptions): Promise<number> {
         },
         makeIo(options, true),
       );
+    });
+
+  const mapperOption = () =>
+    new Option('--mapper <method>', 'how to map partitions')
+      .choices(['auto', 'kpartx', 'loop'])
+      .default('auto');
+
+  program
+    .command('rollback')
+    .description('undo an in-place conversion: restore every file and the boot area from the journal')
+    .argument('<image>', 'an image converted with migrate --in-place')
+    .addOption(mapperOption())
+    .action(async (image: string, opts) => {
+      const { rollback } = await import('./commands/journal-commands.js');
+      exitCode = await rollback(image, opts.mapper, makeIo(options, true));
+    });
+
+  program
+    .command('commit')
+    .description('keep an in-place conversion: drop its journal (and the original files it holds)')
+    .argument('<image>', 'an image converted with migrate --in-place')
+    .addOption(mapperOption())
+    .action(async (image: string, opts) => {
+      const { commit } = await import('./commands/journal-commands.js');
+      exitCode = await commit(image, opts.mapper, makeIo(options, true));
+    });
+
+  program
+    .command('cleanup')
+    .description('release mounts and loop devices left by a run that was killed')
+    .argument('[image]', 'only what was left for this image')
+    .action(async (image: string | undefined) => {
+      const { cleanupLeftovers } = await import('./commands/journal-commands.js');
+      exitCode = await cleanupLeftovers(image, makeIo(options, true));
     });
 
   program

@@ -17,6 +17,8 @@ export const TIMEOUTS = {
   bootloader: 5 * 60_000,
   /** package installs inside the guest */
   packages: 20 * 60_000,
+  /** copying an image, or writing a qcow2 overlay */
+  copy: 60 * 60_000,
   /** building a fixture guest with debootstrap */
   build: 30 * 60_000,
 } as const;

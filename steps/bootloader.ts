@@ -30,6 +30,8 @@ export const bootloaderStep: Step = {
       argv: ['grub-install', '--target=i386-pc', `--modules=${partitionModule} ${fsModule}`, guest.disk.disk],
       why: 'the MBR holds no boot code (the guest was booted by pygrub)',
       timeout: 'bootloader',
+      touches: ['/boot/grub'],
+      writesBootArea: true,
       check: {
         describe: 'the MBR holds boot code',
         async run() {

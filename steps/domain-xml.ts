@@ -19,6 +19,8 @@ export interface DomainOptions {
   bridges: Map<string, BridgeTarget>;
   xmlPath?: string;
   xen?: XenGuestConfig;
+  /** Format of the image the XML points at (a qcow2 overlay in copy mode). */
+  diskFormat?: 'raw' | 'qcow2';
 }
 
 export const DEFAULT_MEMORY_MIB = 1024;
@@ -42,6 +44,7 @@ export function planDomainXml(
       bridges: options.bridges,
       defaultNic: defaultNic(options),
       image: diskPath,
+      imageFormat: options.diskFormat ?? 'raw',
       boot: 'guest',
       name: options.name,
       memoryMiB: options.memoryMiB,
@@ -58,6 +61,7 @@ export function planDomainXml(
         memoryMiB: options.memoryMiB ?? DEFAULT_MEMORY_MIB,
         vcpus: options.vcpus ?? 1,
         network: defaultNic(options),
+        format: options.diskFormat ?? 'raw',
       }),
     );
   }

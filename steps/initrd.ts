@@ -28,6 +28,7 @@ export const initrdStep: Step = {
         argv: tool.rebuild(kernel.version),
         why: `${initrd} lacks ${missing.join(', ')}`,
         timeout: 'initrd',
+        touches: [initrd, ...tool.stateFiles(kernel.version)],
         check: {
           describe: `${initrd} holds ${required.join(', ')}`,
           async run() {

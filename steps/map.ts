@@ -3,6 +3,8 @@
  * `preflight` runs before the task list starts, so bad input is refused in one line before anything
  * is attached.
  */
+
+import { statSync } from 'node:fs';
 import { type AttachedDisk, assertNotAttached, attachImage, type MapperChoice } from '../src/disk/attach.js';
 import { mayHoldFilesystem, type PartitionTable } from '../src/disk/partition-table.js';
 import { UserError } from '../src/errors.js';
@@ -17,6 +19,14 @@ export interface MappedImage {
 export async function preflight(env: SessionEnv, image: string, needWrite: boolean): Promise<PartitionTable> {
   await checkImageFile(image, needWrite);
   const table = await requirePartitionTable(env.runner, image);
+  const size = statSync(image).size;
+  for (const p of table.partitions) {
+    if (p.start + p.size > size) {
+      throw new UserError(
+        `${image} is truncated: partition ${p.number} ends at byte ${p.start + p.size} but the file has ${size}; restore the whole image first`,
+      );
+    }
+  }
   if (!table.partitions.some(mayHoldFilesystem)) {
     throw new UserError(`${image} has a partition table but no partition that can hold a Linux filesystem`);
   }

@@ -3,6 +3,8 @@
  * /boot), then /dev, /proc and /sys for the chroot.
  */
 import type { AttachedDisk } from '../src/disk/attach.js';
+import { UserError } from '../src/errors.js';
+import { CommandError } from '../src/exec.js';
 import { firstDiskPartition } from '../src/guest/device-names.js';
 import { bindMount, makeMountPoint, mountDevice } from '../src/guest/mounts.js';
 import type { SessionEnv } from '../src/pipeline/session-env.js';
@@ -47,10 +49,18 @@ export async function mountGuest(
   filesystems: FilesystemSeen[],
 ): Promise<string> {
   const dir = await makeMountPoint(env.cleanup, 'root');
-  await mountDevice(env.runner, env.cleanup, root.device, dir, {
-    fsType: root.fsType,
-    readOnly: env.readOnly,
-  });
+  try {
+    await mountDevice(env.runner, env.cleanup, root.device, dir, {
+      fsType: root.fsType,
+      readOnly: env.readOnly,
+    });
+  } catch (error) {
+    if (env.readOnly || !(error instanceof CommandError)) throw error;
+    const why = error.result?.stderr.trim().split('\n').pop() ?? error.message;
+    throw new UserError(
+      `the guest's root filesystem (partition ${root.partition}) cannot be mounted read-write (${why}); check it with fsck first`,
+    );
+  }
   const tree = new StagedTree(dir);
   for (const entry of parseFstab(tree.read('/etc/fstab') ?? '')) {
     if (!NEEDED_MOUNTS.includes(entry.mountPoint)) continue;

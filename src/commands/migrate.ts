@@ -2,29 +2,31 @@
  * `xen2kvm migrate IMAGE`: the whole conversion as task lists.
  *
  * Review first, always: the image is attached read-only and mounted without journal replay, every
- * step plans, and the plan is shown (dry-run) or asked about. Only an accepted plan is applied: the
- * image is then attached read-write, the same inspection and planning run again and must come out
- * the same, and the plan is written. So nothing touches the image before the plan is complete and
- * accepted - a refusal or an error while planning leaves it byte-identical. Whatever happens, the
- * cleanup stack unmounts and unmaps everything before the command returns.
+ * step plans, and the plan is shown (dry-run) or asked about. Only an accepted plan is applied, to a
+ * copy (--output) or in place (--in-place, with a journal that `xen2kvm rollback` restores from):
+ * the target is attached read-write, the same inspection and planning run again and must come out
+ * the same, and the plan is written. Nothing touches the image before the plan is complete and
+ * accepted. Whatever happens, everything mounted or attached is released before the command returns.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { ListrEnquirerPromptAdapter } from '@listr2/prompt-adapter-enquirer';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { type DomainOptions, planDomainXml } from '../../steps/domain-xml.js';
-import type { RootCandidate } from '../../steps/find-root.js';
-import { guestSteps } from '../../steps/index.js';
-import { type MappedImage, preflight } from '../../steps/map.js';
+import { preflight } from '../../steps/map.js';
 import { CleanupStack } from '../cleanup.js';
 import { chooseMapper, type MapMethod } from '../disk/attach.js';
+import { copySparse, qcow2Overlay } from '../disk/copy.js';
 import { identifyBootCode } from '../disk/mbr.js';
-import type { PartitionTable } from '../disk/partition-table.js';
 import { InterruptedError, UserError } from '../errors.js';
 import { type CommandListener, formatCommand, HostCommandRunner, ReadOnlyRunner } from '../exec.js';
 import { runPlannedCommand, writeChanges } from '../pipeline/apply.js';
-import { type GuestPlan, GuestPlanner } from '../pipeline/plan.js';
-import { findRootPhase, mapPhase, mountPhase, type PrepareOptions } from '../pipeline/prepare.js';
+import { type Inspection, inspectAndPlan, type Timings, timed } from '../pipeline/inspect-and-plan.js';
+import type { PrepareOptions } from '../pipeline/prepare.js';
 import type { SessionEnv } from '../pipeline/session-env.js';
-import type { Guest } from '../pipeline/types.js';
+import { processesHolding } from '../safety/holders.js';
+import { advanceJournal, prepareJournal } from '../safety/in-place.js';
+import { acquireLock } from '../safety/lock.js';
+import { RecoveryLog, recoverLeftovers } from '../safety/recovery.js';
+import { allocatedBytes, requireRoom } from '../safety/space.js';
 import { type CliIo, writeLine } from '../ui/io.js';
 import { renderPlan } from '../ui/report.js';
 import { seconds, taskList } from '../ui/task-list.js';
@@ -35,6 +37,11 @@ export interface MigrateOptions {
   image: string;
   dryRun: boolean;
   yes: boolean;
+  /** Convert the image itself (with a journal). */
+  inPlace: boolean;
+  /** Convert into this new image instead; the source is only read. */
+  output?: string;
+  outputFormat: 'raw' | 'qcow2';
   root?: string;
   mapper: MapMethod | 'auto';
   domain: DomainOptions;
@@ -42,25 +49,6 @@ export interface MigrateOptions {
   xenConfig?: string;
   verify?: Omit<VerifyOptions, 'image'>;
   verbose: boolean;
-}
-
-/** What one pass of inspection and planning found. */
-interface Inspection {
-  mapped: MappedImage;
-  guest: Guest;
-  plan: GuestPlan;
-}
-
-type Timings = [string, number][];
-
-/** Runs one phase and records how long it took, for the summary and the benchmarks. */
-async function timed<T>(timings: Timings, name: string, work: () => Promise<T>): Promise<T> {
-  const started = performance.now();
-  try {
-    return await work();
-  } finally {
-    timings.push([name, performance.now() - started]);
-  }
 }
 
 function verboseListener(io: CliIo): CommandListener {
@@ -71,20 +59,49 @@ function verboseListener(io: CliIo): CommandListener {
     );
 }
 
-export async function migrate(options: MigrateOptions, io: CliIo): Promise<number> {
-  if (!options.dryRun && !options.yes && !io.interactive) {
+/** Refuses contradictory or unsafe choices before anything is opened. */
+function checkUsage(options: MigrateOptions, io: CliIo): void {
+  if (options.output && options.inPlace)
+    throw new UserError('--output and --in-place exclude each other: choose one', 2);
+  if (options.outputFormat === 'qcow2' && !options.output)
+    throw new UserError('--output-format needs --output NEW', 2);
+  if (options.output && resolve(options.output) === resolve(options.image)) {
+    throw new UserError('--output names the source image itself; use --in-place to convert it in place', 2);
+  }
+  if (options.output && existsSync(options.output)) {
+    throw new UserError(`${options.output} already exists; remove it or choose another --output`, 2);
+  }
+  if (options.dryRun) return;
+  if (!options.yes && !io.interactive) {
     throw new UserError(
       'not a terminal, so no confirmation can be asked: review with --dry-run, then apply with --yes',
       2,
     );
   }
+  if (options.yes && !options.inPlace && !options.output) {
+    throw new UserError(
+      '--yes does not choose where to write: add --in-place (journaled, undo with xen2kvm rollback) or --output NEW.raw',
+      2,
+    );
+  }
+}
+
+export async function migrate(options: MigrateOptions, io: CliIo): Promise<number> {
+  checkUsage(options, io);
   const mapper = chooseMapper(options.mapper);
   // A configuration that cannot be read is refused before the image is even looked at.
   const domain: DomainOptions = options.xenConfig
     ? { ...options.domain, xen: await loadXenConfig(options.xenConfig) }
     : options.domain;
   const host = new HostCommandRunner({ listener: options.verbose ? verboseListener(io) : undefined });
-  const cleanup = new CleanupStack();
+  const lock = acquireLock(options.image);
+  if (lock.staleFrom !== undefined) {
+    writeLine(
+      io.stderr,
+      `note: a stale lock on ${options.image} from pid ${lock.staleFrom} (no longer running) was removed`,
+    );
+  }
+  const cleanup = new CleanupStack(new RecoveryLog(options.image));
   const timings: Timings = [];
   const started = performance.now();
   const stopOnSignal = (signal: NodeJS.Signals) => {
@@ -92,23 +109,34 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
     host.interrupt(signal);
   };
   process.on('SIGINT', stopOnSignal).on('SIGTERM', stopOnSignal);
+  const partials: string[] = [];
   try {
+    for (const line of await recoverLeftovers(host, options.image)) writeLine(io.stderr, `note: ${line}`);
+    const holders = processesHolding(options.image);
+    if (holders.length > 0) {
+      const who = holders.map((h) => `${h.command} (pid ${h.pid})`).join(', ');
+      throw new UserError(
+        `${options.image} is open in ${who}; shut the guest down (or stop that process) before converting`,
+      );
+    }
     const review: SessionEnv = { runner: new ReadOnlyRunner(host), cleanup, readOnly: true };
-    const table = await timed(timings, 'check', () => preflight(review, options.image, !options.dryRun));
+    const table = await timed(timings, 'check', () => preflight(review, options.image, options.inPlace));
     const prepare: PrepareOptions = { image: options.image, mapper, root: options.root };
     const reviewed = await inspectAndPlan(io, review, prepare, table, timings);
     await releaseAll(io, cleanup, timings);
 
-    const xml = planDomainXml(options.image, domain);
+    const target = options.output ? resolve(options.output) : resolve(options.image);
+    const xml = planDomainXml(target, { ...domain, diskFormat: options.outputFormat });
     const xmlBefore = existsSync(xml.path) ? readFileSync(xml.path, 'utf8') : undefined;
     const changes = reviewed.plan.tree.allChanges();
     const commandCount = reviewed.plan.commands.length;
+    const warnings = [...reviewed.plan.warnings, ...xml.warnings.map((w) => `domain XML: ${w}`)];
     const report = renderPlan({
       image: options.image,
-      summary: summaryLines(reviewed),
+      summary: summaryLines(reviewed, options),
       changes,
       commands: reviewed.plan.commands,
-      warnings: [...reviewed.plan.warnings, ...xml.warnings.map((w) => `domain XML: ${w}`)],
+      warnings,
       domainXml: { ...xml, exists: xmlBefore !== undefined, unchanged: xmlBefore === xml.content },
       color: io.color,
     });
@@ -122,136 +150,119 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
     }
     if (!options.yes) {
       io.stdout.write(report);
-      const question = `Apply these ${changes.length} change(s) and ${commandCount} command(s) to ${options.image}?`;
+      const where = options.output
+        ? `a copy at ${options.output}`
+        : `${options.image}, in place (undo with xen2kvm rollback)`;
+      const question = `Apply these ${changes.length} change(s) and ${commandCount} command(s) to ${where}?`;
       if (!(await io.confirm(question))) {
         writeLine(io.stderr, `aborted; ${options.image} was not modified`);
         return 1;
       }
     }
 
+    // The image the apply writes: the source itself, or a private raw copy of it.
+    let workImage = resolve(options.image);
+    if (options.output) {
+      workImage = `${target}${options.outputFormat === 'qcow2' ? '.work.raw' : ''}.partial`;
+      const copySize = allocatedBytes(options.image);
+      const overlayRoom = options.outputFormat === 'qcow2' ? 64 * 1024 * 1024 : 0;
+      requireRoom(resolve(target, '..'), copySize + overlayRoom, `the copy of ${options.image}`);
+      partials.push(workImage);
+      await taskList(io, [
+        {
+          title: `Copy ${options.image} to a new image (sparse, reflinked where possible)`,
+          task: () => timed(timings, 'copy', () => copySparse(host, options.image, workImage)),
+        },
+      ]).run();
+    }
     const apply: SessionEnv = { runner: host, cleanup, readOnly: false };
-    const fixedRoot = { ...prepare, root: String(reviewed.guest.rootPartition) };
+    const fixedRoot: PrepareOptions = {
+      ...prepare,
+      image: workImage,
+      root: String(reviewed.guest.rootPartition),
+    };
     const current = await inspectAndPlan(io, apply, fixedRoot, table, timings);
     if (fingerprint(current) !== fingerprint(reviewed)) {
       throw new UserError(
         `${options.image} read differently once attached read-write (a journal was replayed?); nothing was applied: run again`,
       );
     }
+    const currentChanges = current.plan.tree.allChanges();
+    const journal = options.output
+      ? undefined
+      : await timed(timings, 'journal', async () =>
+          prepareJournal({
+            image: workImage,
+            tree: current.plan.tree,
+            rootPartition: current.guest.rootPartition,
+            bootAreaLength: Math.min(...table.partitions.map((p) => p.start)),
+            changes: currentChanges,
+            commands: current.plan.commands,
+          }),
+        );
+    if (journal) advanceJournal(journal, { state: 'applying' });
     await taskList(io, [
       {
         title: `Write ${changes.length} file change(s) into the guest`,
         task: () =>
-          timed(timings, 'write files', async () =>
-            writeChanges(current.plan.tree, current.plan.tree.allChanges()),
-          ),
+          timed(timings, 'write files', async () => writeChanges(current.plan.tree, currentChanges)),
       },
       ...current.plan.commands.map((command) => ({
         title: `Run in guest: ${command.argv.join(' ')}`,
-        task: () =>
-          timed(timings, `run ${command.step}`, () => runPlannedCommand(host, current.guest.root, command)),
+        task: async () => {
+          if (journal) {
+            advanceJournal(journal, {
+              commands: [
+                ...journal.journal.commands,
+                { argv: command.argv, started: new Date().toISOString() },
+              ],
+            });
+          }
+          await timed(timings, `run ${command.step}`, () =>
+            runPlannedCommand(host, current.guest.root, command),
+          );
+        },
       })),
     ]).run();
+    if (journal) advanceJournal(journal, { state: 'applied' });
     await releaseAll(io, cleanup, timings);
+    if (options.output) {
+      if (options.outputFormat === 'qcow2') {
+        partials.push(`${target}.partial`);
+        await timed(timings, 'overlay', () =>
+          qcow2Overlay(host, options.image, workImage, `${target}.partial`),
+        );
+        rmSync(workImage, { force: true });
+        renameSync(`${target}.partial`, target);
+      } else {
+        renameSync(workImage, target);
+      }
+    }
     if (xmlBefore !== xml.content) writeFileSync(xml.path, xml.content);
+    const into = options.output ? ` into ${options.output}` : ' in place';
     writeLine(
       io.stdout,
-      `converted ${options.image}: ${changes.length} file(s) changed, ${commandCount} command(s) run`,
+      `converted ${options.image}${into}: ${changes.length} file(s) changed, ${commandCount} command(s) run`,
     );
+    if (journal)
+      writeLine(io.stdout, `journal: ${journal.dir} (undo with xen2kvm rollback, drop with xen2kvm commit)`);
     writeLine(io.stdout, `domain XML: ${xml.path}${xmlBefore === xml.content ? ' (unchanged)' : ''}`);
-    for (const warning of [...reviewed.plan.warnings, ...xml.warnings])
-      writeLine(io.stderr, `warning: ${warning}`);
+    for (const warning of warnings) writeLine(io.stderr, `warning: ${warning}`);
     writeLine(io.stdout, `time: ${seconds(performance.now() - started)} (${formatTimings(timings)})`);
     if (options.verify) {
-      const ok = await runBootCheck({ ...options.verify, image: options.image }, io);
+      const ok = await runBootCheck({ ...options.verify, image: target, format: options.outputFormat }, io);
       return ok ? 0 : 3;
     }
     return 0;
   } catch (error) {
     await releaseAll(io, cleanup, timings);
+    for (const partial of partials) rmSync(partial, { force: true });
     if (host.interrupted) throw new InterruptedError(host.interrupted);
     throw error;
   } finally {
     process.off('SIGINT', stopOnSignal).off('SIGTERM', stopOnSignal);
+    lock.release();
   }
-}
-
-/** Map, find the root, mount and plan: the shared path of review and apply. */
-async function inspectAndPlan(
-  io: CliIo,
-  env: SessionEnv,
-  prepare: PrepareOptions,
-  table: PartitionTable,
-  timings: Timings,
-): Promise<Inspection> {
-  const mode = env.readOnly ? 'read-only' : 'read-write';
-  let mapped: MappedImage | undefined;
-  let found: Awaited<ReturnType<typeof findRootPhase>> | undefined;
-  let guest: Guest | undefined;
-  let plan: GuestPlan | undefined;
-  await taskList(io, [
-    {
-      title: `Map partitions (${mode})`,
-      task: async (_, task) => {
-        mapped = await timed(timings, 'map', () => mapPhase(env, prepare, table));
-        const { disk } = mapped;
-        const how = disk.method === 'kpartx' ? 'kpartx' : 'loop devices';
-        task.title = `Map partitions (${mode}): ${disk.partitions.size} with ${how} (${disk.reason})`;
-      },
-    },
-    {
-      title: 'Find the root filesystem',
-      task: async (_, task) => {
-        // A choice between several roots is asked through listr's prompt adapter, never under the renderer.
-        const askRoot = io.interactive
-          ? async (candidates: RootCandidate[]) => {
-              const answer: string = await task.prompt(ListrEnquirerPromptAdapter).run({
-                type: 'select',
-                message: 'Several root filesystems were found. Which one is the guest to convert?',
-                choices: candidates.map((c) => ({
-                  name: String(c.partition),
-                  message: `partition ${c.partition} (${c.fsType}): ${c.os.prettyName}`,
-                })),
-              });
-              return candidates.find((c) => String(c.partition) === answer) as RootCandidate;
-            }
-          : undefined;
-        found = await timed(timings, 'find root', () =>
-          findRootPhase(env, { ...prepare, askRoot }, mapped as MappedImage),
-        );
-        task.title = `Root filesystem: partition ${found.root.partition} (${found.root.fsType}), ${found.root.os.prettyName}`;
-      },
-    },
-    {
-      title: `Mount the guest (${mode})`,
-      task: async () => {
-        guest = await timed(timings, 'mount', () =>
-          mountPhase(env, prepare, mapped as MappedImage, found as NonNullable<typeof found>),
-        );
-      },
-    },
-    {
-      title: 'Plan the changes',
-      task: (_, task) => {
-        const planner = new GuestPlanner(guest as Guest, env.runner);
-        return task.newListr(
-          [
-            ...guestSteps.map((step) => ({
-              title: step.title,
-              task: () => timed(timings, `plan ${step.id}`, async () => step.plan(planner.contextFor(step))),
-            })),
-            {
-              title: 'Collect the plan',
-              task: () => {
-                plan = planner.result();
-              },
-            },
-          ],
-          { concurrent: false },
-        );
-      },
-    },
-  ]).run();
-  return { mapped: mapped as MappedImage, guest: guest as Guest, plan: plan as GuestPlan };
 }
 
 /** What must be identical between the reviewed plan and the one applied. */
@@ -268,14 +279,18 @@ function fingerprint({ guest, plan }: Inspection): string {
   return JSON.stringify({ root: guest.rootPartition, changes, commands });
 }
 
-function summaryLines({ mapped, guest }: Inspection): string[] {
+function summaryLines({ mapped, guest }: Inspection, options: MigrateOptions): string[] {
   const { disk } = mapped;
   const kernels = guest.kernels.map((k) => `${k.version}${k.xenOnly ? ' (Xen only)' : ''}`).join(', ');
+  const mode = options.output
+    ? `copy to ${options.output} (${options.outputFormat}); ${options.image} is only read`
+    : 'in place, with a journal for xen2kvm rollback';
   return [
     `partitions mapped with ${disk.method === 'kpartx' ? 'kpartx' : 'loop devices'}: ${disk.reason}`,
     `root: partition ${guest.rootPartition} (${guest.rootFsType}), ${guest.os.prettyName}`,
     `kernels: ${kernels || 'none found in /boot'}`,
     `boot code in the MBR: ${identifyBootCode(guest.bootCode)}`,
+    `apply: ${mode}`,
   ];
 }
 
@@ -286,13 +301,13 @@ function formatTimings(timings: Timings): string {
   return [...sums].map(([name, ms]) => `${name} ${seconds(ms)}`).join(', ');
 }
 
-async function releaseAll(io: CliIo, cleanup: CleanupStack, timings: Timings): Promise<void> {
+export async function releaseAll(io: CliIo, cleanup: CleanupStack, timings: Timings): Promise<void> {
   if (cleanup.size === 0) return;
   const failures = await timed(timings, 'unmount', () => cleanup.release());
   if (failures.length > 0) {
     for (const failure of failures) writeLine(io.stderr, `xen2kvm: cleanup failed: ${failure}`);
     throw new UserError(
-      'some mounts or loop devices could not be released; see the lines above and release them by hand',
+      'some mounts or loop devices could not be released; run xen2kvm cleanup, or release them by hand',
     );
   }
 }

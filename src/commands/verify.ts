@@ -13,6 +13,8 @@ export interface VerifyOptions {
   kvmSilenceSeconds: number;
   memoryMiB: number;
   consoleLog?: string;
+  /** Image format; raw unless the image is a qcow2 (copy mode's overlay). */
+  format?: 'raw' | 'qcow2';
 }
 
 export function defaultConsoleLog(image: string): string {
@@ -22,7 +24,7 @@ export function defaultConsoleLog(image: string): string {
 
 /** Prints the outcome and returns whether the guest reached a login prompt. */
 export async function runBootCheck(options: VerifyOptions, io: CliIo): Promise<boolean> {
-  await checkImageFile(options.image, false);
+  await checkImageFile(options.image, false, options.format === 'qcow2' ? ['qcow2'] : []);
   const consoleLog = options.consoleLog ?? defaultConsoleLog(options.image);
   writeLine(
     io.stderr,
@@ -34,6 +36,7 @@ export async function runBootCheck(options: VerifyOptions, io: CliIo): Promise<b
     timeoutSeconds: options.timeoutSeconds,
     kvmSilenceSeconds: options.kvmSilenceSeconds,
     memoryMiB: options.memoryMiB,
+    format: options.format ?? 'raw',
     consoleLog,
     onNote: (note) => writeLine(io.stderr, `note: ${note}`),
   });

@@ -4,6 +4,7 @@
  * its own loop device at its offset (losetup -o/--sizelimit). The caller learns which path was taken.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { CleanupStack } from '../cleanup.js';
 import { UserError } from '../errors.js';
 import type { CommandRunner } from '../exec.js';
@@ -85,12 +86,16 @@ async function attachLoop(
   if (readOnly) args.push('-r');
   if (range) args.push('-o', String(range.offset), '--sizelimit', String(range.size));
   args.push(image);
-  const { stdout } = await runner.run({ file: 'losetup', args, kind: 'host', timeout: 'attach' });
-  const device = stdout.trim();
-  cleanup.push(`detach ${device}`, async () => {
-    await runner.run({ file: 'losetup', args: ['-d', device], kind: 'host', timeout: 'attach' });
-  });
-  return device;
+  return cleanup.acquire(
+    { kind: 'loop', backing: resolve(image) },
+    async () => (await runner.run({ file: 'losetup', args, kind: 'host', timeout: 'attach' })).stdout.trim(),
+    (device) => ({
+      description: `detach ${device}`,
+      undo: async () => {
+        await runner.run({ file: 'losetup', args: ['-d', device], kind: 'host', timeout: 'attach' });
+      },
+    }),
+  );
 }
 
 /** Parses `kpartx -av` output lines: "add map loop0p2 (254:1): 0 3667968 linear 7:0 526336". */
@@ -115,10 +120,16 @@ export async function attachImage(
   const partitions = new Map<number, string>();
   if (choice.method === 'kpartx') {
     const args = ['-a', '-v', ...(readOnly ? ['-r'] : []), disk];
-    const { stdout } = await runner.run({ file: 'kpartx', args, kind: 'host', timeout: 'attach' });
-    cleanup.push(`remove partition maps of ${disk}`, async () => {
-      await runner.run({ file: 'kpartx', args: ['-d', disk], kind: 'host', timeout: 'attach' });
-    });
+    const stdout = await cleanup.acquire(
+      { kind: 'kpartx', disk },
+      async () => (await runner.run({ file: 'kpartx', args, kind: 'host', timeout: 'attach' })).stdout,
+      () => ({
+        description: `remove partition maps of ${disk}`,
+        undo: async () => {
+          await runner.run({ file: 'kpartx', args: ['-d', disk], kind: 'host', timeout: 'attach' });
+        },
+      }),
+    );
     for (const [number, device] of parseKpartxMaps(stdout)) partitions.set(number, device);
   } else {
     for (const p of table.partitions) {

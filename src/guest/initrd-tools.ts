@@ -9,12 +9,15 @@ export interface InitrdTool {
   name: 'update-initramfs';
   rebuild(kernelVersion: string): string[];
   list(initrd: string): string[];
+  /** Files the tool keeps beside the initrd (checksums), which a rebuild rewrites too. */
+  stateFiles(kernelVersion: string): string[];
 }
 
 const initramfsTools: InitrdTool = {
   name: 'update-initramfs',
   rebuild: (version) => ['update-initramfs', '-u', '-k', version],
   list: (initrd) => ['lsinitramfs', initrd],
+  stateFiles: (version) => [`/var/lib/initramfs-tools/${version}`],
 };
 
 export function findInitrdTool(tree: StagedTree): InitrdTool | undefined {

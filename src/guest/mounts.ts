@@ -16,7 +16,8 @@ export function readOnlyOptions(fsType: string): string {
 
 export async function makeMountPoint(cleanup: CleanupStack, label: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), `xen2kvm-${label}-`));
-  cleanup.push(`remove ${dir}`, () => rmdir(dir));
+  // A killed run between mkdtemp and this line leaves an empty directory in /tmp, nothing worse.
+  cleanup.push(`remove ${dir}`, () => rmdir(dir), { kind: 'dir', path: dir });
   return dir;
 }
 
@@ -34,7 +35,7 @@ export async function mountDevice(
     kind: 'host',
     timeout: 'attach',
   });
-  cleanup.push(`unmount ${target}`, () => unmount(runner, target));
+  cleanup.push(`unmount ${target}`, () => unmount(runner, target), { kind: 'mount', path: target });
 }
 
 export async function bindMount(
@@ -43,8 +44,11 @@ export async function bindMount(
   source: string,
   target: string,
 ): Promise<void> {
-  await runner.run({ file: 'mount', args: ['--bind', source, target], kind: 'host', timeout: 'attach' });
-  cleanup.push(`unmount ${target}`, () => unmount(runner, target));
+  await cleanup.acquire(
+    { kind: 'mount', path: target },
+    () => runner.run({ file: 'mount', args: ['--bind', source, target], kind: 'host', timeout: 'attach' }),
+    () => ({ description: `unmount ${target}`, undo: () => unmount(runner, target) }),
+  );
 }
 
 async function unmount(runner: CommandRunner, target: string): Promise<void> {

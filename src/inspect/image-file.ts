@@ -30,7 +30,11 @@ async function containerFormat(image: string): Promise<string | undefined> {
   }
 }
 
-export async function checkImageFile(image: string, needWrite: boolean): Promise<void> {
+export async function checkImageFile(
+  image: string,
+  needWrite: boolean,
+  allowedFormats: string[] = [],
+): Promise<void> {
   let info: Awaited<ReturnType<typeof stat>>;
   try {
     info = await stat(image);
@@ -52,7 +56,7 @@ export async function checkImageFile(image: string, needWrite: boolean): Promise
     );
   }
   const format = await containerFormat(image);
-  if (format) {
+  if (format && !allowedFormats.includes(format)) {
     throw new UserError(
       `${image} is a ${format} image; convert it to raw first (qemu-img convert -O raw ${image} disk.raw)`,
     );

@@ -27,6 +27,10 @@ export interface PlannedCommand {
   argv: string[];
   why: string;
   timeout: TimeoutName;
+  /** Guest paths (files or whole directories) the command may change: the journal records them first. */
+  touches: string[];
+  /** Whether it writes the boot area in front of the first partition (grub-install). */
+  writesBootArea?: boolean;
   /** Run after the command: throws when the command did not achieve what it must, whatever its exit code. */
   check?: { describe: string; run: () => Promise<void> };
 }

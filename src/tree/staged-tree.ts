@@ -5,7 +5,11 @@
  * `commitChanges` applies the record; the dry-run only reports it.
  */
 import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { UserError } from '../errors.js';
 import { resolveInGuest } from './confine.js';
+
+/** No file the steps edit (fstab, grub.cfg, inittab...) is anywhere near this size. */
+const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
 
 export type FileChange =
   | { kind: 'write'; path: string; before: string | undefined; after: string; step: string; reason: string }
@@ -54,13 +58,23 @@ export class StagedTree {
   read(path: string): string | undefined {
     const staged = this.changes.get(path) ?? this.changes.get(this.canonical(path));
     if (staged) return staged.kind === 'write' ? staged.after : undefined;
+    let host: string;
+    let size: number;
     try {
-      const host = this.hostPath(path);
-      if (!lstatSync(host).isFile()) return undefined;
-      return readFileSync(host, 'utf8');
+      host = this.hostPath(path);
+      const stat = lstatSync(host);
+      if (!stat.isFile()) return undefined;
+      size = stat.size;
     } catch {
       return undefined;
     }
+    // A hostile or damaged image could hold a configuration file of gigabytes: refuse, do not read it.
+    if (size > MAX_CONFIG_BYTES) {
+      throw new UserError(
+        `the guest's ${path} is ${size} bytes, too large for the file it should be; check the image`,
+      );
+    }
+    return readFileSync(host, 'utf8');
   }
 
   exists(path: string): boolean {

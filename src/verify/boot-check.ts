@@ -17,6 +17,7 @@ export interface BootCheckOptions {
   /** Under auto, seconds of silence after which KVM is declared broken and TCG is used. */
   kvmSilenceSeconds: number;
   memoryMiB: number;
+  format: 'raw' | 'qcow2';
   consoleLog: string;
   onNote?: (note: string) => void;
   listener?: CommandListener;
@@ -68,7 +69,12 @@ export async function kvmUsable(): Promise<boolean> {
   }
 }
 
-export function qemuArgs(image: string, accel: Accel, memoryMiB: number): string[] {
+export function qemuArgs(
+  image: string,
+  accel: Accel,
+  memoryMiB: number,
+  format: 'raw' | 'qcow2' = 'raw',
+): string[] {
   return [
     '-machine',
     `pc,accel=${accel}`,
@@ -83,7 +89,7 @@ export function qemuArgs(image: string, accel: Accel, memoryMiB: number): string
     '-no-reboot',
     '-snapshot',
     '-drive',
-    `file=${image},if=virtio,format=raw`,
+    `file=${image},if=virtio,format=${format}`,
     '-netdev',
     'user,id=net0',
     '-device',
@@ -118,7 +124,7 @@ function attempt(
       );
     };
     const proc = startWatched(
-      { file: 'qemu-system-x86_64', args: qemuArgs(options.image, accel, options.memoryMiB) },
+      { file: 'qemu-system-x86_64', args: qemuArgs(options.image, accel, options.memoryMiB, options.format) },
       (chunk) => {
         output += chunk;
         if (

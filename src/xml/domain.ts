@@ -140,6 +140,7 @@ export function simpleDomain(options: {
   memoryMiB: number;
   vcpus: number;
   network: NicSource;
+  format?: 'raw' | 'qcow2';
 }): DomainSpec {
   return {
     name: options.name,
@@ -156,7 +157,7 @@ export function simpleDomain(options: {
       {
         source: options.diskPath,
         block: false,
-        format: 'raw',
+        format: options.format ?? 'raw',
         target: 'vda',
         bus: 'virtio',
         cdrom: false,

@@ -28,6 +28,7 @@ export interface XenMappingOptions {
   defaultNic: NicSource;
   /** The converted image: it replaces the guest's first disk. */
   image?: string;
+  imageFormat?: 'raw' | 'qcow2';
   boot: 'guest' | 'direct';
   name?: string;
   memoryMiB?: number;
@@ -108,7 +109,7 @@ function disks(config: XenGuestConfig, options: XenMappingOptions, warnings: str
   const specs: DiskSpec[] = fixed.map((d: XenDisk, index) => ({
     source: index === 0 && options.image ? options.image : d.source,
     block: index === 0 && options.image ? false : d.block,
-    format: index === 0 && options.image ? 'raw' : d.format,
+    format: index === 0 && options.image ? (options.imageFormat ?? 'raw') : d.format,
     target: virtioName(index),
     bus: 'virtio',
     cdrom: false,
@@ -129,7 +130,7 @@ function disks(config: XenGuestConfig, options: XenMappingOptions, warnings: str
     specs.unshift({
       source: options.image,
       block: false,
-      format: 'raw',
+      format: options.imageFormat ?? 'raw',
       target: 'vda',
       bus: 'virtio',
       cdrom: false,

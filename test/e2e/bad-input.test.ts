@@ -194,7 +194,7 @@ describe('bad input is refused in one clear line, with nothing lost or left behi
     const { stdout: loop } = await execa('losetup', ['-f', '--show', '-r', image]);
     try {
       const before = await sha256(image);
-      for (const args of [['--dry-run'], ['--yes']]) {
+      for (const args of [['--dry-run'], ['--yes', '--in-place']]) {
         const run = await runCli(['migrate', ...args, image]);
         expect(run.stderr.trim()).toBe(
           `xen2kvm: ${image} is already attached to ${loop.trim()}; unmount and detach it (losetup -d) before converting`,

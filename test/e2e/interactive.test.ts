@@ -63,7 +63,7 @@ describe('interactive migrate on a terminal', () => {
 
   it('a "yes" converts it', async () => {
     const run = await migrateAnswering('y');
-    expect(run.screen).toMatch(/converted .*guest\.raw: 7 file\(s\) changed, 2 command\(s\) run/);
+    expect(run.screen).toMatch(/converted .*guest\.raw in place: 7 file\(s\) changed, 2 command\(s\) run/);
     expect(run.exitCode).toBe(0);
     expect(await leftovers(image)).toEqual(NOTHING_LEFT);
   });

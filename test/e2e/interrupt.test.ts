@@ -27,7 +27,7 @@ describe('interrupting a conversion', () => {
     '%s during the initrd rebuild releases everything and a rerun completes',
     async (signal, exitCode) => {
       const image = await workingCopy('debian12-xen-pv', join(dir, `${signal}.raw`));
-      const child = execa('node', [CLI, 'migrate', '--yes', image], {
+      const child = execa('node', [CLI, 'migrate', '--yes', '--in-place', image], {
         reject: false,
         stdin: 'ignore',
         env: { NO_COLOR: '1' },
@@ -50,7 +50,7 @@ describe('interrupting a conversion', () => {
       expect(String(result.stderr)).not.toMatch(/^\s+at /m);
       expect(await leftovers(image)).toEqual(NOTHING_LEFT);
 
-      const rerun = await runCli(['migrate', '--yes', image]);
+      const rerun = await runCli(['migrate', '--yes', '--in-place', image]);
       expect(rerun.exitCode).toBe(0);
       expect(rerun.stdout).toMatch(/0 file\(s\) changed, 2 command\(s\) run/);
       expect(await leftovers(image)).toEqual(NOTHING_LEFT);

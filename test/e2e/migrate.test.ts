@@ -95,10 +95,10 @@ describe('migrate a Debian 12 Xen PV guest', () => {
   });
 
   it("converts the guest and writes XML that libvirt's schema accepts", async () => {
-    const run = await runCli(['migrate', '--yes', image]);
+    const run = await runCli(['migrate', '--yes', '--in-place', image]);
     expect(run.stderr).not.toMatch(/^\s+at /m);
     expect(run.exitCode).toBe(0);
-    expect(run.stdout).toMatch(/converted .*guest\.raw: 7 file\(s\) changed, 2 command\(s\) run/);
+    expect(run.stdout).toMatch(/converted .*guest\.raw in place: 7 file\(s\) changed, 2 command\(s\) run/);
     expect(await leftovers(image)).toEqual(NOTHING_LEFT);
     const xml = join(dir, 'guest.xml');
     const validate = await execa('virt-xml-validate', [xml, 'domain'], { reject: false });
@@ -112,7 +112,7 @@ describe('migrate a Debian 12 Xen PV guest', () => {
     expect(dry.stdout).toContain('# 0 file change(s) in the guest');
     expect(dry.stdout).toContain('# 0 command(s) to run inside the guest');
     expect(dry.stdout).toContain('libvirt domain XML (unchanged');
-    const again = await runCli(['migrate', '--yes', image]);
+    const again = await runCli(['migrate', '--yes', '--in-place', image]);
     expect(again.exitCode).toBe(0);
     expect(again.stdout).toMatch(/0 file\(s\) changed, 0 command\(s\) run/);
     expect(again.stdout).toMatch(/domain XML: .*guest\.xml \(unchanged\)/);

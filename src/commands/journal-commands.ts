@@ -1,0 +1,138 @@
+/**
+ * `xen2kvm rollback IMAGE` restores, byte for byte, every file and the boot area the in-place
+ * conversion recorded; `xen2kvm commit IMAGE` drops the journal once the operator is satisfied;
+ * `xen2kvm cleanup [IMAGE]` releases mounts and loop devices that a killed run left behind.
+ */
+import { cpSync, existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { preflight } from '../../steps/map.js';
+import { CleanupStack } from '../cleanup.js';
+import { chooseMapper, type MapMethod } from '../disk/attach.js';
+import { InterruptedError, UserError } from '../errors.js';
+import { HostCommandRunner } from '../exec.js';
+import { inspectAndPlan, type Timings } from '../pipeline/inspect-and-plan.js';
+import type { SessionEnv } from '../pipeline/session-env.js';
+import { processesHolding } from '../safety/holders.js';
+import {
+  GUEST_JOURNAL_DIR,
+  type Journal,
+  journalDir,
+  readJournal,
+  restore,
+  writeBootArea,
+} from '../safety/journal.js';
+import { acquireLock } from '../safety/lock.js';
+import { RecoveryLog, recoverLeftovers } from '../safety/recovery.js';
+import type { StagedTree } from '../tree/staged-tree.js';
+import { type CliIo, writeLine } from '../ui/io.js';
+import { releaseAll } from './migrate.js';
+
+interface Opened {
+  tree: StagedTree;
+  journal: Journal | undefined;
+  dir: string;
+}
+
+/** Locks the image, attaches it read-write, mounts the guest, and runs `work` on it; always releases. */
+async function withGuest<T>(
+  image: string,
+  mapper: MapMethod | 'auto',
+  io: CliIo,
+  work: (opened: Opened) => T,
+): Promise<T> {
+  const host = new HostCommandRunner();
+  const lock = acquireLock(image);
+  const cleanup = new CleanupStack(new RecoveryLog(image));
+  const timings: Timings = [];
+  const stop = (signal: NodeJS.Signals) => host.interrupt(signal);
+  process.on('SIGINT', stop).on('SIGTERM', stop);
+  try {
+    for (const line of await recoverLeftovers(host, image)) writeLine(io.stderr, `note: ${line}`);
+    const holders = processesHolding(image);
+    if (holders.length > 0) {
+      throw new UserError(
+        `${image} is open in ${holders.map((h) => `${h.command} (pid ${h.pid})`).join(', ')}; stop it first`,
+      );
+    }
+    const dir = journalDir(image);
+    const beside = readJournal(dir);
+    const env: SessionEnv = { runner: host, cleanup, readOnly: false };
+    const table = await preflight(env, image, true);
+    const prepare = {
+      image,
+      mapper: chooseMapper(mapper),
+      root: beside ? String(beside.rootPartition) : undefined,
+    };
+    const { guest, plan } = await inspectAndPlan(io, env, prepare, table, timings, []);
+    let journal = beside;
+    if (!journal && existsSync(plan.tree.hostPath(`${GUEST_JOURNAL_DIR}/journal.json`))) {
+      // The copy beside the image is gone (the image moved hosts): the guest's own copy serves.
+      cpSync(plan.tree.hostPath(GUEST_JOURNAL_DIR), dir, { recursive: true });
+      journal = readJournal(dir);
+      writeLine(
+        io.stderr,
+        `note: using the journal kept inside the guest (partition ${guest.rootPartition})`,
+      );
+    }
+    const result = work({ tree: plan.tree, journal, dir });
+    await releaseAll(io, cleanup, timings);
+    return result;
+  } catch (error) {
+    await releaseAll(io, cleanup, timings);
+    if (host.interrupted) throw new InterruptedError(host.interrupted);
+    throw error;
+  } finally {
+    process.off('SIGINT', stop).off('SIGTERM', stop);
+    lock.release();
+  }
+}
+
+function removeGuestJournal(tree: StagedTree, journal: Journal): void {
+  rmSync(tree.hostPath(GUEST_JOURNAL_DIR), { recursive: true, force: true });
+  if (!journal.guestDirExisted) rmSync(tree.hostPath('/var/lib/xen2kvm'), { recursive: true, force: true });
+}
+
+export async function rollback(image: string, mapper: MapMethod | 'auto', io: CliIo): Promise<number> {
+  const outcome = await withGuest(image, mapper, io, ({ tree, journal, dir }) => {
+    if (!journal) {
+      throw new UserError(
+        `${image} has no xen2kvm journal: nothing to roll back (it was not converted in place, or was committed)`,
+      );
+    }
+    const summary = restore(tree, journal, join(dir, 'blobs'));
+    removeGuestJournal(tree, journal);
+    return { summary, journal, dir };
+  });
+  // The boot area is written once the image is detached, so no cached block can overwrite it.
+  const area = readFileSync(join(outcome.dir, 'blobs', outcome.journal.bootArea.sha256));
+  writeBootArea(image, area);
+  rmSync(outcome.dir, { recursive: true, force: true });
+  writeLine(
+    io.stdout,
+    `rolled back ${image}: ${outcome.summary.restored} path(s) restored, ${outcome.summary.removed} removed, boot area (${area.length} bytes) restored`,
+  );
+  return 0;
+}
+
+export async function commit(image: string, mapper: MapMethod | 'auto', io: CliIo): Promise<number> {
+  const dir = await withGuest(image, mapper, io, ({ tree, journal, dir }) => {
+    if (!journal) throw new UserError(`${image} has no xen2kvm journal: nothing to commit`);
+    if (journal.state !== 'applied') {
+      throw new UserError(
+        `the conversion of ${image} did not finish (${journal.state}): run migrate again, or roll it back`,
+      );
+    }
+    removeGuestJournal(tree, journal);
+    return dir;
+  });
+  rmSync(dir, { recursive: true, force: true });
+  writeLine(io.stdout, `committed ${image}: the journal and the original files it kept are gone`);
+  return 0;
+}
+
+export async function cleanupLeftovers(image: string | undefined, io: CliIo): Promise<number> {
+  const done = await recoverLeftovers(new HostCommandRunner(), image);
+  for (const line of done) writeLine(io.stdout, line);
+  if (done.length === 0) writeLine(io.stdout, 'nothing left behind by earlier runs');
+  return 0;
+}

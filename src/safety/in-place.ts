@@ -1,0 +1,91 @@
+/**
+ * Before an in-place apply writes anything: record in the journal every path the plan may change
+ * and the boot area, check there is room for it (beside the image and in the guest), and store it
+ * in both places. A journal left by an interrupted or earlier run is kept and extended, never
+ * replaced: its originals are the ones from before the first conversion.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { PlannedCommand } from '../pipeline/types.js';
+import type { FileChange, StagedTree } from '../tree/staged-tree.js';
+import {
+  copyIntoGuest,
+  coveringRoots,
+  GUEST_JOURNAL_DIR,
+  type Journal,
+  journalDir,
+  readBootArea,
+  readJournal,
+  saveJournal,
+  snapshot,
+  within,
+  writeBlob,
+} from './journal.js';
+import { requireRoom } from './space.js';
+
+/** Room the guest needs beyond the journal: a rebuilt initrd and GRUB's files. */
+const GUEST_HEADROOM = 64 * 1024 * 1024;
+
+export interface PreparedJournal {
+  dir: string;
+  journal: Journal;
+  tree: StagedTree;
+}
+
+export function prepareJournal(options: {
+  image: string;
+  tree: StagedTree;
+  rootPartition: number;
+  bootAreaLength: number;
+  changes: readonly FileChange[];
+  commands: readonly PlannedCommand[];
+}): PreparedJournal {
+  const dir = journalDir(options.image);
+  const existing = readJournal(dir);
+  const wanted = coveringRoots([
+    ...options.changes.map((c) => c.path),
+    ...options.commands.flatMap((c) => c.touches),
+  ]);
+  const journal: Journal = existing ?? {
+    version: 1,
+    image: options.image,
+    created: new Date().toISOString(),
+    state: 'prepared',
+    rootPartition: options.rootPartition,
+    roots: [],
+    entries: [],
+    bootArea: { length: 0, sha256: '' },
+    commands: [],
+    guestDirExisted: options.tree.exists(dirname(GUEST_JOURNAL_DIR)),
+  };
+  const blobs = join(dir, 'blobs');
+  mkdirSync(blobs, { recursive: true, mode: 0o700 });
+  const newRoots = wanted.filter((root) => !journal.roots.some((known) => within(known, root)));
+  const staging: Journal = { ...journal, roots: [...journal.roots], entries: [...journal.entries] };
+  for (const root of newRoots) {
+    staging.roots.push(root);
+    staging.entries.push(...snapshot(options.tree, root, blobs));
+  }
+  if (staging.bootArea.length === 0) {
+    const area = readBootArea(options.image, options.bootAreaLength);
+    staging.bootArea = { length: area.length, sha256: writeBlob(blobs, area) };
+  }
+  const bytes =
+    staging.entries.reduce((sum, e) => sum + (e.type === 'file' ? e.size : 0), 0) + staging.bootArea.length;
+  requireRoom(dirname(dir), bytes + 1024 * 1024, `the journal beside ${options.image}`);
+  requireRoom(
+    options.tree.hostPath('/var/lib'),
+    bytes + GUEST_HEADROOM,
+    "the journal inside the guest and the conversion's new files",
+  );
+  saveJournal(dir, staging);
+  copyIntoGuest(options.tree, dir);
+  return { dir, journal: staging, tree: options.tree };
+}
+
+/** Moves the journal to its next state, in both copies. */
+export function advanceJournal(prepared: PreparedJournal, update: Partial<Journal>): void {
+  Object.assign(prepared.journal, update);
+  saveJournal(prepared.dir, prepared.journal);
+  copyIntoGuest(prepared.tree, prepared.dir);
+}

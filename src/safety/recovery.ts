@@ -1,0 +1,122 @@
+/**
+ * What a run has mounted and attached, written to /run/xen2kvm as it happens, so that after a
+ * SIGKILL (or a crash) the next run, or `xen2kvm cleanup`, can find and release it.
+ */
+import { existsSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { CommandRunner } from '../exec.js';
+import { processAlive, runDir, statePath } from './run-dir.js';
+
+export type RecoveryRecord =
+  | { kind: 'mount'; path: string }
+  | { kind: 'loop'; backing: string }
+  | { kind: 'kpartx'; disk: string }
+  | { kind: 'dir'; path: string };
+
+interface RecoveryFile {
+  pid: number;
+  image: string;
+  records: RecoveryRecord[];
+}
+
+/** The live record of one run: rewritten (small, atomic enough) on every change. */
+export class RecoveryLog {
+  private readonly path: string;
+  private readonly records: RecoveryRecord[] = [];
+
+  constructor(private readonly image: string) {
+    this.path = statePath(image, 'state.json');
+  }
+
+  add(record: RecoveryRecord): void {
+    this.records.push(record);
+    this.flush();
+  }
+
+  remove(record: RecoveryRecord): void {
+    const index = this.records.lastIndexOf(record);
+    if (index !== -1) this.records.splice(index, 1);
+    this.flush();
+  }
+
+  private flush(): void {
+    if (this.records.length === 0) {
+      rmSync(this.path, { force: true });
+      return;
+    }
+    const content: RecoveryFile = { pid: process.pid, image: resolve(this.image), records: this.records };
+    writeFileSync(`${this.path}.new`, JSON.stringify(content));
+    // rename is atomic: a reader sees the old list or the new one.
+    renameSync(`${this.path}.new`, this.path);
+  }
+}
+
+function mounted(path: string): boolean {
+  return readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .some((line) => line.split(' ')[1] === path.replaceAll(' ', '\\040'));
+}
+
+async function releaseRecord(runner: CommandRunner, record: RecoveryRecord): Promise<string | undefined> {
+  switch (record.kind) {
+    case 'mount':
+      if (!mounted(record.path)) return undefined;
+      await runner.run({ file: 'umount', args: ['-l', record.path], kind: 'host', timeout: 'attach' });
+      return `unmounted ${record.path}`;
+    case 'loop': {
+      // The device name may never have been printed before the kill: every loop device on the
+      // image goes (the image is locked, so none of them belongs to a live run).
+      const { stdout } = await runner.run({
+        file: 'losetup',
+        args: ['-j', record.backing],
+        kind: 'read',
+        timeout: 'query',
+      });
+      const devices = stdout
+        .split('\n')
+        .map((line) => line.split(':')[0]?.trim())
+        .filter((d): d is string => Boolean(d));
+      for (const device of devices) {
+        await runner.run({ file: 'losetup', args: ['-d', device], kind: 'host', timeout: 'attach' });
+      }
+      return devices.length > 0 ? `detached ${devices.join(', ')}` : undefined;
+    }
+    case 'kpartx':
+      await runner.run({
+        file: 'kpartx',
+        args: ['-d', record.disk],
+        kind: 'host',
+        timeout: 'attach',
+        okExitCodes: [1],
+      });
+      return `removed the partition maps of ${record.disk}`;
+    case 'dir':
+      if (!existsSync(record.path)) return undefined;
+      rmdirSync(record.path);
+      return `removed ${record.path}`;
+  }
+}
+
+/**
+ * Releases what dead runs left behind (all of them, or the one for `image`). Runs whose process is
+ * still alive are left alone. Returns one line per thing released.
+ */
+export async function recoverLeftovers(runner: CommandRunner, image?: string): Promise<string[]> {
+  const files = image
+    ? [statePath(image, 'state.json')]
+    : readdirSync(runDir())
+        .filter((name) => name.endsWith('.state.json'))
+        .map((name) => join(runDir(), name));
+  const done: string[] = [];
+  for (const file of files) {
+    if (!existsSync(file)) continue;
+    const state = JSON.parse(readFileSync(file, 'utf8')) as RecoveryFile;
+    if (state.pid !== process.pid && processAlive(state.pid)) continue;
+    for (const record of [...state.records].reverse()) {
+      const line = await releaseRecord(runner, record);
+      if (line) done.push(`${line} (left by pid ${state.pid} converting ${state.image})`);
+    }
+    rmSync(file, { force: true });
+  }
+  return done;
+}
