@@ -6,7 +6,7 @@ import type { AttachedDisk } from '../src/disk/attach.js';
 import { UserError } from '../src/errors.js';
 import { CommandError } from '../src/exec.js';
 import { firstDiskPartition } from '../src/guest/device-names.js';
-import { bindMount, makeMountPoint, mountDevice } from '../src/guest/mounts.js';
+import { bindMount, makeMountPoint, mountDevice, mountedOptions } from '../src/guest/mounts.js';
 import type { SessionEnv } from '../src/pipeline/session-env.js';
 import { StagedTree } from '../src/tree/staged-tree.js';
 import type { FilesystemSeen, RootCandidate } from './find-root.js';
@@ -49,6 +49,10 @@ export async function mountGuest(
   filesystems: FilesystemSeen[],
 ): Promise<string> {
   const dir = await makeMountPoint(env.cleanup, 'root');
+  const refuse = (why: string) =>
+    new UserError(
+      `the guest's root filesystem (partition ${root.partition}) cannot be mounted read-write (${why}); check it with fsck first`,
+    );
   try {
     await mountDevice(env.runner, env.cleanup, root.device, dir, {
       fsType: root.fsType,
@@ -56,11 +60,10 @@ export async function mountGuest(
     });
   } catch (error) {
     if (env.readOnly || !(error instanceof CommandError)) throw error;
-    const why = error.result?.stderr.trim().split('\n').pop() ?? error.message;
-    throw new UserError(
-      `the guest's root filesystem (partition ${root.partition}) cannot be mounted read-write (${why}); check it with fsck first`,
-    );
+    throw refuse(error.result?.stderr.trim().split('\n').pop() ?? error.message);
   }
+  // The kernel may turn a read-write mount read-only (a read-only feature flag, errors): refuse then too.
+  if (!env.readOnly && mountedOptions(dir).includes('ro')) throw refuse('the kernel mounted it read-only');
   const tree = new StagedTree(dir);
   for (const entry of parseFstab(tree.read('/etc/fstab') ?? '')) {
     if (!NEEDED_MOUNTS.includes(entry.mountPoint)) continue;

@@ -23,7 +23,7 @@ import { type Inspection, inspectAndPlan, type Timings, timed } from '../pipelin
 import type { PrepareOptions } from '../pipeline/prepare.js';
 import type { SessionEnv } from '../pipeline/session-env.js';
 import { processesHolding } from '../safety/holders.js';
-import { advanceJournal, prepareJournal } from '../safety/in-place.js';
+import { advanceJournal, checkJournalRoom, prepareJournal } from '../safety/in-place.js';
 import { acquireLock } from '../safety/lock.js';
 import { RecoveryLog, recoverLeftovers } from '../safety/recovery.js';
 import { allocatedBytes, requireRoom } from '../safety/space.js';
@@ -123,6 +123,16 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
     const table = await timed(timings, 'check', () => preflight(review, options.image, options.inPlace));
     const prepare: PrepareOptions = { image: options.image, mapper, root: options.root };
     const reviewed = await inspectAndPlan(io, review, prepare, table, timings);
+    const bootAreaLength = Math.min(...table.partitions.map((p) => p.start));
+    if (options.inPlace && !options.dryRun) {
+      checkJournalRoom({
+        image: options.image,
+        tree: reviewed.plan.tree,
+        bootAreaLength,
+        changes: reviewed.plan.tree.allChanges(),
+        commands: reviewed.plan.commands,
+      });
+    }
     await releaseAll(io, cleanup, timings);
 
     const target = options.output ? resolve(options.output) : resolve(options.image);
@@ -195,7 +205,7 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
             image: workImage,
             tree: current.plan.tree,
             rootPartition: current.guest.rootPartition,
-            bootAreaLength: Math.min(...table.partitions.map((p) => p.start)),
+            bootAreaLength,
             changes: currentChanges,
             commands: current.plan.commands,
           }),

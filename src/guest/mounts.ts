@@ -1,8 +1,9 @@
 /**
- * Mounts made for a conversion, each undone by the cleanup stack. A temporary mount point is
- * removed with rmdir, never recursively, so a mount that failed to go away can never cost the
- * guest its files.
+ * Mounts made for a conversion, each undone by the cleanup stack and recorded for recovery before
+ * it is made. A temporary mount point is removed with rmdir, never recursively, so a mount that
+ * failed to go away can never cost the guest its files.
  */
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +17,7 @@ export function readOnlyOptions(fsType: string): string {
 
 export async function makeMountPoint(cleanup: CleanupStack, label: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), `xen2kvm-${label}-`));
-  // A killed run between mkdtemp and this line leaves an empty directory in /tmp, nothing worse.
+  // A run killed between mkdtemp and this line leaves an empty directory in /tmp, nothing worse.
   cleanup.push(`remove ${dir}`, () => rmdir(dir), { kind: 'dir', path: dir });
   return dir;
 }
@@ -28,14 +29,19 @@ export async function mountDevice(
   target: string,
   options: { fsType: string; readOnly: boolean },
 ): Promise<void> {
-  const opts = options.readOnly ? readOnlyOptions(options.fsType) : 'rw';
-  await runner.run({
-    file: 'mount',
-    args: ['-t', options.fsType, '-o', opts, device, target],
-    kind: 'host',
-    timeout: 'attach',
-  });
-  cleanup.push(`unmount ${target}`, () => unmount(runner, target), { kind: 'mount', path: target });
+  // -w: never let mount fall back to read-only on a write-protected filesystem; that must fail here.
+  const mode = options.readOnly ? ['-o', readOnlyOptions(options.fsType)] : ['-w'];
+  await cleanup.acquire(
+    { kind: 'mount', path: target },
+    () =>
+      runner.run({
+        file: 'mount',
+        args: ['-t', options.fsType, ...mode, device, target],
+        kind: 'host',
+        timeout: 'attach',
+      }),
+    () => ({ description: `unmount ${target}`, undo: () => unmount(runner, target) }),
+  );
 }
 
 export async function bindMount(
@@ -53,4 +59,12 @@ export async function bindMount(
 
 async function unmount(runner: CommandRunner, target: string): Promise<void> {
   await runner.run({ file: 'umount', args: [target], kind: 'host', timeout: 'attach' });
+}
+
+/** The options the kernel really mounted `target` with (it may make a "rw" mount read-only). */
+export function mountedOptions(target: string): string[] {
+  const line = readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .find((l) => l.split(' ')[1] === target);
+  return line?.split(' ')[3]?.split(',') ?? [];
 }

@@ -50,9 +50,15 @@ export async function checkImageFile(
   }
   try {
     await access(image, needWrite ? constants.R_OK | constants.W_OK : constants.R_OK);
-  } catch {
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const what = needWrite ? 'written' : 'read';
+    if (code === 'EROFS')
+      throw new UserError(
+        `${image} cannot be ${what}: it is on a read-only filesystem; use --output NEW on a writable one`,
+      );
     throw new UserError(
-      `${image}: permission denied (${needWrite ? 'read and write' : 'read'} needed); run as root`,
+      `${image} cannot be ${what} (${code}: not permitted, or the file is immutable); run as root, or use --output NEW`,
     );
   }
   const format = await containerFormat(image);

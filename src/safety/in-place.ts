@@ -11,6 +11,7 @@ import type { FileChange, StagedTree } from '../tree/staged-tree.js';
 import {
   copyIntoGuest,
   coveringRoots,
+  estimateSnapshotBytes,
   GUEST_JOURNAL_DIR,
   type Journal,
   journalDir,
@@ -81,6 +82,30 @@ export function prepareJournal(options: {
   saveJournal(dir, staging);
   copyIntoGuest(options.tree, dir);
   return { dir, journal: staging, tree: options.tree };
+}
+
+/**
+ * The room checks, made while reviewing (read-only), so that an in-place run without room stops
+ * before the image is even attached read-write.
+ */
+export function checkJournalRoom(options: {
+  image: string;
+  tree: StagedTree;
+  bootAreaLength: number;
+  changes: readonly FileChange[];
+  commands: readonly PlannedCommand[];
+}): void {
+  const roots = coveringRoots([
+    ...options.changes.map((c) => c.path),
+    ...options.commands.flatMap((c) => c.touches),
+  ]);
+  const bytes = estimateSnapshotBytes(options.tree, roots) + options.bootAreaLength;
+  requireRoom(dirname(journalDir(options.image)), bytes + 1024 * 1024, `the journal beside ${options.image}`);
+  requireRoom(
+    options.tree.hostPath('/var/lib'),
+    bytes + GUEST_HEADROOM,
+    "the journal inside the guest and the conversion's new files",
+  );
 }
 
 /** Moves the journal to its next state, in both copies. */

@@ -96,6 +96,25 @@ export function coveringRoots(paths: string[]): string[] {
   return roots.sort();
 }
 
+/** Bytes the journal will take for these roots (file contents; blobs are not deduplicated here). */
+export function estimateSnapshotBytes(tree: StagedTree, roots: readonly string[]): number {
+  let total = 0;
+  const walk = (path: string) => {
+    let stat: ReturnType<typeof lstatSync>;
+    try {
+      stat = lstatSync(tree.entryHostPath(path));
+    } catch {
+      return;
+    }
+    if (stat.isFile()) total += stat.size;
+    else if (stat.isDirectory() && !stat.isSymbolicLink()) {
+      for (const name of readdirSync(tree.entryHostPath(path))) walk(posix.join(path, name));
+    }
+  };
+  for (const root of roots) walk(root);
+  return total;
+}
+
 /** Records `root` and everything under it, storing file contents as blobs named by their hash. */
 export function snapshot(tree: StagedTree, root: string, blobs: string): JournalEntry[] {
   const entries: JournalEntry[] = [];

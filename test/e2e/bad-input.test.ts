@@ -4,13 +4,14 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statfsSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { workingCopy } from '../../fixtures/images/fixtures.js';
 import { runCli } from '../helpers/cli.js';
+import { editGuest } from '../helpers/guest-tree.js';
 import { leftovers, NOTHING_LEFT, sha256 } from '../helpers/host-state.js';
 
 let dir: string;
@@ -52,7 +53,8 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'e2e-bad-input-'));
 });
 
-afterAll(() => {
+afterAll(async () => {
+  await execa('chattr', ['-i', join(dir, 'immutable.raw')], { reject: false });
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -161,6 +163,71 @@ const cases: Case[] = [
     ],
     message: /missing-equals\.cfg:2:8: expected '=' after memory but found '5'/,
     exitCode: 1,
+  },
+  {
+    name: 'a truncated image',
+    make: async () => {
+      const image = await workingCopy('debian12-xen-pv', join(dir, 'truncated.raw'));
+      truncateSync(image, 1024 * MiB);
+      return image;
+    },
+    message:
+      /truncated\.raw is truncated: partition 2 ends at byte 2147483648 but the file has 1073741824; restore the whole image first/,
+    exitCode: 1,
+  },
+  {
+    name: 'an image that cannot be written, converted in place',
+    make: async () => {
+      const image = await workingCopy('debian12-xen-pv', join(dir, 'immutable.raw'));
+      await execa('chattr', ['+i', image]);
+      return image;
+    },
+    args: ['--no-dry-run-marker', '--yes', '--in-place'],
+    message:
+      /immutable\.raw cannot be written \(EPERM: not permitted, or the file is immutable\); run as root, or use --output NEW/,
+    exitCode: 1,
+  },
+  {
+    name: 'a full guest filesystem, converted in place',
+    make: async () => {
+      const image = await workingCopy('debian12-xen-pv', join(dir, 'full.raw'));
+      await editGuest(image, async (root) => {
+        const { bavail, bsize } = statfsSync(root);
+        await execa('fallocate', ['-l', String(bavail * bsize - 8 * MiB), join(root, 'filler')]);
+      });
+      return image;
+    },
+    args: ['--no-dry-run-marker', '--yes', '--in-place'],
+    message:
+      /no room for the journal inside the guest and the conversion's new files: \d+ MiB needed, \d+ MiB free in /,
+    exitCode: 1,
+  },
+  {
+    name: 'a guest filesystem that refuses to be written',
+    make: async () => {
+      const image = await workingCopy('debian12-xen-pv', join(dir, 'readonlyfs.raw'));
+      const loop = (
+        await execa('losetup', ['-f', '--show', '-o', String(526336 * 512), image])
+      ).stdout.trim();
+      try {
+        await execa('tune2fs', ['-O', 'read-only', loop]);
+      } finally {
+        await execa('losetup', ['-d', loop]);
+      }
+      return image;
+    },
+    args: ['--no-dry-run-marker', '--yes', '--in-place'],
+    message:
+      /the guest's root filesystem \(partition 2\) cannot be mounted read-write \(.*\); check it with fsck first/,
+    exitCode: 1,
+  },
+  {
+    name: '--yes without saying where to write',
+    make: () => workingCopy('debian12-xen-pv', join(dir, 'nowhere.raw')),
+    args: ['--no-dry-run-marker', '--yes'],
+    message:
+      /--yes does not choose where to write: add --in-place \(journaled, undo with xen2kvm rollback\) or --output NEW\.raw/,
+    exitCode: 2,
   },
   {
     name: 'an apply without --yes and without a terminal',
