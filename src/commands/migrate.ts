@@ -16,6 +16,7 @@ import { CleanupStack } from '../cleanup.js';
 import { chooseMapper, type MapMethod } from '../disk/attach.js';
 import { copySparse, qcow2Overlay } from '../disk/copy.js';
 import { identifyBootCode } from '../disk/mbr.js';
+import type { PartitionTable } from '../disk/partition-table.js';
 import { InterruptedError, UserError } from '../errors.js';
 import { type CommandListener, formatCommand, HostCommandRunner, ReadOnlyRunner } from '../exec.js';
 import { runPlannedCommand, writeChanges } from '../pipeline/apply.js';
@@ -240,7 +241,7 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
       if (options.outputFormat === 'qcow2') {
         partials.push(`${target}.partial`);
         await timed(timings, 'overlay', () =>
-          qcow2Overlay(host, options.image, workImage, `${target}.partial`),
+          qcow2Overlay(host, options.image, workImage, `${target}.partial`, diskEnd(table)),
         );
         rmSync(workImage, { force: true });
         renameSync(`${target}.partial`, target);
@@ -273,6 +274,11 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
     process.off('SIGINT', stopOnSignal).off('SIGTERM', stopOnSignal);
     lock.release();
   }
+}
+
+/** End of the last partition: nothing past it is touched by a conversion. */
+function diskEnd(table: PartitionTable): number {
+  return Math.max(...table.partitions.map((p) => p.start + p.size));
 }
 
 /** What must be identical between the reviewed plan and the one applied. */

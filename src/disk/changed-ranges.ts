@@ -14,11 +14,12 @@ export interface Range {
   length: number;
 }
 
-export function changedRanges(original: string, changed: string): Range[] {
+/** Compares the first `limit` bytes (a conversion writes nothing past the last partition). */
+export function changedRanges(original: string, changed: string, limit = Number.POSITIVE_INFINITY): Range[] {
   const a = openSync(original, 'r');
   const b = openSync(changed, 'r');
   try {
-    const size = fstatSync(b).size;
+    const size = Math.min(fstatSync(b).size, limit);
     const bufA = Buffer.alloc(CHUNK);
     const bufB = Buffer.alloc(CHUNK);
     const ranges: Range[] = [];

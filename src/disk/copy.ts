@@ -29,6 +29,8 @@ export async function qcow2Overlay(
   original: string,
   converted: string,
   output: string,
+  /** Bytes that can differ: up to the end of the last partition. */
+  limit: number,
 ): Promise<void> {
   await runner.run({
     file: 'qemu-img',
@@ -36,7 +38,7 @@ export async function qcow2Overlay(
     kind: 'host',
     timeout: 'copy',
   });
-  const ranges = changedRanges(original, converted);
+  const ranges = changedRanges(original, converted, limit);
   const scratch = mkdtempSync(join(dirname(resolve(output)), '.xen2kvm-overlay-'));
   try {
     const source = openSync(converted, 'r');
