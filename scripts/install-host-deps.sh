@@ -15,6 +15,7 @@ packages=(
   libvirt-clients # virt-xml-validate, virsh
   libxml2-utils  # xmllint, which virt-xml-validate needs
   tmux           # the interactive tests drive the CLI in a real pseudo-terminal
+  cpio           # the initrd-listing tests build small archives
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -33,12 +33,14 @@ export interface RootSearch {
   filesystems: FilesystemSeen[];
 }
 
-export async function findRoots(env: SessionEnv, disk: AttachedDisk): Promise<RootSearch> {
+/** Every partition is probed; each Linux one is looked at, unless `only` names the one already known. */
+export async function findRoots(env: SessionEnv, disk: AttachedDisk, only?: number): Promise<RootSearch> {
   const candidates: RootCandidate[] = [];
   const filesystems: FilesystemSeen[] = [];
   for (const [partition, device] of disk.partitions) {
     const fs = await probeFilesystem(env.runner, device);
     filesystems.push({ partition, ...fs });
+    if (only !== undefined && partition !== only) continue;
     if (!fs.type || !LINUX_ROOT_FILESYSTEMS.includes(fs.type)) continue;
     // Each look is mounted read-only and released at once, whatever mode the run is in.
     const look = new CleanupStack();

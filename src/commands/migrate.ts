@@ -314,7 +314,7 @@ function summaryLines({ mapped, guest }: Inspection, options: MigrateOptions): s
 function formatTimings(timings: Timings): string {
   const sums = new Map<string, number>();
   for (const [name, ms] of timings) sums.set(name, (sums.get(name) ?? 0) + ms);
-  return [...sums].map(([name, ms]) => `${name} ${seconds(ms)}`).join(', ');
+  return [...sums].map(([name, ms]) => `${name} ${(ms / 1000).toFixed(2)} s`).join(', ');
 }
 
 export async function releaseAll(io: CliIo, cleanup: CleanupStack, timings: Timings): Promise<void> {

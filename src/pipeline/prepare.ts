@@ -34,7 +34,9 @@ export async function mapPhase(
 }
 
 export async function findRootPhase(env: SessionEnv, options: PrepareOptions, mapped: MappedImage) {
-  const search: RootSearch = await findRoots(env, mapped.disk);
+  // A fixed number (an apply after its review, a rollback) needs no look at the other partitions.
+  const fixed = options.root !== undefined && /^\d+$/.test(options.root) ? Number(options.root) : undefined;
+  const search: RootSearch = await findRoots(env, mapped.disk, fixed);
   const root = await chooseRoot(options.image, search, options.root, options.askRoot);
   if (!SUPPORTED_FAMILIES.includes(root.os.family)) {
     throw new UserError(
