@@ -112,6 +112,10 @@ async function main(): Promise<void> {
     say('- steps (review and apply passes summed):');
     for (const [name, values] of steps) say(`  - ${name}: ${s(median(values))}`);
     say();
+    say(
+      "The time beyond the floor is the tool's safety and start-up, which the floor does without: Node's start-up and module loading (about the `--version` time), the read-only review pass that maps, mounts and plans everything before anything may write (map, find root, mount and plan above count both passes), the journal, and the check that the rebuilt initrd really holds the drivers.",
+    );
+    say();
 
     say('## dry-run');
     const dry: number[] = [];

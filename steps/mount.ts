@@ -1,6 +1,6 @@
 /**
  * Step 3: mount the root, then the guest's own fstab entries that live on the same image (a separate
- * /boot), then /dev, /proc and /sys for the chroot.
+ * /boot), then /dev, /proc and /sys for the chroot when applying.
  */
 import type { AttachedDisk } from '../src/disk/attach.js';
 import { UserError } from '../src/errors.js';
@@ -76,8 +76,11 @@ export async function mountGuest(
       readOnly: env.readOnly,
     });
   }
-  for (const special of ['/dev', '/proc', '/sys']) {
-    await bindMount(env.runner, env.cleanup, special, tree.hostPath(special));
+  // Guest commands (the chroot) need /dev, /proc and /sys; a review runs none that needs them.
+  if (!env.readOnly) {
+    for (const special of ['/dev', '/proc', '/sys']) {
+      await bindMount(env.runner, env.cleanup, special, tree.hostPath(special));
+    }
   }
   return dir;
 }
