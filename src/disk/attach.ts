@@ -57,17 +57,22 @@ export function chooseMapper(requested: MapMethod | 'auto' = 'auto'): MapperChoi
 }
 
 /** Refuses an image some other process already has attached (another run, a manual kpartx, qemu-nbd...). */
-export async function assertNotAttached(runner: CommandRunner, image: string): Promise<void> {
+/** Loop devices attached to `image` (losetup -j), whoever attached them. */
+export async function loopDevicesOf(runner: CommandRunner, image: string): Promise<string[]> {
   const { stdout } = await runner.run({
     file: 'losetup',
     args: ['-j', image],
     kind: 'read',
     timeout: 'query',
   });
-  const devices = stdout
+  return stdout
     .split('\n')
     .map((line) => line.split(':')[0]?.trim())
     .filter((d): d is string => Boolean(d));
+}
+
+export async function assertNotAttached(runner: CommandRunner, image: string): Promise<void> {
+  const devices = await loopDevicesOf(runner, image);
   if (devices.length > 0) {
     throw new UserError(
       `${image} is already attached to ${devices.join(', ')}; unmount and detach it (losetup -d) before converting`,

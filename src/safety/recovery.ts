@@ -4,6 +4,7 @@
  */
 import { existsSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { loopDevicesOf } from '../disk/attach.js';
 import type { CommandRunner } from '../exec.js';
 import { processAlive, runDir, statePath } from './run-dir.js';
 
@@ -66,16 +67,7 @@ async function releaseRecord(runner: CommandRunner, record: RecoveryRecord): Pro
     case 'loop': {
       // The device name may never have been printed before the kill: every loop device on the
       // image goes (the image is locked, so none of them belongs to a live run).
-      const { stdout } = await runner.run({
-        file: 'losetup',
-        args: ['-j', record.backing],
-        kind: 'read',
-        timeout: 'query',
-      });
-      const devices = stdout
-        .split('\n')
-        .map((line) => line.split(':')[0]?.trim())
-        .filter((d): d is string => Boolean(d));
+      const devices = await loopDevicesOf(runner, record.backing);
       for (const device of devices) {
         await runner.run({ file: 'losetup', args: ['-d', device], kind: 'host', timeout: 'attach' });
       }

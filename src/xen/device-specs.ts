@@ -9,8 +9,8 @@ import type { XenDisk, XenNic } from './guest-config.js';
 const VDEV = /^(xvd|hd|sd|vd)[a-z]+\d*(:(cdrom|disk))?$/;
 const ACCESS = /^(r|ro|w|rw|w!)$/;
 
-/** xm uname prefixes: how the backing store was reached, and its format. */
-function parseUname(uname: string): { source: string; block: boolean; format: string } {
+/** xm uname prefixes (phy:, file:, tap:aio:, tap:qcow2:...): how the store was reached, and its format. */
+export function parseUname(uname: string): { source: string; block: boolean; format: string } {
   const parts = uname.split(':');
   const known = [
     'phy',
@@ -43,7 +43,8 @@ function parseUname(uname: string): { source: string; block: boolean; format: st
   return { source, block: prefixes.includes('phy') || source.startsWith('/dev/'), format };
 }
 
-const FORMATS: Record<string, string> = {
+/** Xen's format names as libvirt spells them. */
+export const FORMATS: Record<string, string> = {
   raw: 'raw',
   qcow: 'qcow',
   qcow2: 'qcow2',

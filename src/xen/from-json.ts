@@ -1,5 +1,6 @@
 /** The JSON `xl list -l` prints (libxl's domain config), as a typed guest description. */
 import { UserError } from '../errors.js';
+import { FORMATS } from './device-specs.js';
 import type { XenDisk, XenGuestConfig, XenNic } from './guest-config.js';
 
 interface LibxlDomain {
@@ -53,14 +54,6 @@ interface LibxlDomain {
 
 const truthy = (value: string | boolean | undefined) =>
   value === true || value === 'True' || value === 'true';
-const FORMATS: Record<string, string> = {
-  raw: 'raw',
-  qcow: 'qcow',
-  qcow2: 'qcow2',
-  vhd: 'vpc',
-  qed: 'qed',
-  empty: 'raw',
-};
 
 export function fromLibxlJson(json: unknown, file: string): XenGuestConfig {
   const domains = (Array.isArray(json) ? json : [json]) as LibxlDomain[];

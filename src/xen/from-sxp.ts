@@ -1,6 +1,6 @@
 /** SXP as `xm list -l` prints it, as a typed guest description. */
 import { UserError } from '../errors.js';
-import { parseRate } from './device-specs.js';
+import { parseRate, parseUname } from './device-specs.js';
 import { joinCmdline, normalizeUuid, type XenDisk, type XenGuestConfig } from './guest-config.js';
 import { type Sxp, sxpChildren, sxpValue } from './sxp-parser.js';
 
@@ -10,19 +10,11 @@ const number = (value: string | undefined) =>
 function disk(node: Sxp): XenDisk {
   const uname = sxpValue(node, 'uname') ?? '';
   const [dev = '', kind] = (sxpValue(node, 'dev') ?? '').split(':');
-  const prefixes = uname.split(':').slice(0, -1);
-  const source = uname.split(':').pop() ?? '';
-  const format = prefixes.includes('qcow2')
-    ? 'qcow2'
-    : prefixes.includes('qcow')
-      ? 'qcow'
-      : prefixes.includes('vhd')
-        ? 'vpc'
-        : 'raw';
+  const { source, block, format } = parseUname(uname);
   const cdrom = kind === 'cdrom';
   return {
     source,
-    block: prefixes.includes('phy') || source.startsWith('/dev/'),
+    block,
     format,
     vdev: dev,
     readOnly: (sxpValue(node, 'mode') ?? 'w').startsWith('r') || cdrom,

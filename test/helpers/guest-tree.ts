@@ -1,7 +1,7 @@
 /**
- * A fingerprint of everything a guest holds: every path under its root filesystem with its type,
- * mode, owner, symlink target and content hash, plus the boot area in front of the first partition.
- * Two images with equal fingerprints hold the same files byte for byte (timestamps aside).
+ * Looking into and editing test images from the host: a fingerprint of everything a guest holds
+ * (every path under its root filesystem with type, mode, owner, symlink target and content hash,
+ * plus the boot area in front of the first partition), and read-write access to build hostile images.
  */
 import { createHash } from 'node:crypto';
 import {
@@ -23,53 +23,30 @@ interface SfdiskTable {
   partitiontable: { sectorsize?: number; partitions: { start: number; size: number; type: string }[] };
 }
 
-export async function guestFingerprint(
-  image: string,
-): Promise<{ tree: string; bootArea: string; files: number }> {
+async function readTable(image: string) {
   const { stdout } = await execa('sfdisk', ['-J', image]);
   const table = (JSON.parse(stdout) as SfdiskTable).partitiontable;
-  const sector = table.sectorsize ?? 512;
-  const root = table.partitions.find((p) => p.type === '83') ?? table.partitions[0];
-  if (!root) throw new Error(`${image}: no partition`);
-  const first = Math.min(...table.partitions.map((p) => p.start)) * sector;
-  const head = Buffer.alloc(first);
-  const fd = openSync(image, 'r');
-  readSync(fd, head, 0, first, 0);
-  closeSync(fd);
-  const boot = createHash('sha256').update(head).digest('hex');
+  return { sector: table.sectorsize ?? 512, partitions: table.partitions };
+}
+
+/** Mounts the image's Linux root partition (type 83) on a temporary directory for `use`, then releases it. */
+async function withRootMounted<T>(
+  image: string,
+  readOnly: boolean,
+  use: (dir: string) => Promise<T> | T,
+): Promise<T> {
+  const { sector, partitions } = await readTable(image);
+  const root = partitions.find((p) => p.type === '83');
+  if (!root) throw new Error(`${image}: no Linux partition`);
+  const range = ['-o', String(root.start * sector), '--sizelimit', String(root.size * sector)];
   const loop = (
-    await execa('losetup', [
-      '-f',
-      '--show',
-      '-r',
-      '-o',
-      String(root.start * sector),
-      '--sizelimit',
-      String(root.size * sector),
-      image,
-    ])
+    await execa('losetup', ['-f', '--show', ...(readOnly ? ['-r'] : []), ...range, image])
   ).stdout.trim();
-  const dir = mkdtempSync(join(tmpdir(), 'fingerprint-'));
+  const dir = mkdtempSync(join(tmpdir(), 'guest-tree-'));
   try {
-    await execa('mount', ['-o', 'ro,noload', loop, dir]);
+    await execa('mount', [...(readOnly ? ['-o', 'ro,noload'] : []), loop, dir]);
     try {
-      const hash = createHash('sha256');
-      let files = 0;
-      const walk = (path: string) => {
-        const host = join(dir, path);
-        const stat = lstatSync(host);
-        const common = `${path}\0${stat.mode}\0${stat.uid}\0${stat.gid}`;
-        if (stat.isSymbolicLink()) hash.update(`${common}\0link\0${readlinkSync(host)}\n`);
-        else if (stat.isFile()) {
-          files++;
-          hash.update(`${common}\0file\0${createHash('sha256').update(readFileSync(host)).digest('hex')}\n`);
-        } else if (stat.isDirectory()) {
-          hash.update(`${common}\0dir\n`);
-          for (const name of readdirSync(host).sort()) walk(posix.join(path, name));
-        } else hash.update(`${common}\0other\0${stat.rdev}\n`);
-      };
-      walk('/');
-      return { tree: hash.digest('hex'), bootArea: boot, files };
+      return await use(dir);
     } finally {
       await execa('umount', [dir]);
     }
@@ -79,34 +56,48 @@ export async function guestFingerprint(
   }
 }
 
+function bootAreaHash(image: string, length: number): string {
+  const head = Buffer.alloc(length);
+  const fd = openSync(image, 'r');
+  try {
+    readSync(fd, head, 0, length, 0);
+  } finally {
+    closeSync(fd);
+  }
+  return createHash('sha256').update(head).digest('hex');
+}
+
+function treeHash(dir: string): { tree: string; files: number } {
+  const hash = createHash('sha256');
+  let files = 0;
+  const walk = (path: string) => {
+    const host = join(dir, path);
+    const stat = lstatSync(host);
+    const common = `${path}\0${stat.mode}\0${stat.uid}\0${stat.gid}`;
+    if (stat.isSymbolicLink()) hash.update(`${common}\0link\0${readlinkSync(host)}\n`);
+    else if (stat.isFile()) {
+      files++;
+      hash.update(`${common}\0file\0${createHash('sha256').update(readFileSync(host)).digest('hex')}\n`);
+    } else if (stat.isDirectory()) {
+      hash.update(`${common}\0dir\n`);
+      for (const name of readdirSync(host).sort()) walk(posix.join(path, name));
+    } else hash.update(`${common}\0other\0${stat.rdev}\n`);
+  };
+  walk('/');
+  return { tree: hash.digest('hex'), files };
+}
+
+/** Two images with equal fingerprints hold the same files byte for byte (timestamps aside). */
+export async function guestFingerprint(
+  image: string,
+): Promise<{ tree: string; bootArea: string; files: number }> {
+  const { sector, partitions } = await readTable(image);
+  const bootArea = bootAreaHash(image, Math.min(...partitions.map((p) => p.start)) * sector);
+  const { tree, files } = await withRootMounted(image, true, treeHash);
+  return { tree, bootArea, files };
+}
+
 /** Mounts the image's root filesystem read-write on the host and lets `edit` change it (to build hostile images). */
 export async function editGuest(image: string, edit: (root: string) => Promise<void> | void): Promise<void> {
-  const { stdout } = await execa('sfdisk', ['-J', image]);
-  const table = (JSON.parse(stdout) as SfdiskTable).partitiontable;
-  const sector = table.sectorsize ?? 512;
-  const root = table.partitions.find((p) => p.type === '83');
-  if (!root) throw new Error(`${image}: no Linux partition`);
-  const loop = (
-    await execa('losetup', [
-      '-f',
-      '--show',
-      '-o',
-      String(root.start * sector),
-      '--sizelimit',
-      String(root.size * sector),
-      image,
-    ])
-  ).stdout.trim();
-  const dir = mkdtempSync(join(tmpdir(), 'edit-guest-'));
-  try {
-    await execa('mount', [loop, dir]);
-    try {
-      await edit(dir);
-    } finally {
-      await execa('umount', [dir]);
-    }
-  } finally {
-    rmdirSync(dir);
-    await execa('losetup', ['-d', loop]);
-  }
+  await withRootMounted(image, false, edit);
 }
