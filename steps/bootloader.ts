@@ -16,12 +16,12 @@ export const bootloaderStep: Step = {
     if (hasBootCode(guest.bootCode)) return;
     if (!tree.exists('/usr/sbin/grub-install') || !tree.exists('/usr/lib/grub/i386-pc')) {
       throw new UserError(
-        `${guest.image} has no boot code and the guest has no GRUB for BIOS (grub-pc-bin) to install; install it in the guest first`,
+        `${guest.label} has no boot code and the guest has no GRUB for BIOS (grub-pc-bin) to install; install it in the guest first`,
       );
     }
     if (!tree.exists(GRUB2_CONFIG)) {
       throw new UserError(
-        `${guest.image} has no boot code and no ${GRUB2_CONFIG} to boot from; create one in the guest first`,
+        `${guest.label} has no boot code and no ${GRUB2_CONFIG} to boot from; create one in the guest first`,
       );
     }
     const partitionModule = guest.table.label === 'gpt' ? 'part_gpt' : 'part_msdos';

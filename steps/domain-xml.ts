@@ -20,7 +20,7 @@ export interface DomainOptions {
   xmlPath?: string;
   xen?: XenGuestConfig;
   /** Format of the image the XML points at (a qcow2 overlay in copy mode). */
-  diskFormat?: 'raw' | 'qcow2';
+  diskFormat?: string;
 }
 
 export const DEFAULT_MEMORY_MIB = 1024;

@@ -16,7 +16,7 @@ export const initrdStep: Step = {
     const tool = findInitrdTool(tree);
     if (!tool) {
       throw new UserError(
-        `${guest.image}: the guest has no initrd tool xen2kvm can drive (update-initramfs); install initramfs-tools in it first`,
+        `${guest.label}: the guest has no initrd tool xen2kvm can drive (update-initramfs); install initramfs-tools in it first`,
       );
     }
     const required = requiredModules(guest.rootFsType);

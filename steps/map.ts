@@ -16,19 +16,25 @@ export interface MappedImage {
   disk: AttachedDisk;
 }
 
-export async function preflight(env: SessionEnv, image: string, needWrite: boolean): Promise<PartitionTable> {
+/** `label` names the image in messages (the operator's file, when `image` is a raw working copy of it). */
+export async function preflight(
+  env: SessionEnv,
+  image: string,
+  needWrite: boolean,
+  label = image,
+): Promise<PartitionTable> {
   await checkImageFile(image, needWrite);
-  const table = await requirePartitionTable(env.runner, image);
+  const table = await requirePartitionTable(env.runner, image, label);
   const size = statSync(image).size;
   for (const p of table.partitions) {
     if (p.start + p.size > size) {
       throw new UserError(
-        `${image} is truncated: partition ${p.number} ends at byte ${p.start + p.size} but the file has ${size}; restore the whole image first`,
+        `${label} is truncated: partition ${p.number} ends at byte ${p.start + p.size} but the file has ${size}; restore the whole image first`,
       );
     }
   }
   if (!table.partitions.some(mayHoldFilesystem)) {
-    throw new UserError(`${image} has a partition table but no partition that can hold a Linux filesystem`);
+    throw new UserError(`${label} has a partition table but no partition that can hold a Linux filesystem`);
   }
   await assertNotAttached(env.runner, image);
   return table;

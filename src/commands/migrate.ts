@@ -9,16 +9,18 @@
  * accepted. Whatever happens, everything mounted or attached is released before the command returns.
  */
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { type DomainOptions, planDomainXml } from '../../steps/domain-xml.js';
 import { preflight } from '../../steps/map.js';
 import { CleanupStack } from '../cleanup.js';
 import { chooseMapper, type MapMethod } from '../disk/attach.js';
+import { detectContainer, formatName, rawWorkingCopy, toQcow2 } from '../disk/container.js';
 import { copySparse, qcow2Overlay } from '../disk/copy.js';
 import { identifyBootCode } from '../disk/mbr.js';
 import type { PartitionTable } from '../disk/partition-table.js';
 import { InterruptedError, UserError } from '../errors.js';
 import { type CommandListener, formatCommand, HostCommandRunner, ReadOnlyRunner } from '../exec.js';
+import { checkImageFile } from '../inspect/image-file.js';
 import { runPlannedCommand, writeChanges } from '../pipeline/apply.js';
 import { type Inspection, inspectAndPlan, type Timings, timed } from '../pipeline/inspect-and-plan.js';
 import type { PrepareOptions } from '../pipeline/prepare.js';
@@ -103,6 +105,8 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
     );
   }
   const cleanup = new CleanupStack(new RecoveryLog(options.image));
+  // A raw working copy of a container-format source lives until the end of the run.
+  const inputs = new CleanupStack();
   const timings: Timings = [];
   const started = performance.now();
   const stopOnSignal = (signal: NodeJS.Signals) => {
@@ -121,13 +125,40 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
       );
     }
     const review: SessionEnv = { runner: new ReadOnlyRunner(host), cleanup, readOnly: true };
-    const table = await timed(timings, 'check', () => preflight(review, options.image, options.inPlace));
-    const prepare: PrepareOptions = { image: options.image, mapper, root: options.root };
+    // Container formats go through a raw working copy: it is what gets reviewed, and converted.
+    await checkImageFile(options.image, options.inPlace, true);
+    const container = await detectContainer(options.image);
+    if (container && options.inPlace) {
+      throw new UserError(
+        `${options.image} is a ${formatName(container)} image: in-place conversion works on raw images; use --output NEW (raw, or --output-format qcow2)`,
+        2,
+      );
+    }
+    let source = options.image;
+    if (container) {
+      const parent = options.output
+        ? dirname(resolve(options.output))
+        : (process.env.XEN2KVM_WORK_DIR ?? '/var/tmp');
+      await taskList(io, [
+        {
+          title: `Make a raw working copy of the ${formatName(container)} image (no nbd: qemu-img convert)`,
+          task: async () => {
+            source = await timed(timings, 'raw copy', () =>
+              rawWorkingCopy(host, inputs, options.image, container, parent),
+            );
+          },
+        },
+      ]).run();
+    }
+    const table = await timed(timings, 'check', () =>
+      preflight(review, source, options.inPlace, options.image),
+    );
+    const prepare: PrepareOptions = { image: source, label: options.image, mapper, root: options.root };
     const reviewed = await inspectAndPlan(io, review, prepare, table, timings);
     const bootAreaLength = Math.min(...table.partitions.map((p) => p.start));
     if (options.inPlace && !options.dryRun) {
       checkJournalRoom({
-        image: options.image,
+        image: source,
         tree: reviewed.plan.tree,
         bootAreaLength,
         changes: reviewed.plan.tree.allChanges(),
@@ -137,7 +168,10 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
     await releaseAll(io, cleanup, timings);
 
     const target = options.output ? resolve(options.output) : resolve(options.image);
-    const xml = planDomainXml(target, { ...domain, diskFormat: options.outputFormat });
+    const xml = planDomainXml(target, {
+      ...domain,
+      diskFormat: options.output ? options.outputFormat : (container ?? 'raw'),
+    });
     const xmlBefore = existsSync(xml.path) ? readFileSync(xml.path, 'utf8') : undefined;
     const changes = reviewed.plan.tree.allChanges();
     const commandCount = reviewed.plan.commands.length;
@@ -172,8 +206,8 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
     }
 
     // The image the apply writes: the source itself, or a private raw copy of it.
-    let workImage = resolve(options.image);
-    if (options.output) {
+    let workImage = resolve(source);
+    if (options.output && !container) {
       workImage = `${target}${options.outputFormat === 'qcow2' ? '.work.raw' : ''}.partial`;
       const copySize = allocatedBytes(options.image);
       const overlayRoom = options.outputFormat === 'qcow2' ? 64 * 1024 * 1024 : 0;
@@ -240,8 +274,11 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
     if (options.output) {
       if (options.outputFormat === 'qcow2') {
         partials.push(`${target}.partial`);
-        await timed(timings, 'overlay', () =>
-          qcow2Overlay(host, options.image, workImage, `${target}.partial`, diskEnd(table)),
+        // A raw source gets a thin overlay over it; a container source has no raw to back one.
+        await timed(timings, 'qcow2', () =>
+          container
+            ? toQcow2(host, workImage, `${target}.partial`)
+            : qcow2Overlay(host, options.image, workImage, `${target}.partial`, diskEnd(table)),
         );
         rmSync(workImage, { force: true });
         renameSync(`${target}.partial`, target);
@@ -271,6 +308,7 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
     if (host.interrupted) throw new InterruptedError(host.interrupted);
     throw error;
   } finally {
+    await inputs.release();
     process.off('SIGINT', stopOnSignal).off('SIGTERM', stopOnSignal);
     lock.release();
   }

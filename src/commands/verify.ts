@@ -1,5 +1,6 @@
 /** `xen2kvm verify IMAGE`: boot it as KVM would and wait for a login prompt on ttyS0. */
 import { dirname, join, resolve } from 'node:path';
+import { detectContainer } from '../disk/container.js';
 import { UserError } from '../errors.js';
 import { checkImageFile } from '../inspect/image-file.js';
 import { type CliIo, writeLine } from '../ui/io.js';
@@ -13,8 +14,8 @@ export interface VerifyOptions {
   kvmSilenceSeconds: number;
   memoryMiB: number;
   consoleLog?: string;
-  /** Image format; raw unless the image is a qcow2 (copy mode's overlay). */
-  format?: 'raw' | 'qcow2';
+  /** qemu's name of the image format; detected when not given. */
+  format?: string;
 }
 
 export function defaultConsoleLog(image: string): string {
@@ -24,7 +25,8 @@ export function defaultConsoleLog(image: string): string {
 
 /** Prints the outcome and returns whether the guest reached a login prompt. */
 export async function runBootCheck(options: VerifyOptions, io: CliIo): Promise<boolean> {
-  await checkImageFile(options.image, false, options.format === 'qcow2' ? ['qcow2'] : []);
+  await checkImageFile(options.image, false, true);
+  const format = options.format ?? (await detectContainer(options.image)) ?? 'raw';
   const consoleLog = options.consoleLog ?? defaultConsoleLog(options.image);
   writeLine(
     io.stderr,
@@ -36,7 +38,7 @@ export async function runBootCheck(options: VerifyOptions, io: CliIo): Promise<b
     timeoutSeconds: options.timeoutSeconds,
     kvmSilenceSeconds: options.kvmSilenceSeconds,
     memoryMiB: options.memoryMiB,
-    format: options.format ?? 'raw',
+    format,
     consoleLog,
     onNote: (note) => writeLine(io.stderr, `note: ${note}`),
   });

@@ -4,36 +4,17 @@
  * what to do about it.
  */
 import { constants } from 'node:fs';
-import { access, open, stat } from 'node:fs/promises';
+import { access, stat } from 'node:fs/promises';
+import { detectContainer, formatName } from '../disk/container.js';
 import { type PartitionTable, readPartitionTable } from '../disk/partition-table.js';
 import { UserError } from '../errors.js';
 import type { CommandRunner } from '../exec.js';
 import { probeFilesystem } from './filesystems.js';
 
-const MAGIC: [string, Buffer, number][] = [
-  ['qcow2', Buffer.from('QFI\xfb', 'latin1'), 0],
-  ['vmdk', Buffer.from('KDMV', 'latin1'), 0],
-  ['vhdx', Buffer.from('vhdxfile', 'latin1'), 0],
-];
-
-async function containerFormat(image: string): Promise<string | undefined> {
-  const handle = await open(image, 'r');
-  try {
-    const head = Buffer.alloc(8);
-    await handle.read(head, 0, 8, 0);
-    for (const [name, magic, offset] of MAGIC) {
-      if (head.subarray(offset, offset + magic.length).equals(magic)) return name;
-    }
-    return undefined;
-  } finally {
-    await handle.close();
-  }
-}
-
 export async function checkImageFile(
   image: string,
   needWrite: boolean,
-  allowedFormats: string[] = [],
+  allowContainers = false,
 ): Promise<void> {
   let info: Awaited<ReturnType<typeof stat>>;
   try {
@@ -45,9 +26,6 @@ export async function checkImageFile(
     throw new UserError(`${image} is a directory; give the path of the guest's raw disk image`);
   if (!info.isFile() && !info.isBlockDevice())
     throw new UserError(`${image} is not a regular file or block device`);
-  if (info.size < 1024 * 1024) {
-    throw new UserError(`${image} is too small (${info.size} bytes) to be a guest disk image`);
-  }
   try {
     await access(image, needWrite ? constants.R_OK | constants.W_OK : constants.R_OK);
   } catch (error) {
@@ -61,23 +39,31 @@ export async function checkImageFile(
       `${image} cannot be ${what} (${code}: not permitted, or the file is immutable); run as root, or use --output NEW`,
     );
   }
-  const format = await containerFormat(image);
-  if (format && !allowedFormats.includes(format)) {
+  const format = await detectContainer(image);
+  // A container's file size says nothing of its disk's; a raw image smaller than 1 MiB is no disk.
+  if (!format && info.size < 1024 * 1024) {
+    throw new UserError(`${image} is too small (${info.size} bytes) to be a guest disk image`);
+  }
+  if (format && !allowContainers) {
     throw new UserError(
-      `${image} is a ${format} image; convert it to raw first (qemu-img convert -O raw ${image} disk.raw)`,
+      `${image} is a ${formatName(format)} image; convert it with --output NEW (or to raw first: qemu-img convert -O raw ${image} disk.raw)`,
     );
   }
 }
 
 /** The partition table, or one line explaining what the image is instead. */
-export async function requirePartitionTable(runner: CommandRunner, image: string): Promise<PartitionTable> {
+export async function requirePartitionTable(
+  runner: CommandRunner,
+  image: string,
+  label = image,
+): Promise<PartitionTable> {
   const table = await readPartitionTable(runner, image);
   if (table) return table;
   const fs = await probeFilesystem(runner, image);
   if (fs.type) {
     throw new UserError(
-      `${image} holds a bare ${fs.type} filesystem with no partition table (a partitionless Xen disk); only partitioned disk images are supported`,
+      `${label} holds a bare ${fs.type} filesystem with no partition table (a partitionless Xen disk); only partitioned disk images are supported`,
     );
   }
-  throw new UserError(`${image} is not a disk image: it has no partition table and no filesystem`);
+  throw new UserError(`${label} is not a disk image: it has no partition table and no filesystem`);
 }

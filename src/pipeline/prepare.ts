@@ -17,6 +17,8 @@ import type { Guest } from './types.js';
 
 export interface PrepareOptions {
   image: string;
+  /** The operator's name for the image, in messages (image may be a raw working copy of it). */
+  label?: string;
   mapper: MapperChoice;
   root?: string;
   askRoot?: RootChooser;
@@ -36,11 +38,13 @@ export async function mapPhase(
 export async function findRootPhase(env: SessionEnv, options: PrepareOptions, mapped: MappedImage) {
   // A fixed number (an apply after its review, a rollback) needs no look at the other partitions.
   const fixed = options.root !== undefined && /^\d+$/.test(options.root) ? Number(options.root) : undefined;
-  const search: RootSearch = await findRoots(env, mapped.disk, fixed);
-  const root = await chooseRoot(options.image, search, options.root, options.askRoot);
+  let search: RootSearch = await findRoots(env, mapped.disk, fixed);
+  // Nothing on the named partition: look at them all, so the refusal can list the candidates.
+  if (fixed !== undefined && search.candidates.length === 0) search = await findRoots(env, mapped.disk);
+  const root = await chooseRoot(options.label ?? options.image, search, options.root, options.askRoot);
   if (!SUPPORTED_FAMILIES.includes(root.os.family)) {
     throw new UserError(
-      `${options.image}: ${root.os.prettyName} (${root.os.family} family) is not supported yet; supported: Debian and Ubuntu guests`,
+      `${options.label ?? options.image}: ${root.os.prettyName} (${root.os.family} family) is not supported yet; supported: Debian and Ubuntu guests`,
     );
   }
   return { search, root };
@@ -56,6 +60,7 @@ export async function mountPhase(
   const tree = new StagedTree(rootDir);
   return {
     image: options.image,
+    label: options.label ?? options.image,
     root: rootDir,
     os: found.root.os,
     table: mapped.table,

@@ -8,7 +8,10 @@ import type { OsInfo } from '../inspect/os-release.js';
 import type { StagedTree } from '../tree/staged-tree.js';
 
 export interface Guest {
+  /** The raw image attached (the operator's, or a working copy of it). */
   image: string;
+  /** The operator's name for it, in messages. */
+  label: string;
   /** Host directory where the guest's root is mounted. */
   root: string;
   os: OsInfo;

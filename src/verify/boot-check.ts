@@ -17,7 +17,8 @@ export interface BootCheckOptions {
   /** Under auto, seconds of silence after which KVM is declared broken and TCG is used. */
   kvmSilenceSeconds: number;
   memoryMiB: number;
-  format: 'raw' | 'qcow2';
+  /** qemu's name of the image format (raw, qcow2, vpc...). */
+  format: string;
   consoleLog: string;
   onNote?: (note: string) => void;
   listener?: CommandListener;
@@ -69,12 +70,7 @@ export async function kvmUsable(): Promise<boolean> {
   }
 }
 
-export function qemuArgs(
-  image: string,
-  accel: Accel,
-  memoryMiB: number,
-  format: 'raw' | 'qcow2' = 'raw',
-): string[] {
+export function qemuArgs(image: string, accel: Accel, memoryMiB: number, format = 'raw'): string[] {
   return [
     '-machine',
     `pc,accel=${accel}`,

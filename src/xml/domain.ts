@@ -140,7 +140,7 @@ export function simpleDomain(options: {
   memoryMiB: number;
   vcpus: number;
   network: NicSource;
-  format?: 'raw' | 'qcow2';
+  format?: string;
 }): DomainSpec {
   return {
     name: options.name,

@@ -28,7 +28,7 @@ export interface XenMappingOptions {
   defaultNic: NicSource;
   /** The converted image: it replaces the guest's first disk. */
   image?: string;
-  imageFormat?: 'raw' | 'qcow2';
+  imageFormat?: string;
   boot: 'guest' | 'direct';
   name?: string;
   memoryMiB?: number;

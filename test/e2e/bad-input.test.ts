@@ -110,12 +110,12 @@ const cases: Case[] = [
     exitCode: 1,
   },
   {
-    name: 'a qcow2 image',
+    name: 'a qcow2 image holding no partition table',
     make: async () => {
-      await sh('qemu-img create -q -f qcow2 disk.qcow2 1G && truncate -s 2M disk.qcow2');
-      return join(dir, 'disk.qcow2');
+      await sh('qemu-img create -q -f qcow2 empty.qcow2 1G');
+      return join(dir, 'empty.qcow2');
     },
-    message: /disk\.qcow2 is a qcow2 image; convert it to raw first/,
+    message: /empty\.qcow2 is not a disk image: it has no partition table and no filesystem/,
     exitCode: 1,
   },
   {
