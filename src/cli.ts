@@ -134,6 +134,12 @@ export async function main(options: MainOptions): Promise<number> {
       '--console-log <path>',
       'where the boot check keeps the console output (default: NAME.console.log)',
     )
+    .addOption(
+      new Option('--diff-format <format>', 'how the plan is shown: unified diffs, a stat per file, or JSON')
+        .choices(['unified', 'stat', 'json'])
+        .default('unified'),
+    )
+    .option('--json', 'print one JSON report on stdout (the plan on a dry-run, the outcome otherwise)')
     .option('--no-color', 'no colours in diffs')
     .option('-v, --verbose', 'print every host command as it runs')
     .action(async (image: string, opts) => {
@@ -167,6 +173,8 @@ export async function main(options: MainOptions): Promise<number> {
               }
             : undefined,
           verbose: Boolean(opts.verbose),
+          diffFormat: opts.diffFormat,
+          json: Boolean(opts.json),
         },
         makeIo(options, opts.color !== false),
       );
@@ -266,7 +274,7 @@ export async function main(options: MainOptions): Promise<number> {
     )
     .action(async (image: string, opts) => {
       const { runBootCheck } = await import('./commands/verify.js');
-      const ok = await runBootCheck(
+      const result = await runBootCheck(
         {
           image,
           accel: opts.accel,
@@ -277,7 +285,7 @@ export async function main(options: MainOptions): Promise<number> {
         },
         makeIo(options, true),
       );
-      exitCode = ok ? 0 : 3;
+      exitCode = result.ok ? 0 : 3;
     });
 
   try {
@@ -289,6 +297,13 @@ export async function main(options: MainOptions): Promise<number> {
       return error.exitCode === 0 ? 0 : 2;
     }
     options.stderr.write(`xen2kvm: ${errorMessage(error)}\n`);
+    const code = isUserError(error) ? error.exitCode : 1;
+    // A script that asked for JSON gets its answer in JSON, failures included.
+    if (options.argv.includes('--json')) {
+      options.stdout.write(
+        `${JSON.stringify({ status: 'failed', error: errorMessage(error), exitCode: code })}\n`,
+      );
+    }
     if (isUserError(error)) return error.exitCode;
     if (process.env.XEN2KVM_DEBUG && error instanceof Error) options.stderr.write(`${error.stack}\n`);
     return 1;

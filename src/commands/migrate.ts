@@ -31,7 +31,7 @@ import { acquireLock } from '../safety/lock.js';
 import { RecoveryLog, recoverLeftovers } from '../safety/recovery.js';
 import { allocatedBytes, requireRoom } from '../safety/space.js';
 import { type CliIo, writeLine } from '../ui/io.js';
-import { renderPlan } from '../ui/report.js';
+import { type DiffFormat, type ReportInput, renderPlanAs } from '../ui/report.js';
 import { seconds, taskList } from '../ui/task-list.js';
 import { loadXenConfig } from '../xen/load.js';
 import { runBootCheck, type VerifyOptions } from './verify.js';
@@ -52,6 +52,10 @@ export interface MigrateOptions {
   xenConfig?: string;
   verify?: Omit<VerifyOptions, 'image'>;
   verbose: boolean;
+  /** How the plan is shown. */
+  diffFormat: DiffFormat;
+  /** Print one JSON report on stdout instead of the human summary. */
+  json: boolean;
 }
 
 function verboseListener(io: CliIo): CommandListener {
@@ -176,7 +180,7 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
     const changes = reviewed.plan.tree.allChanges();
     const commandCount = reviewed.plan.commands.length;
     const warnings = [...reviewed.plan.warnings, ...xml.warnings.map((w) => `domain XML: ${w}`)];
-    const report = renderPlan({
+    const reportInput: ReportInput = {
       image: options.image,
       summary: summaryLines(reviewed, options),
       changes,
@@ -184,7 +188,8 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
       warnings,
       domainXml: { ...xml, exists: xmlBefore !== undefined, unchanged: xmlBefore === xml.content },
       color: io.color,
-    });
+    };
+    const report = renderPlanAs(options.json ? 'json' : options.diffFormat, reportInput);
     if (options.dryRun) {
       io.stdout.write(report);
       writeLine(
@@ -287,21 +292,49 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
       }
     }
     if (xmlBefore !== xml.content) writeFileSync(xml.path, xml.content);
+    // With --json, stdout carries one JSON report and the human lines go to stderr.
+    const human: CliIo = options.json ? { ...io, stdout: io.stderr } : io;
     const into = options.output ? ` into ${options.output}` : ' in place';
     writeLine(
-      io.stdout,
+      human.stdout,
       `converted ${options.image}${into}: ${changes.length} file(s) changed, ${commandCount} command(s) run`,
     );
     if (journal)
-      writeLine(io.stdout, `journal: ${journal.dir} (undo with xen2kvm rollback, drop with xen2kvm commit)`);
-    writeLine(io.stdout, `domain XML: ${xml.path}${xmlBefore === xml.content ? ' (unchanged)' : ''}`);
+      writeLine(
+        human.stdout,
+        `journal: ${journal.dir} (undo with xen2kvm rollback, drop with xen2kvm commit)`,
+      );
+    writeLine(human.stdout, `domain XML: ${xml.path}${xmlBefore === xml.content ? ' (unchanged)' : ''}`);
     for (const warning of warnings) writeLine(io.stderr, `warning: ${warning}`);
-    writeLine(io.stdout, `time: ${seconds(performance.now() - started)} (${formatTimings(timings)})`);
-    if (options.verify) {
-      const ok = await runBootCheck({ ...options.verify, image: target, format: options.outputFormat }, io);
-      return ok ? 0 : 3;
+    const totalSeconds = (performance.now() - started) / 1000;
+    writeLine(human.stdout, `time: ${totalSeconds.toFixed(1)} s (${formatTimings(timings)})`);
+    const boot = options.verify
+      ? await runBootCheck(
+          { ...options.verify, image: target, format: options.output ? options.outputFormat : undefined },
+          human,
+        )
+      : undefined;
+    if (options.json) {
+      const report = {
+        status: boot && !boot.ok ? 'boot-check-failed' : 'converted',
+        image: resolve(options.image),
+        mode: options.output ? 'copy' : 'in-place',
+        output: options.output ? target : null,
+        outputFormat: options.output ? options.outputFormat : null,
+        journal: journal?.dir ?? null,
+        domainXml: xml.path,
+        changes: changes.map((c) => ({ path: c.path, kind: c.kind, step: c.step })),
+        commands: current.plan.commands.map((c) => c.argv),
+        warnings,
+        seconds: Number(totalSeconds.toFixed(3)),
+        steps: Object.fromEntries(
+          sumTimings(timings).map(([name, ms]) => [name, Number((ms / 1000).toFixed(3))]),
+        ),
+        bootCheck: boot ?? null,
+      };
+      io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     }
-    return 0;
+    return boot && !boot.ok ? 3 : 0;
   } catch (error) {
     await releaseAll(io, cleanup, timings);
     for (const partial of partials) rmSync(partial, { force: true });
@@ -349,10 +382,16 @@ function summaryLines({ mapped, guest }: Inspection, options: MigrateOptions): s
 }
 
 /** Sums the phases that ran twice (review and apply) so each step shows once. */
-function formatTimings(timings: Timings): string {
+function sumTimings(timings: Timings): [string, number][] {
   const sums = new Map<string, number>();
   for (const [name, ms] of timings) sums.set(name, (sums.get(name) ?? 0) + ms);
-  return [...sums].map(([name, ms]) => `${name} ${(ms / 1000).toFixed(2)} s`).join(', ');
+  return [...sums];
+}
+
+function formatTimings(timings: Timings): string {
+  return sumTimings(timings)
+    .map(([name, ms]) => `${name} ${(ms / 1000).toFixed(2)} s`)
+    .join(', ');
 }
 
 export async function releaseAll(io: CliIo, cleanup: CleanupStack, timings: Timings): Promise<void> {

@@ -4,7 +4,7 @@ import { detectContainer } from '../disk/container.js';
 import { UserError } from '../errors.js';
 import { checkImageFile } from '../inspect/image-file.js';
 import { type CliIo, writeLine } from '../ui/io.js';
-import { type Accel, bootCheck } from '../verify/boot-check.js';
+import { type Accel, type BootCheckResult, bootCheck } from '../verify/boot-check.js';
 import { domainNameFor } from '../xml/domain.js';
 
 export interface VerifyOptions {
@@ -23,8 +23,8 @@ export function defaultConsoleLog(image: string): string {
   return join(dirname(path), `${domainNameFor(path)}.console.log`);
 }
 
-/** Prints the outcome and returns whether the guest reached a login prompt. */
-export async function runBootCheck(options: VerifyOptions, io: CliIo): Promise<boolean> {
+/** Prints the outcome and returns it. */
+export async function runBootCheck(options: VerifyOptions, io: CliIo): Promise<BootCheckResult> {
   await checkImageFile(options.image, false, true);
   const format = options.format ?? (await detectContainer(options.image)) ?? 'raw';
   const consoleLog = options.consoleLog ?? defaultConsoleLog(options.image);
@@ -48,7 +48,7 @@ export async function runBootCheck(options: VerifyOptions, io: CliIo): Promise<b
     `${verdict}: ${result.reason} (${result.accel.toUpperCase()}, ${result.seconds.toFixed(1)} s)`,
   );
   writeLine(io.stdout, `console log: ${result.consoleLog}`);
-  return result.ok;
+  return result;
 }
 
 export function parseAccel(value: string): Accel | 'auto' {

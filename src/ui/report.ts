@@ -40,3 +40,67 @@ export function renderPlan(input: ReportInput): string {
   out.push(input.domainXml.content.trimEnd());
   return `${out.join('\n')}\n`;
 }
+
+/** Lines added and removed by a change, as `git diff --stat` counts them. */
+export function changeStat(change: FileChange): { added: number; removed: number } {
+  let added = 0;
+  let removed = 0;
+  for (const line of unifiedDiff(change).split('\n')) {
+    if (line.startsWith('+') && !line.startsWith('+++')) added++;
+    else if (line.startsWith('-') && !line.startsWith('---')) removed++;
+  }
+  return { added, removed };
+}
+
+/** The plan in a few lines: one per file with its counts, then the commands and the XML's path. */
+export function renderPlanStat(input: ReportInput): string {
+  const out: string[] = [`# xen2kvm plan for ${input.image}`];
+  const width = Math.max(0, ...input.changes.map((c) => c.path.length));
+  for (const change of input.changes) {
+    const { added, removed } = changeStat(change);
+    out.push(
+      ` ${change.path.padEnd(width)} | +${added} -${removed}${change.kind === 'write' ? '' : ` (${change.kind})`}`,
+    );
+  }
+  out.push(` ${input.changes.length} file(s) changed`);
+  for (const command of input.commands) out.push(` run: ${command.argv.join(' ')}`);
+  for (const warning of input.warnings) out.push(` warning: ${warning}`);
+  out.push(` domain XML: ${input.domainXml.path}${input.domainXml.unchanged ? ' (unchanged)' : ''}`);
+  return `${out.join('\n')}\n`;
+}
+
+/** The plan as data, for scripts: what `--diff-format json` prints. */
+export function planJson(input: ReportInput) {
+  return {
+    image: input.image,
+    summary: input.summary,
+    changes: input.changes.map((change) => ({
+      path: change.path,
+      kind: change.kind,
+      step: change.step,
+      reason: change.reason,
+      ...changeStat(change),
+      diff: unifiedDiff(change),
+    })),
+    commands: input.commands.map((command) => ({
+      step: command.step,
+      argv: command.argv,
+      why: command.why,
+      check: command.check?.describe ?? null,
+    })),
+    warnings: input.warnings,
+    domainXml: {
+      path: input.domainXml.path,
+      unchanged: input.domainXml.unchanged,
+      content: input.domainXml.content,
+    },
+  };
+}
+
+export type DiffFormat = 'unified' | 'stat' | 'json';
+
+export function renderPlanAs(format: DiffFormat, input: ReportInput): string {
+  if (format === 'stat') return renderPlanStat(input);
+  if (format === 'json') return `${JSON.stringify(planJson(input), null, 2)}\n`;
+  return renderPlan(input);
+}
