@@ -37,6 +37,14 @@ export function rewriteGrub2Config(text: string, policy: Pick<KernelArgsPolicy, 
   return lines.join('\n');
 }
 
+/**
+ * GRUB legacy (menu.lst, grub.conf): kernel lines converted, and SUSE's graphical menu (gfxmenu)
+ * commented out, since it cannot show on a serial console.
+ */
+export function rewriteGrubLegacyConfig(text: string, policy: Pick<KernelArgsPolicy, 'extra'>): string {
+  return rewriteKernelLines(text, policy).replace(/^(\s*)(gfxmenu\b.*)$/gm, '$1#$2');
+}
+
 export const GRUB2_CONFIG = '/boot/grub/grub.cfg';
 export const GRUB_LEGACY_CONFIGS = ['/boot/grub/menu.lst', '/boot/grub/grub.conf'];
 
@@ -54,7 +62,7 @@ export const grubConfigStep: Step = {
       const text = tree.read(path);
       if (text === undefined || seen.has(canonical)) continue;
       seen.add(canonical);
-      tree.write(path, rewriteKernelLines(text, kernelArgs), 'grub-config', 'kernel lines for KVM');
+      tree.write(path, rewriteGrubLegacyConfig(text, kernelArgs), 'grub-config', 'kernel lines for KVM');
     }
   },
 };

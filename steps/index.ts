@@ -8,7 +8,9 @@ import { grubConfigStep } from './grub-config.js';
 import { grubDefaultsStep } from './grub-defaults.js';
 import { initramfsModulesStep } from './initramfs-modules.js';
 import { initrdStep } from './initrd.js';
+import { modprobeStep } from './modprobe.js';
 import { securettyStep } from './securetty.js';
+import { sysconfigStep } from './sysconfig.js';
 
 export const guestSteps: readonly Step[] = [
   fstabStep,
@@ -17,6 +19,8 @@ export const guestSteps: readonly Step[] = [
   deviceMapStep,
   gettyStep,
   securettyStep,
+  sysconfigStep,
+  modprobeStep,
   initramfsModulesStep,
   initrdStep,
   bootloaderStep,

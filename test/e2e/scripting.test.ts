@@ -24,7 +24,9 @@ describe('scripting', () => {
     const run = await runCli(['migrate', '--dry-run', '--diff-format', 'stat', image]);
     expect(run.exitCode).toBe(0);
     expect(run.stdout).toMatch(/^ \/etc\/fstab +\| \+2 -2$/m);
-    expect(run.stdout).toMatch(/^ \/etc\/systemd\/system\/getty\.target\.wants\/serial-getty@hvc0\.service +\| \+0 -1 \(remove\)$/m);
+    expect(run.stdout).toMatch(
+      /^ \/etc\/systemd\/system\/getty\.target\.wants\/serial-getty@hvc0\.service +\| \+0 -1 \(remove\)$/m,
+    );
     expect(run.stdout).toContain(' 7 file(s) changed');
     expect(run.stdout).toMatch(/^ run: update-initramfs -u -k \S+$/m);
     expect(run.stdout).not.toContain('@@');
@@ -51,8 +53,17 @@ describe('scripting', () => {
     const output = join(dir, 'converted.raw');
     const run = await runCli(['migrate', '--yes', '--json', '--output', output, image]);
     expect(run.exitCode).toBe(0);
-    const report = JSON.parse(run.stdout) as Record<string, unknown> & { steps: Record<string, number>; changes: unknown[] };
-    expect(report).toMatchObject({ status: 'converted', mode: 'copy', output, outputFormat: 'raw', journal: null });
+    const report = JSON.parse(run.stdout) as Record<string, unknown> & {
+      steps: Record<string, number>;
+      changes: unknown[];
+    };
+    expect(report).toMatchObject({
+      status: 'converted',
+      mode: 'copy',
+      output,
+      outputFormat: 'raw',
+      journal: null,
+    });
     expect(report.changes).toHaveLength(7);
     expect(report.steps['run initrd']).toBeGreaterThan(0);
     expect(run.stderr).toContain(`converted ${image} into ${output}`);

@@ -98,3 +98,60 @@ MODULES=dep
 BUSYBOX=auto
 COMPRESS=zstd
 `;
+
+export const SUSE_SYSCONFIG_KERNEL = `## Path:	System/Kernel
+## Description:
+## Type:	string
+## Command:	/sbin/mkinitrd
+#
+# This variable contains the list of modules to be added to the initial
+# ramdisk by calling the script "mkinitrd"
+#
+INITRD_MODULES="processor thermal fan jbd ext3 xenblk xennet"
+
+## Type:	string
+## Command:	/sbin/mkinitrd
+#
+# This variable contains the list of modules to be added to the initial
+# ramdisk that is created for unprivileged Xen domains (domU); you may need
+# drivers for virtual block and network devices in addition to filesystem
+# and device-mapper modules.
+#
+DOMU_INITRD_MODULES="xennet xenblk dm-mod"
+
+## Type:        string
+## ServiceRestart: boot.loadmodules
+#
+MODULES_LOADED_ON_BOOT=""
+`;
+
+export const SUSE_SYSCONFIG_BOOTLOADER = `## Path:	System/Bootloader
+## Description:	Bootloader configuration
+## Type:	list(grub,lilo,none)
+LOADER_TYPE="grub"
+## Type:	string
+## Default:	""
+DEFAULT_APPEND="   resume=/dev/xvda1 splash=silent showopts console=xvc0"
+## Type:	string
+DEFAULT_VGA=""
+## Type:	string
+FAILSAFE_APPEND="showopts ide=nodma apm=off noresume edd=off powersaved=off nohz=off highres=off processor.max_cstate=1 nomodeset x11failsafe"
+## Type:	string
+XEN_KERNEL_APPEND="resume=/dev/xvda1 splash=silent showopts console=xvc0"
+## Type:	string
+XEN_APPEND=""
+`;
+
+export const REDHAT_SYSCONFIG_KERNEL = `# UPDATEDEFAULT specifies if new-kernel-pkg should make
+# new kernels the default
+UPDATEDEFAULT=yes
+
+# DEFAULTKERNEL specifies the default kernel package type
+DEFAULTKERNEL=kernel-xen
+`;
+
+export const RHEL5_MODPROBE_CONF = `alias eth0 xennet
+alias scsi_hostadapter xenblk
+alias eth1 xennet
+options ip_conntrack hashsize=16384
+`;
