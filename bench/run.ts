@@ -124,6 +124,30 @@ async function main(): Promise<void> {
     say(`- migrate --dry-run: ${s(median(dry))}`);
     say();
 
+    say('## Batch: 8 copies of the fixture, converted in place');
+    const perMinute: Record<number, number> = {};
+    for (const jobs of [1, 2]) {
+      const names = Array.from({ length: 8 }, (_, i) => fresh(`batch-${jobs}-${i}.raw`));
+      const manifest = join(work, `batch-${jobs}.yaml`);
+      writeFileSync(
+        manifest,
+        `defaults:\n  mode: in-place\nimages:\n${names.map((n) => `  - ${n}\n`).join('')}`,
+      );
+      const run = await measure('node', [CLI, 'batch', manifest, '--jobs', String(jobs), '--json']);
+      perMinute[jobs] = 8 / (run.ms / 60_000);
+      say(
+        `- --jobs ${jobs}: ${s(run.ms)} for 8 images, ${(perMinute[jobs] as number).toFixed(1)} images per minute`,
+      );
+      for (const name of names) {
+        rmSync(name, { force: true });
+        rmSync(`${name}.xen2kvm-journal`, { recursive: true, force: true });
+      }
+    }
+    say(
+      `- ratio --jobs 2 / --jobs 1: ${((perMinute[2] as number) / (perMinute[1] as number)).toFixed(2)} (2 cores; update-initramfs is most of each conversion)`,
+    );
+    say();
+
     say('## Scaling: the same guest inside bigger sparse images');
     say('| virtual size | dry-run | in place | copy (raw) | copy allocated |');
     say('|---|---|---|---|---|');

@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { errorMessage, isUserError } from './errors.js';
+import { errorMessage, isUserError, UserError } from './errors.js';
 import type { CliIo } from './ui/io.js';
 
 export interface MainOptions {
@@ -53,6 +53,47 @@ async function bridgeOptions(values: string[]) {
   return { bridges, bridge: bare[0] };
 }
 
+/** `migrate A B ...`: the same options for every image, run as a batch. */
+async function migrateMany(images: string[], opts: Record<string, unknown>, io: CliIo): Promise<number> {
+  const { runBatch } = await import('./commands/batch.js');
+  const { defaultJobs } = await import('./batch/run.js');
+  const { resolve, join, basename } = await import('node:path');
+  if (!opts.dryRun && !opts.inPlace && !opts.outputDir) {
+    throw new UserError('several images: add --in-place, --output-dir DIR, or --dry-run', 2);
+  }
+  if (opts.output) throw new UserError('several images: use --output-dir DIR, not --output', 2);
+  const bridges = await bridgeOptions(opts.bridge as string[]);
+  const format = (opts.outputFormat as 'raw' | 'qcow2') ?? 'raw';
+  const jobs = images.map((image, index) => ({
+    image: resolve(image),
+    mode: opts.inPlace ? ('in-place' as const) : ('copy' as const),
+    output: opts.outputDir
+      ? join(resolve(opts.outputDir as string), `${basename(image).replace(/\.[^.]+$/, '')}.${format}`)
+      : undefined,
+    outputFormat: format,
+    xenConfig: undefined,
+    bridges: Object.fromEntries(
+      [...bridges.bridges].map(([xen, t]) => [xen, `${t.openvswitch ? 'ovs:' : ''}${t.name}`]),
+    ),
+    network: opts.network as string | undefined,
+    memory: opts.memory as number | undefined,
+    vcpus: opts.vcpus as number | undefined,
+    verify: Boolean(opts.verify),
+    line: index + 1,
+  }));
+  return runBatch(
+    jobs,
+    {
+      jobs: (opts.jobs as number | undefined) ?? defaultJobs(),
+      dryRun: Boolean(opts.dryRun),
+      force: false,
+      json: Boolean(opts.json),
+      stateBase: join(process.cwd(), 'xen2kvm-batch'),
+    },
+    io,
+  );
+}
+
 const accelOption = () =>
   new Option('--accel <mode>', 'accelerator for the boot check: auto uses KVM when it works, else TCG')
     .choices(['auto', 'kvm', 'tcg'])
@@ -93,10 +134,19 @@ export async function main(options: MainOptions): Promise<number> {
   program
     .command('migrate')
     .description('convert a Xen guest disk image in place so it boots under KVM, and write its libvirt XML')
-    .argument('<image>', 'raw disk image of the Xen guest (partitioned, msdos or GPT)')
+    .argument(
+      '<images...>',
+      "the Xen guest's disk image (raw, qcow2, vhd, vhdx, vmdk); several run as a batch",
+    )
     .option('-n, --dry-run', 'show every file diff, guest command and the XML; change nothing')
     .option('-y, --yes', 'apply without asking for confirmation (needed when not on a terminal)')
     .option('--in-place', 'convert IMAGE itself, keeping a journal for xen2kvm rollback')
+    .option('--output-dir <dir>', 'with several images: convert each into DIR/NAME.raw (or .qcow2)')
+    .option(
+      '-j, --jobs <count>',
+      'with several images: how many at once (default: from cores and free loop devices)',
+      positiveInteger,
+    )
     .option('-o, --output <new>', 'convert into a new image; IMAGE is only read')
     .addOption(
       new Option(
@@ -142,7 +192,12 @@ export async function main(options: MainOptions): Promise<number> {
     .option('--json', 'print one JSON report on stdout (the plan on a dry-run, the outcome otherwise)')
     .option('--no-color', 'no colours in diffs')
     .option('-v, --verbose', 'print every host command as it runs')
-    .action(async (image: string, opts) => {
+    .action(async (images: string[], opts) => {
+      if (images.length > 1) {
+        exitCode = await migrateMany(images, opts, makeIo(options, false));
+        return;
+      }
+      const image = images[0] as string;
       const { migrate } = await import('./commands/migrate.js');
       exitCode = await migrate(
         {
@@ -177,6 +232,37 @@ export async function main(options: MainOptions): Promise<number> {
           json: Boolean(opts.json),
         },
         makeIo(options, opts.color !== false),
+      );
+    });
+
+  program
+    .command('batch')
+    .description(
+      'convert the images a YAML manifest lists, several at once, with a log per image and a summary',
+    )
+    .argument('<manifest>', 'YAML: optional defaults, then images (see the README)')
+    .option(
+      '-j, --jobs <count>',
+      'how many conversions at once (default: from cores and free loop devices)',
+      positiveInteger,
+    )
+    .option('-n, --dry-run', 'plan every image (plans in the logs); change nothing')
+    .option('--force', 'convert again the images a previous run converted')
+    .option('--json', 'print a JSON report on stdout (the table goes to stderr)')
+    .option('--log-dir <dir>', 'where the per-image logs go (default: MANIFEST.logs/)')
+    .action(async (manifest: string, opts) => {
+      const { batchFromManifest } = await import('./commands/batch.js');
+      const { defaultJobs } = await import('./batch/run.js');
+      exitCode = await batchFromManifest(
+        manifest,
+        {
+          jobs: opts.jobs ?? defaultJobs(),
+          dryRun: Boolean(opts.dryRun),
+          force: Boolean(opts.force),
+          json: Boolean(opts.json),
+          logDir: opts.logDir,
+        },
+        makeIo(options, false),
       );
     });
 

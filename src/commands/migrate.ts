@@ -75,6 +75,12 @@ function checkUsage(options: MigrateOptions, io: CliIo): void {
   if (options.output && resolve(options.output) === resolve(options.image)) {
     throw new UserError('--output names the source image itself; use --in-place to convert it in place', 2);
   }
+  if (options.output && !existsSync(dirname(resolve(options.output)))) {
+    throw new UserError(
+      `${dirname(resolve(options.output))} does not exist; create it, or choose another --output`,
+      2,
+    );
+  }
   if (options.output && existsSync(options.output)) {
     throw new UserError(`${options.output} already exists; remove it or choose another --output`, 2);
   }

@@ -11,10 +11,14 @@ export interface CliRun {
   stderr: string;
 }
 
-export async function runCli(args: string[], options: { timeout?: number } = {}): Promise<CliRun> {
+export async function runCli(
+  args: string[],
+  options: { timeout?: number; cwd?: string } = {},
+): Promise<CliRun> {
   const result = await execa('node', [CLI, ...args], {
     reject: false,
     stdin: 'ignore',
+    cwd: options.cwd,
     timeout: options.timeout ?? 10 * 60_000,
     env: { NO_COLOR: '1' },
   });

@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import { parseManifest } from '../../src/batch/manifest.js';
+import { argsFor } from '../../src/batch/run.js';
+
+const parse = (text: string) => parseManifest('/srv/m.yaml', text);
+
+describe('batch manifest', () => {
+  it('merges defaults into each entry, resolves paths beside the manifest, and names copy outputs', () => {
+    const jobs = parse(`defaults:
+  output-dir: /srv/kvm
+  bridges: { xenbr0: br0 }
+  memory: 2048
+images:
+  - image: xen/web01.raw
+    xen-config: /etc/xen/web01.cfg
+    bridges: { xenbr1: "ovs:br-int" }
+  - image: /data/db01.img
+    mode: in-place
+  - mail.raw
+`);
+    expect(jobs.map((j) => [j.image, j.mode, j.output, j.memory, j.line])).toEqual([
+      ['/srv/xen/web01.raw', 'copy', '/srv/kvm/web01.raw', 2048, 6],
+      ['/data/db01.img', 'in-place', undefined, 2048, 9],
+      ['/srv/mail.raw', 'copy', '/srv/kvm/mail.raw', 2048, 11],
+    ]);
+    expect(jobs[0]?.bridges).toEqual({ xenbr0: 'br0', xenbr1: 'ovs:br-int' });
+    expect(argsFor(jobs[0] as (typeof jobs)[0], false)).toEqual([
+      'migrate',
+      '--json',
+      '--yes',
+      '--output',
+      '/srv/kvm/web01.raw',
+      '--output-format',
+      'raw',
+      '--xen-config',
+      '/etc/xen/web01.cfg',
+      '--bridge',
+      'xenbr0=br0',
+      '--bridge',
+      'xenbr1=ovs:br-int',
+      '--memory',
+      '2048',
+      '/srv/xen/web01.raw',
+    ]);
+  });
+
+  const errors: [string, string, RegExp][] = [
+    [
+      'an unknown setting',
+      'images:\n  - image: a.raw\n    memroy: 512\n',
+      /^\/srv\/m\.yaml:3:5: unknown setting 'memroy'/,
+    ],
+    [
+      'a wrong type',
+      'images:\n  - image: a.raw\n    mode: in-place\n    vcpus: two\n',
+      /^\/srv\/m\.yaml:4:12: vcpus: expected a number$/,
+    ],
+    [
+      'an image listed twice',
+      'defaults: { mode: in-place }\nimages:\n  - a.raw\n  - ./a.raw\n',
+      /^\/srv\/m\.yaml:4:5: \.\/a\.raw is listed twice \(lines 3 and 4\)/,
+    ],
+    [
+      'copy mode without an output',
+      'images:\n  - image: a.raw\n',
+      /^\/srv\/m\.yaml:2:5: copy mode needs output: PATH or output-dir: DIR/,
+    ],
+    [
+      'two images writing one output',
+      'images:\n  - { image: a.raw, output: /x.raw }\n  - { image: b.raw, output: /x.raw }\n',
+      /^\/srv\/m\.yaml:3:5: \/x\.raw is also the output of line 2/,
+    ],
+    ['no images', 'defaults: { mode: in-place }\n', /^\/srv\/m\.yaml:1:1: images: expected a list/],
+    ['broken YAML', 'images:\n  - image: [a.raw\n', /^\/srv\/m\.yaml:\d+:\d+: not valid YAML/],
+    ['an unknown section', 'image:\n  - a.raw\n', /^\/srv\/m\.yaml:1:1: unknown section 'image'/],
+  ];
+  for (const [what, text, message] of errors) {
+    it(`refuses ${what}, pointing at the line`, () => {
+      expect(() => parse(text)).toThrow(message);
+    });
+  }
+});
