@@ -4,10 +4,11 @@
  * `--help` and `--version` never load the pipeline.
  */
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve as resolvePath } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import type { MigrateOptions } from './commands/migrate.js';
 import { errorMessage, isUserError, UserError } from './errors.js';
 import type { CliIo } from './ui/io.js';
 
@@ -51,6 +52,79 @@ async function bridgeOptions(values: string[]) {
   if (bare.length > 1)
     throw new InvalidArgumentError(`only one bare --bridge is allowed (got ${bare.join(', ')})`);
   return { bridges, bridge: bare[0] };
+}
+
+/** migrate's flags as commander hands them over. */
+interface MigrateFlags {
+  dryRun?: boolean;
+  yes?: boolean;
+  inPlace?: boolean;
+  output?: string;
+  outputFormat?: 'raw' | 'qcow2';
+  root?: string;
+  mapper?: 'auto' | 'kpartx' | 'loop';
+  xenConfig?: string;
+  name?: string;
+  memory?: number;
+  vcpus?: number;
+  network?: string;
+  bridge?: string[];
+  xml?: string;
+  verify?: boolean;
+  accel?: 'auto' | 'kvm' | 'tcg';
+  bootTimeout?: number;
+  consoleLog?: string;
+  verbose?: boolean;
+  diffFormat?: 'unified' | 'stat' | 'json';
+  json?: boolean;
+  plan?: string;
+}
+
+/** migrate's options from its flags (also used by apply, with the flags a plan saved). */
+async function migrateOptions(image: string, opts: MigrateFlags): Promise<MigrateOptions> {
+  const bridges: string[] = opts.bridge ?? [];
+  return {
+    image,
+    dryRun: Boolean(opts.dryRun),
+    yes: Boolean(opts.yes),
+    inPlace: Boolean(opts.inPlace),
+    output: opts.output,
+    outputFormat: opts.outputFormat ?? 'raw',
+    root: opts.root,
+    mapper: opts.mapper ?? 'auto',
+    xenConfig: opts.xenConfig,
+    domain: {
+      name: opts.name,
+      memoryMiB: opts.memory,
+      vcpus: opts.vcpus,
+      network: opts.network ?? 'default',
+      ...(await bridgeOptions(bridges)),
+      xmlPath: opts.xml,
+    },
+    verify: opts.verify
+      ? {
+          accel: opts.accel ?? 'auto',
+          timeoutSeconds: opts.bootTimeout ?? 300,
+          kvmSilenceSeconds: 20,
+          memoryMiB: opts.memory ?? 1024,
+          consoleLog: opts.consoleLog,
+        }
+      : undefined,
+    verbose: Boolean(opts.verbose),
+    diffFormat: opts.diffFormat ?? 'unified',
+    json: Boolean(opts.json),
+    planFile: opts.plan,
+    planOptions: {
+      xenConfig: opts.xenConfig ? resolvePath(opts.xenConfig) : undefined,
+      bridges,
+      network: opts.network ?? 'default',
+      name: opts.name,
+      memoryMiB: opts.memory,
+      vcpus: opts.vcpus,
+      root: opts.root,
+      mapper: opts.mapper ?? 'auto',
+    },
+  };
 }
 
 /** `migrate A B ...`: the same options for every image, run as a batch. */
@@ -190,6 +264,7 @@ export async function main(options: MainOptions): Promise<number> {
         .default('unified'),
     )
     .option('--json', 'print one JSON report on stdout (the plan on a dry-run, the outcome otherwise)')
+    .option('--plan <file>', 'save the reviewed plan (changes, commands, checksums) for xen2kvm apply')
     .option('--no-color', 'no colours in diffs')
     .option('-v, --verbose', 'print every host command as it runs')
     .action(async (images: string[], opts) => {
@@ -199,39 +274,42 @@ export async function main(options: MainOptions): Promise<number> {
       }
       const image = images[0] as string;
       const { migrate } = await import('./commands/migrate.js');
+      exitCode = await migrate(await migrateOptions(image, opts), makeIo(options, opts.color !== false));
+    });
+
+  program
+    .command('apply')
+    .description(
+      'apply a plan saved with migrate --dry-run --plan FILE, exactly, or refuse if the image changed',
+    )
+    .argument('<plan>', 'the plan file')
+    .option('-y, --yes', 'apply without asking for confirmation (needed when not on a terminal)')
+    .option('--in-place', 'convert the image itself, keeping a journal for xen2kvm rollback')
+    .option('-o, --output <new>', 'convert into a new image; the planned image is only read')
+    .addOption(
+      new Option('--output-format <format>', 'raw or qcow2').choices(['raw', 'qcow2']).default('raw'),
+    )
+    .option('--json', 'print one JSON report on stdout')
+    .action(async (planPath: string, opts) => {
+      const { readPlanFile } = await import('./pipeline/plan-file.js');
+      const { migrate } = await import('./commands/migrate.js');
+      const plan = readPlanFile(planPath);
+      const saved = plan.options;
+      const merged = {
+        ...opts,
+        xenConfig: saved.xenConfig,
+        bridge: saved.bridges,
+        network: saved.network,
+        name: saved.name,
+        memory: saved.memoryMiB,
+        vcpus: saved.vcpus,
+        root: saved.root,
+        mapper: saved.mapper,
+        diffFormat: 'unified',
+      };
       exitCode = await migrate(
-        {
-          image,
-          dryRun: Boolean(opts.dryRun),
-          yes: Boolean(opts.yes),
-          inPlace: Boolean(opts.inPlace),
-          output: opts.output,
-          outputFormat: opts.outputFormat,
-          root: opts.root,
-          mapper: opts.mapper,
-          xenConfig: opts.xenConfig,
-          domain: {
-            name: opts.name,
-            memoryMiB: opts.memory,
-            vcpus: opts.vcpus,
-            network: opts.network,
-            ...(await bridgeOptions(opts.bridge)),
-            xmlPath: opts.xml,
-          },
-          verify: opts.verify
-            ? {
-                accel: opts.accel,
-                timeoutSeconds: opts.bootTimeout,
-                kvmSilenceSeconds: 20,
-                memoryMiB: opts.memory ?? 1024,
-                consoleLog: opts.consoleLog,
-              }
-            : undefined,
-          verbose: Boolean(opts.verbose),
-          diffFormat: opts.diffFormat,
-          json: Boolean(opts.json),
-        },
-        makeIo(options, opts.color !== false),
+        { ...(await migrateOptions(plan.image, merged)), expectedPlan: plan },
+        makeIo(options, true),
       );
     });
 

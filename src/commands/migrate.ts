@@ -23,6 +23,14 @@ import { type CommandListener, formatCommand, HostCommandRunner, ReadOnlyRunner 
 import { checkImageFile } from '../inspect/image-file.js';
 import { runPlannedCommand, writeChanges } from '../pipeline/apply.js';
 import { type Inspection, inspectAndPlan, type Timings, timed } from '../pipeline/inspect-and-plan.js';
+import {
+  comparePlans,
+  type PlanFile,
+  type PlanOptions,
+  planCommands,
+  touchedChecksums,
+  writePlanFile,
+} from '../pipeline/plan-file.js';
 import type { PrepareOptions } from '../pipeline/prepare.js';
 import type { SessionEnv } from '../pipeline/session-env.js';
 import { processesHolding } from '../safety/holders.js';
@@ -56,6 +64,12 @@ export interface MigrateOptions {
   diffFormat: DiffFormat;
   /** Print one JSON report on stdout instead of the human summary. */
   json: boolean;
+  /** Save the reviewed plan here, for `xen2kvm apply`. */
+  planFile?: string;
+  /** What produced the plan, saved with it so apply makes the same one. */
+  planOptions?: PlanOptions;
+  /** Apply only if the review comes out as this saved plan. */
+  expectedPlan?: PlanFile;
 }
 
 function verboseListener(io: CliIo): CommandListener {
@@ -165,6 +179,40 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
     );
     const prepare: PrepareOptions = { image: source, label: options.image, mapper, root: options.root };
     const reviewed = await inspectAndPlan(io, review, prepare, table, timings);
+    if (options.planFile || options.expectedPlan) {
+      const now = {
+        rootPartition: reviewed.guest.rootPartition,
+        checksums: touchedChecksums(
+          reviewed.plan.tree,
+          reviewed.plan.tree.allChanges(),
+          reviewed.plan.commands,
+        ),
+        fingerprint: fingerprint(reviewed),
+      };
+      if (options.expectedPlan) comparePlans(options.expectedPlan, now);
+      if (options.planFile) {
+        writePlanFile(options.planFile, {
+          format: 'xen2kvm-plan',
+          version: 1,
+          image: resolve(options.image),
+          created: new Date().toISOString(),
+          options: options.planOptions ?? { bridges: [], network: 'default', mapper: 'auto' },
+          changes: reviewed.plan.tree.allChanges().map((c) => ({
+            path: c.path,
+            kind: c.kind,
+            step: c.step,
+            reason: c.reason,
+            content: c.kind === 'write' ? c.after : c.kind === 'symlink' ? c.target : null,
+          })),
+          commands: planCommands(reviewed.plan.commands),
+          ...now,
+        });
+        writeLine(
+          io.stderr,
+          `plan written to ${options.planFile}; apply it with: xen2kvm apply ${options.planFile} --in-place (or --output NEW)`,
+        );
+      }
+    }
     const bootAreaLength = Math.min(...table.partitions.map((p) => p.start));
     if (options.inPlace && !options.dryRun) {
       checkJournalRoom({

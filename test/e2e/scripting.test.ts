@@ -2,12 +2,14 @@
  * Scripts drive xen2kvm without a terminal: the plan as a stat or as JSON, the outcome as one JSON
  * report on stdout (human lines on stderr), and failures in JSON too.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { workingCopy } from '../../fixtures/images/fixtures.js';
 import { runCli } from '../helpers/cli.js';
+import { editGuest } from '../helpers/guest-tree.js';
+import { sha256 } from '../helpers/host-state.js';
 
 let dir: string;
 let image: string;
@@ -77,5 +79,61 @@ describe('scripting', () => {
       error: `${join(dir, 'missing.raw')}: no such file; give the path of the guest's raw disk image`,
       exitCode: 1,
     });
+  });
+
+  it('--plan saves the reviewed plan; apply carries it out exactly, or refuses once the image changed', async () => {
+    const planned = await workingCopy('debian12-xen-pv', join(dir, 'planned.raw'));
+    const planFile = join(dir, 'plan.json');
+    const before = await sha256(planned);
+    const dry = await runCli([
+      'migrate',
+      '--dry-run',
+      '--plan',
+      planFile,
+      '--bridge',
+      'xenbr0=br0',
+      '--memory',
+      '2048',
+      planned,
+    ]);
+    expect(dry.exitCode).toBe(0);
+    expect(await sha256(planned)).toBe(before);
+    const plan = JSON.parse(readFileSync(planFile, 'utf8')) as {
+      format: string;
+      image: string;
+      changes: unknown[];
+      checksums: Record<string, string>;
+      options: { bridges: string[] };
+    };
+    expect(plan).toMatchObject({
+      format: 'xen2kvm-plan',
+      image: planned,
+      options: { bridges: ['xenbr0=br0'] },
+    });
+    expect(plan.changes).toHaveLength(7);
+    expect(Object.keys(plan.checksums)).toEqual(expect.arrayContaining(['/etc/fstab', '/boot/grub']));
+
+    const output = join(dir, 'applied.raw');
+    const applied = await runCli(['apply', planFile, '--yes', '--output', output]);
+    expect(applied.exitCode).toBe(0);
+    expect(applied.stdout).toContain(
+      `converted ${planned} into ${output}: 7 file(s) changed, 2 command(s) run`,
+    );
+    // The options the plan was made with (here --memory) shape what apply writes.
+    expect(readFileSync(join(dir, 'applied.xml'), 'utf8')).toContain('<memory unit="KiB">2097152</memory>');
+
+    await editGuest(planned, (root) => appendFileSync(join(root, 'etc/fstab'), '# edited after the plan\n'));
+    const changed = await sha256(planned);
+    const refused = await runCli(['apply', planFile, '--yes', '--in-place']);
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr.trim().split('\n').pop()).toBe(
+      'xen2kvm: the image changed since the plan was made: /etc/fstab is not what the plan was made from; make a new plan',
+    );
+    expect(await sha256(planned)).toBe(changed);
+    expect(existsSync(`${planned}.xen2kvm-journal`)).toBe(false);
+
+    const notAPlan = await runCli(['apply', join(dir, 'guest.raw'), '--yes', '--in-place']);
+    expect(notAPlan.exitCode).toBe(2);
+    expect(notAPlan.stderr).toMatch(/not a readable plan/);
   });
 });
