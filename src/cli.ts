@@ -190,6 +190,20 @@ function makeIo(options: MainOptions, color: boolean): CliIo {
       };
       return answer.ok;
     },
+    async choose(message, choices) {
+      const { default: Enquirer } = await import('enquirer');
+      const answer = (await Enquirer.prompt({ type: 'select', name: 'choice', message, choices })) as {
+        choice: string;
+      };
+      return answer.choice;
+    },
+    async ask(message, initial) {
+      const { default: Enquirer } = await import('enquirer');
+      const answer = (await Enquirer.prompt({ type: 'input', name: 'text', message, initial })) as {
+        text: string;
+      };
+      return answer.text.trim() || initial;
+    },
   };
 }
 

@@ -38,6 +38,8 @@ import { advanceJournal, checkJournalRoom, prepareJournal } from '../safety/in-p
 import { acquireLock } from '../safety/lock.js';
 import { RecoveryLog, recoverLeftovers } from '../safety/recovery.js';
 import { allocatedBytes, requireRoom } from '../safety/space.js';
+import type { FileChange } from '../tree/staged-tree.js';
+import { colorDiff, unifiedDiff } from '../ui/diff.js';
 import { type CliIo, writeLine } from '../ui/io.js';
 import { type DiffFormat, type ReportInput, renderPlanAs } from '../ui/report.js';
 import { seconds, taskList } from '../ui/task-list.js';
@@ -252,13 +254,20 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
       );
       return 0;
     }
+    // Paths the operator chose not to change, in the file-by-file review.
+    const skipped = new Set<string>();
     if (!options.yes) {
       io.stdout.write(report);
       const where = options.output
         ? `a copy at ${options.output}`
         : `${options.image}, in place (undo with xen2kvm rollback)`;
-      const question = `Apply these ${changes.length} change(s) and ${commandCount} command(s) to ${where}?`;
-      if (!(await io.confirm(question))) {
+      const goAhead = await reviewChanges(
+        io,
+        changes,
+        `Apply these ${changes.length} change(s) and ${commandCount} command(s) to ${where}?`,
+        skipped,
+      );
+      if (!goAhead) {
         writeLine(io.stderr, `aborted; ${options.image} was not modified`);
         return 1;
       }
@@ -292,6 +301,8 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
       );
     }
     const currentChanges = current.plan.tree.allChanges();
+    // What the operator accepted: all of it, less the files skipped in the review.
+    const accepted = currentChanges.filter((c) => !skipped.has(c.path));
     const journal = options.output
       ? undefined
       : await timed(timings, 'journal', async () =>
@@ -307,9 +318,8 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
     if (journal) advanceJournal(journal, { state: 'applying' });
     await taskList(io, [
       {
-        title: `Write ${changes.length} file change(s) into the guest`,
-        task: () =>
-          timed(timings, 'write files', async () => writeChanges(current.plan.tree, currentChanges)),
+        title: `Write ${accepted.length} file change(s) into the guest`,
+        task: () => timed(timings, 'write files', async () => writeChanges(current.plan.tree, accepted)),
       },
       ...current.plan.commands.map((command) => ({
         title: `Run in guest: ${command.argv.join(' ')}`,
@@ -351,7 +361,7 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
     const into = options.output ? ` into ${options.output}` : ' in place';
     writeLine(
       human.stdout,
-      `converted ${options.image}${into}: ${changes.length} file(s) changed, ${commandCount} command(s) run`,
+      `converted ${options.image}${into}: ${accepted.length} file(s) changed, ${commandCount} command(s) run`,
     );
     if (journal)
       writeLine(
@@ -377,7 +387,7 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
         outputFormat: options.output ? options.outputFormat : null,
         journal: journal?.dir ?? null,
         domainXml: xml.path,
-        changes: changes.map((c) => ({ path: c.path, kind: c.kind, step: c.step })),
+        changes: accepted.map((c) => ({ path: c.path, kind: c.kind, step: c.step })),
         commands: current.plan.commands.map((c) => c.argv),
         warnings,
         seconds: Number(totalSeconds.toFixed(3)),
@@ -404,6 +414,36 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
 /** End of the last partition: nothing past it is touched by a conversion. */
 function diskEnd(table: PartitionTable): number {
   return Math.max(...table.partitions.map((p) => p.start + p.size));
+}
+
+const ACCEPT_ALL = 'Apply all of it';
+const FILE_BY_FILE = 'Review it file by file';
+const ABORT = 'Abort: change nothing';
+
+/**
+ * The operator's review on a terminal: everything at once, or each file's diff with accept, skip
+ * or abort. Skipped paths go into `skipped`. Returns false when the operator aborts.
+ */
+async function reviewChanges(
+  io: CliIo,
+  changes: readonly FileChange[],
+  question: string,
+  skipped: Set<string>,
+): Promise<boolean> {
+  const first = await io.choose(question, [ACCEPT_ALL, FILE_BY_FILE, ABORT]);
+  if (first === ABORT) return false;
+  if (first === ACCEPT_ALL) return true;
+  for (const [index, change] of changes.entries()) {
+    io.stdout.write(`${colorDiff(unifiedDiff(change), io.color).trimEnd()}\n`);
+    const answer = await io.choose(`(${index + 1}/${changes.length}) ${change.path}: ${change.reason}`, [
+      'accept',
+      'skip',
+      'abort',
+    ]);
+    if (answer === 'abort') return false;
+    if (answer === 'skip') skipped.add(change.path);
+  }
+  return true;
 }
 
 /** What must be identical between the reviewed plan and the one applied. */

@@ -9,6 +9,10 @@ export interface CliIo {
   color: boolean;
   /** Ask a yes/no question (only called when interactive). */
   confirm(message: string): Promise<boolean>;
+  /** Pick one of `choices` (only called when interactive, never under a running task list). */
+  choose(message: string, choices: string[]): Promise<string>;
+  /** Ask for a line of text, with a default (only called when interactive). */
+  ask(message: string, initial: string): Promise<string>;
 }
 
 export function writeLine(stream: Writable, text = ''): void {

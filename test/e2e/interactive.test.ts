@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { workingCopy } from '../../fixtures/images/fixtures.js';
-import { CLI } from '../helpers/cli.js';
+import { CLI, runCli } from '../helpers/cli.js';
 import { leftovers, NOTHING_LEFT, sha256 } from '../helpers/host-state.js';
 
 let dir: string;
@@ -35,14 +35,28 @@ async function waitFor(session: string, pattern: RegExp, seconds = 60): Promise<
   throw new Error(`timed out waiting for ${pattern} on the terminal; it shows:\n${await screen(session)}`);
 }
 
-async function migrateAnswering(answer: 'y' | 'n'): Promise<{ screen: string; exitCode: number }> {
-  const session = `xen2kvm-test-${answer}-${process.pid}`;
+async function keys(session: string, ...names: string[]): Promise<void> {
+  for (const name of names) await execa('tmux', ['send-keys', '-t', session, name]);
+}
+
+/**
+ * Runs `migrate IMAGE` in a real terminal and answers: `first` keys at the first question, then
+ * `perFile[i]` keys at the i-th file's question (file-by-file review).
+ */
+async function migrateAnswering(
+  first: string[],
+  perFile: string[][] = [],
+): Promise<{ screen: string; exitCode: number }> {
+  const session = `xen2kvm-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const command = `node ${CLI} migrate ${image}; echo "EXIT=$?"; sleep 120`;
-  await execa('tmux', ['new-session', '-d', '-s', session, '-x', '160', '-y', '50', command]);
+  await execa('tmux', ['new-session', '-d', '-s', session, '-x', '200', '-y', '50', command]);
   try {
     await waitFor(session, /Apply these 7 change\(s\) and 2 command\(s\)/);
-    await execa('tmux', ['send-keys', '-t', session, answer]);
-    await execa('tmux', ['send-keys', '-t', session, 'Enter']);
+    await keys(session, ...first);
+    for (const [index, answer] of perFile.entries()) {
+      await waitFor(session, new RegExp(`\\(${index + 1}/7\\) `));
+      await keys(session, ...answer);
+    }
     const text = await waitFor(session, /EXIT=\d+/);
     return { screen: text, exitCode: Number(/EXIT=(\d+)/.exec(text)?.[1]) };
   } finally {
@@ -51,9 +65,9 @@ async function migrateAnswering(answer: 'y' | 'n'): Promise<{ screen: string; ex
 }
 
 describe('interactive migrate on a terminal', () => {
-  it('shows the plan, and a "no" leaves the image untouched', async () => {
+  it('shows the plan, and "abort" leaves the image untouched', async () => {
     const before = await sha256(image);
-    const run = await migrateAnswering('n');
+    const run = await migrateAnswering(['Down', 'Down', 'Enter']);
     expect(run.screen).toContain('+++ b/etc/fstab');
     expect(run.screen).toMatch(/aborted; .*guest\.raw was not modified/);
     expect(run.exitCode).toBe(1);
@@ -61,10 +75,27 @@ describe('interactive migrate on a terminal', () => {
     expect(await leftovers(image)).toEqual(NOTHING_LEFT);
   });
 
-  it('a "yes" converts it', async () => {
-    const run = await migrateAnswering('y');
+  it('"apply all" converts it', async () => {
+    const run = await migrateAnswering(['Enter']);
     expect(run.screen).toMatch(/converted .*guest\.raw in place: 7 file\(s\) changed, 2 command\(s\) run/);
     expect(run.exitCode).toBe(0);
     expect(await leftovers(image)).toEqual(NOTHING_LEFT);
+  });
+
+  it('file by file: a skipped file stays as it was, the others change', async () => {
+    const fresh = await workingCopy('debian12-xen-pv', join(dir, 'review.raw'));
+    image = fresh;
+    // Order of the files: device.map, grub.cfg, default/grub, fstab, initramfs modules, the two getty links.
+    const accept = ['Enter'];
+    const skip = ['Down', 'Enter'];
+    const run = await migrateAnswering(
+      ['Down', 'Enter'],
+      [accept, accept, accept, skip, accept, accept, accept],
+    );
+    expect(run.exitCode).toBe(0);
+    expect(run.screen).toMatch(/converted .*review\.raw in place: 6 file\(s\) changed/);
+    const left = await runCli(['migrate', '--dry-run', '--diff-format', 'stat', fresh]);
+    expect(left.stdout, left.stdout).toContain(' 1 file(s) changed');
+    expect(left.stdout).toMatch(/^ \/etc\/fstab \| \+2 -2$/m);
   });
 });
