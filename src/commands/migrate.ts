@@ -44,6 +44,7 @@ import { type CliIo, writeLine } from '../ui/io.js';
 import { type DiffFormat, type ReportInput, renderPlanAs } from '../ui/report.js';
 import { seconds, taskList } from '../ui/task-list.js';
 import { loadXenConfig } from '../xen/load.js';
+import { unmappedBridges } from '../xml/from-xen.js';
 import { runBootCheck, type VerifyOptions } from './verify.js';
 
 export interface MigrateOptions {
@@ -122,6 +123,18 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
   const domain: DomainOptions = options.xenConfig
     ? { ...options.domain, xen: await loadXenConfig(options.xenConfig) }
     : options.domain;
+  // On a terminal, a Xen bridge with no KVM bridge is the operator's question (before any task list runs).
+  if (domain.xen && io.interactive && !options.yes && !options.dryRun) {
+    const bridges = new Map(domain.bridges);
+    for (const xen of unmappedBridges(domain.xen, bridges)) {
+      const answer = await io.ask(
+        `KVM bridge for Xen bridge ${xen} (ovs:NAME for Open vSwitch; Enter keeps the name)`,
+        xen,
+      );
+      bridges.set(xen, { name: answer.replace(/^ovs:/, ''), openvswitch: answer.startsWith('ovs:') });
+    }
+    domain.bridges = bridges;
+  }
   const host = new HostCommandRunner({ listener: options.verbose ? verboseListener(io) : undefined });
   const lock = acquireLock(options.image);
   if (lock.staleFrom !== undefined) {

@@ -22,6 +22,15 @@ export function parseBridgeMapping(argument: string): [string, BridgeTarget] {
   return [match[1], { name: match[3], openvswitch: Boolean(match[2]) }];
 }
 
+/** Xen bridges the guest's NICs use that no mapping covers (Open vSwitch ports aside). */
+export function unmappedBridges(config: XenGuestConfig, bridges: Map<string, BridgeTarget>): string[] {
+  const names = config.nics
+    .filter((nic) => nic.bridge && !nic.script?.includes('openvswitch'))
+    .map((nic) => nic.bridge as string)
+    .filter((name) => !bridges.has(name) && !bridges.has(name.replace(/\.\d+$/, '')));
+  return [...new Set(names)];
+}
+
 export interface XenMappingOptions {
   bridges: Map<string, BridgeTarget>;
   /** Where NICs that named no bridge go. */

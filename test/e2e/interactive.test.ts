@@ -2,7 +2,7 @@
  * The operator at a terminal: a real pseudo-terminal (tmux) running `xen2kvm migrate IMAGE` without
  * --yes. The plan is shown, the question asked; "no" leaves the image byte-identical, "yes" converts.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -97,5 +97,35 @@ describe('interactive migrate on a terminal', () => {
     const left = await runCli(['migrate', '--dry-run', '--diff-format', 'stat', fresh]);
     expect(left.stdout, left.stdout).toContain(' 1 file(s) changed');
     expect(left.stdout).toMatch(/^ \/etc\/fstab \| \+2 -2$/m);
+  });
+
+  it('asks for a KVM bridge for each Xen bridge without one, and uses the answer', async () => {
+    const guest = await workingCopy('debian12-xen-pv', join(dir, 'bridged.raw'));
+    const config = join(import.meta.dirname, '..', '..', 'fixtures', 'xen-configs', 'xl-pv-pygrub.cfg');
+    const session = `xen2kvm-bridge-${process.pid}`;
+    await execa('tmux', [
+      'new-session',
+      '-d',
+      '-s',
+      session,
+      '-x',
+      '200',
+      '-y',
+      '50',
+      `node ${CLI} migrate --xen-config ${config} ${guest}; echo "EXIT=$?"; sleep 120`,
+    ]);
+    try {
+      await waitFor(session, /KVM bridge for Xen bridge xenbr0/);
+      await execa('tmux', ['send-keys', '-t', session, 'ovs:br-int']);
+      await keys(session, 'Enter');
+      await waitFor(session, /Apply these 7 change\(s\)/);
+      await keys(session, 'Enter');
+      const text = await waitFor(session, /EXIT=\d+/);
+      expect(Number(/EXIT=(\d+)/.exec(text)?.[1])).toBe(0);
+    } finally {
+      await execa('tmux', ['kill-session', '-t', session], { reject: false });
+    }
+    const xml = readFileSync(join(dir, 'mail01.xml'), 'utf8');
+    expect(xml).toMatch(/<source bridge="br-int"\/>\s*<virtualport type="openvswitch"\/>/);
   });
 });
