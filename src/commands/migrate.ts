@@ -42,7 +42,7 @@ import type { FileChange } from '../tree/staged-tree.js';
 import { colorDiff, unifiedDiff } from '../ui/diff.js';
 import { type CliIo, writeLine } from '../ui/io.js';
 import { type DiffFormat, type ReportInput, renderPlanAs } from '../ui/report.js';
-import { seconds, taskList } from '../ui/task-list.js';
+import { seconds, taskList, withProgress } from '../ui/task-list.js';
 import { loadXenConfig } from '../xen/load.js';
 import { unmappedBridges } from '../xml/from-xen.js';
 import { runBootCheck, type VerifyOptions } from './verify.js';
@@ -297,7 +297,13 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
       await taskList(io, [
         {
           title: `Copy ${options.image} to a new image (sparse, reflinked where possible)`,
-          task: () => timed(timings, 'copy', () => copySparse(host, options.image, workImage)),
+          task: (_, task) =>
+            withProgress(
+              task,
+              io,
+              () => `${mib(allocatedOrZero(workImage))} of ${mib(copySize)} MiB copied`,
+              () => timed(timings, 'copy', () => copySparse(host, options.image, workImage)),
+            ),
         },
       ]).run();
     }
@@ -336,7 +342,7 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
       },
       ...current.plan.commands.map((command) => ({
         title: `Run in guest: ${command.argv.join(' ')}`,
-        task: async () => {
+        task: async (_: unknown, task: { output?: string }) => {
           if (journal) {
             advanceJournal(journal, {
               commands: [
@@ -345,8 +351,14 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
               ],
             });
           }
-          await timed(timings, `run ${command.step}`, () =>
-            runPlannedCommand(host, current.guest.root, command),
+          await withProgress(
+            task,
+            io,
+            (t) => `running for ${t.toFixed(0)} s`,
+            () =>
+              timed(timings, `run ${command.step}`, () =>
+                runPlannedCommand(host, current.guest.root, command),
+              ),
           );
         },
       })),
@@ -421,6 +433,16 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
     await inputs.release();
     process.off('SIGINT', stopOnSignal).off('SIGTERM', stopOnSignal);
     lock.release();
+  }
+}
+
+const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(0);
+
+function allocatedOrZero(path: string): number {
+  try {
+    return allocatedBytes(path);
+  } catch {
+    return 0;
   }
 }
 

@@ -4,7 +4,7 @@ import { detectContainer } from '../disk/container.js';
 import { UserError } from '../errors.js';
 import { checkImageFile } from '../inspect/image-file.js';
 import { type CliIo, writeLine } from '../ui/io.js';
-import { type Accel, type BootCheckResult, bootCheck } from '../verify/boot-check.js';
+import { type Accel, type BootCheckResult, bootCheck, stripTerminalCodes } from '../verify/boot-check.js';
 import { domainNameFor } from '../xml/domain.js';
 
 export interface VerifyOptions {
@@ -32,7 +32,23 @@ export async function runBootCheck(options: VerifyOptions, io: CliIo): Promise<B
     io.stderr,
     `booting ${options.image} (virtio disk and NIC, console on ttyS0, -snapshot: the image is not written)...`,
   );
+  // On a terminal, one status line: seconds so far and the console's latest line.
+  let latest = '';
+  const started = performance.now();
+  const progress = io.interactive
+    ? setInterval(() => {
+        const line = latest.slice(0, 70);
+        io.stderr.write(`\r\x1b[K  ${((performance.now() - started) / 1000).toFixed(0)} s  ${line}`);
+      }, 1000)
+    : undefined;
   const result = await bootCheck({
+    onOutput: (chunk) => {
+      const lines = stripTerminalCodes(chunk)
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean);
+      latest = lines[lines.length - 1] ?? latest;
+    },
     image: options.image,
     accel: options.accel,
     timeoutSeconds: options.timeoutSeconds,
@@ -42,6 +58,10 @@ export async function runBootCheck(options: VerifyOptions, io: CliIo): Promise<B
     consoleLog,
     onNote: (note) => writeLine(io.stderr, `note: ${note}`),
   });
+  if (progress) {
+    clearInterval(progress);
+    io.stderr.write('\r\x1b[K');
+  }
   const verdict = result.ok ? 'boot check passed' : 'boot check FAILED';
   writeLine(
     io.stdout,

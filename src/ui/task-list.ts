@@ -36,3 +36,25 @@ export function taskList<Ctx>(
 export function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
 }
+
+/**
+ * Progress for a long step on a terminal: `describe` is shown under the running task every second
+ * (elapsed seconds, bytes copied...). Without a terminal nothing is added: logs stay one line a step.
+ */
+export async function withProgress<T>(
+  task: { output?: string },
+  io: Pick<CliIo, 'interactive'>,
+  describe: (elapsedSeconds: number) => string,
+  work: () => Promise<T>,
+): Promise<T> {
+  if (!io.interactive) return work();
+  const started = performance.now();
+  const timer = setInterval(() => {
+    task.output = describe((performance.now() - started) / 1000);
+  }, 1000);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+  }
+}

@@ -21,6 +21,8 @@ export interface BootCheckOptions {
   format: string;
   consoleLog: string;
   onNote?: (note: string) => void;
+  /** Console output as it arrives (for a progress line). */
+  onOutput?: (chunk: string) => void;
   listener?: CommandListener;
 }
 
@@ -123,6 +125,7 @@ function attempt(
       { file: 'qemu-system-x86_64', args: qemuArgs(options.image, accel, options.memoryMiB, options.format) },
       (chunk) => {
         output += chunk;
+        options.onOutput?.(chunk);
         if (
           silenceSeconds !== undefined &&
           stripTerminalCodes(output)
