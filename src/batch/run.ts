@@ -16,6 +16,9 @@ export interface JobResult {
   seconds: number;
   output: string | null;
   changes: number | null;
+  /** Guest paths changed, and seconds per step, from the conversion's own report. */
+  files: string[];
+  steps: Record<string, number>;
   warnings: string[];
   log: string;
   error: string | null;
@@ -116,6 +119,8 @@ export class BatchRun {
         seconds: 0,
         output: previous.output,
         changes: null,
+        files: [],
+        steps: {},
         warnings: [],
         log,
         error: null,
@@ -161,6 +166,8 @@ export class BatchRun {
       seconds: Number(seconds.toFixed(2)),
       output: (report.output as string | null | undefined) ?? job.output ?? null,
       changes,
+      files: Array.isArray(report.changes) ? (report.changes as { path: string }[]).map((c) => c.path) : [],
+      steps: (report.steps as Record<string, number> | undefined) ?? {},
       warnings: Array.isArray(report.warnings) ? (report.warnings as string[]) : [],
       log,
       error: status === 'failed' ? String(report.error ?? 'failed') : null,

@@ -55,6 +55,10 @@ describe('batch', () => {
       [good2, 'converted'],
     ]);
     expect(report.images[1]?.error).toMatch(/noise\.raw is not a disk image/);
+    expect(report.images[0]).toMatchObject({
+      files: expect.arrayContaining(['/etc/fstab']),
+      steps: expect.objectContaining({ 'run initrd': expect.any(Number) }),
+    });
     expect(report.images[2]?.error).toMatch(/missing\.raw: no such file/);
     for (const image of report.images) expect(existsSync(image.log)).toBe(true);
     expect(readFileSync(report.images[0]?.log as string, 'utf8')).toContain('Run in guest: update-initramfs');
