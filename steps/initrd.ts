@@ -11,6 +11,17 @@ export const initrdStep: Step = {
   id: 'initrd',
   title: 'Rebuild the initrd with virtio drivers',
   async plan({ tree, guest, inspect, command }) {
+    if (guest.kernels.length === 0) {
+      throw new UserError(
+        `${guest.label}: no kernel in the guest's /boot (it was booted by a kernel kept on the Xen host); install one in the guest first`,
+      );
+    }
+    if (guest.kernels.every((k) => k.xenOnly)) {
+      const versions = guest.kernels.map((k) => k.version).join(', ');
+      throw new UserError(
+        `${guest.label}: only Xen kernels are installed (${versions}); install a kernel that runs on KVM in the guest first`,
+      );
+    }
     const kernels = guest.kernels.filter((k) => !k.xenOnly && tree.exists(`/lib/modules/${k.version}`));
     if (kernels.length === 0) return;
     const tool = findInitrdTool(tree);

@@ -62,8 +62,15 @@ async function releaseRecord(runner: CommandRunner, record: RecoveryRecord): Pro
   switch (record.kind) {
     case 'mount':
       if (!mounted(record.path)) return undefined;
-      await runner.run({ file: 'umount', args: ['-l', record.path], kind: 'host', timeout: 'attach' });
-      return `unmounted ${record.path}`;
+      // A plain unmount first: it flushes and lets go of the loop device at once, so the image is free
+      // for the next step. Only a mount something still uses is detached lazily.
+      try {
+        await runner.run({ file: 'umount', args: [record.path], kind: 'host', timeout: 'attach' });
+        return `unmounted ${record.path}`;
+      } catch {
+        await runner.run({ file: 'umount', args: ['-l', record.path], kind: 'host', timeout: 'attach' });
+        return `unmounted ${record.path} (lazily: it was still in use)`;
+      }
     case 'loop': {
       // The device name may never have been printed before the kill: every loop device on the
       // image goes (the image is locked, so none of them belongs to a live run).
@@ -109,6 +116,15 @@ export async function recoverLeftovers(runner: CommandRunner, image?: string): P
       if (line) done.push(`${line} (left by pid ${state.pid} converting ${state.image})`);
     }
     rmSync(file, { force: true });
+    // A loop device detached while a lazy unmount still held it goes away only when that finishes.
+    if (done.length > 0) await waitForDetach(runner, state.image);
   }
   return done;
+}
+
+async function waitForDetach(runner: CommandRunner, image: string): Promise<void> {
+  for (let waited = 0; waited < 50; waited++) {
+    if ((await loopDevicesOf(runner, image)).length === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }

@@ -230,6 +230,20 @@ const cases: Case[] = [
     exitCode: 2,
   },
   {
+    name: 'a guest with only a Xen kernel',
+    make: async () => {
+      const image = await workingCopy('debian12-xen-pv', join(dir, 'xenonly.raw'));
+      await editGuest(image, async (root) => {
+        const { stdout } = await execa('bash', ['-c', `ls ${root}/boot/config-*`]);
+        await execa('bash', ['-c', `echo CONFIG_X86_64_XEN=y >> ${stdout.trim()}`]);
+      });
+      return image;
+    },
+    message:
+      /xenonly\.raw: only Xen kernels are installed \(\S+\); install a kernel that runs on KVM in the guest first/,
+    exitCode: 1,
+  },
+  {
     name: 'an apply without --yes and without a terminal',
     make: () => workingCopy('debian12-xen-pv', join(dir, 'noyes.raw')),
     args: ['--no-dry-run-marker'],
