@@ -5,10 +5,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { workingCopy } from '../../fixtures/images/fixtures.js';
-import { CLI, runCli } from '../helpers/cli.js';
+import { migrateKilledAt, runCli } from '../helpers/cli.js';
 import { leftovers, NOTHING_LEFT } from '../helpers/host-state.js';
 
 let dir: string;
@@ -27,27 +26,13 @@ describe('interrupting a conversion', () => {
     '%s during the initrd rebuild releases everything and a rerun completes',
     async (signal, exitCode) => {
       const image = await workingCopy('debian12-xen-pv', join(dir, `${signal}.raw`));
-      const child = execa('node', [CLI, 'migrate', '--yes', '--in-place', image], {
-        reject: false,
-        stdin: 'ignore',
-        env: { NO_COLOR: '1' },
-      });
-      let stderr = '';
-      let signalled = false;
-      child.stderr?.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-        if (!signalled && /\[STARTED\] Run in guest: update-initramfs/.test(stderr)) {
-          signalled = true;
-          child.kill(signal);
-        }
-      });
-      const result = await child;
-      expect(signalled).toBe(true);
+      const result = await migrateKilledAt(image, 'Run in guest: update-initramfs', signal);
+      expect(result.reached).toBe(true);
       expect(result.exitCode).toBe(exitCode);
-      expect(String(result.stderr).trimEnd().split('\n').pop()).toBe(
+      expect(result.stderr.trimEnd().split('\n').pop()).toBe(
         `xen2kvm: interrupted by ${signal}; everything the run had mounted or mapped was released`,
       );
-      expect(String(result.stderr)).not.toMatch(/^\s+at /m);
+      expect(result.stderr).not.toMatch(/^\s+at /m);
       expect(await leftovers(image)).toEqual(NOTHING_LEFT);
 
       const rerun = await runCli(['migrate', '--yes', '--in-place', image]);

@@ -11,7 +11,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { workingCopy } from '../../fixtures/images/fixtures.js';
 import { imageKey } from '../../src/safety/run-dir.js';
-import { CLI, runCli } from '../helpers/cli.js';
+import { migrateKilledAt, runCli } from '../helpers/cli.js';
 import { guestFingerprint } from '../helpers/guest-tree.js';
 import { leftovers, NOTHING_LEFT, sha256 } from '../helpers/host-state.js';
 
@@ -177,29 +177,11 @@ describe('busy images', () => {
   });
 });
 
-/** Starts an in-place conversion and sends `signal` when stderr shows `point`. */
-async function killAt(
-  image: string,
-  point: string,
-  signal: 'SIGTERM' | 'SIGKILL',
-): Promise<{ exitCode?: number; stderr: string }> {
-  const child = execa('node', [CLI, 'migrate', '--yes', '--in-place', image], {
-    reject: false,
-    stdin: 'ignore',
-    env: { NO_COLOR: '1' },
-  });
-  let stderr = '';
-  let sent = false;
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-    if (!sent && stderr.includes(`[STARTED] ${point}`)) {
-      sent = true;
-      child.kill(signal);
-    }
-  });
-  const result = await child;
-  expect(sent, `the run never reached "${point}"`).toBe(true);
-  return { exitCode: result.exitCode, stderr };
+/** An in-place conversion killed with `signal` when `point` starts; it must get there. */
+async function killAt(image: string, point: string, signal: 'SIGTERM' | 'SIGKILL') {
+  const run = await migrateKilledAt(image, point, signal);
+  expect(run.reached, `the run never reached "${point}"`).toBe(true);
+  return run;
 }
 
 describe('faults at every step', () => {

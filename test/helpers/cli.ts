@@ -24,3 +24,35 @@ export async function runCli(
   });
   return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr) };
 }
+
+/**
+ * Starts `migrate --yes --in-place IMAGE` and sends `signal` as soon as its task list shows that
+ * `point` started. `reached` says whether it ever did.
+ */
+export async function migrateKilledAt(
+  image: string,
+  point: string,
+  signal: NodeJS.Signals,
+): Promise<CliRun & { reached: boolean }> {
+  const child = execa('node', [CLI, 'migrate', '--yes', '--in-place', image], {
+    reject: false,
+    stdin: 'ignore',
+    env: { NO_COLOR: '1' },
+  });
+  let stderr = '';
+  let reached = false;
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    if (!reached && stderr.includes(`[STARTED] ${point}`)) {
+      reached = true;
+      child.kill(signal);
+    }
+  });
+  const result = await child;
+  return {
+    exitCode: result.exitCode ?? -1,
+    stdout: String(result.stdout),
+    stderr: String(result.stderr),
+    reached,
+  };
+}
