@@ -31,13 +31,21 @@ export class CleanupStack {
     record: RecoveryRecord,
     take: () => Promise<T>,
     release: (value: T) => { description: string; undo: () => Promise<void> },
+    /** Undoes what a take that failed half-way (killed mid-command) may still have done. */
+    salvage?: () => Promise<void>,
   ): Promise<T> {
     this.log?.add(record);
     let value: T;
     try {
       value = await take();
     } catch (error) {
-      this.log?.remove(record);
+      if (salvage)
+        this.actions.push({
+          description: `release what a failed ${record.kind} left`,
+          undo: salvage,
+          record,
+        });
+      else this.log?.remove(record);
       throw error;
     }
     const { description, undo } = release(value);

@@ -161,10 +161,18 @@ export function inGuest(
   argv: readonly string[],
   kind: CommandSpec['kind'],
   timeout: TimeoutName,
+  env: Record<string, string> = {},
 ): CommandSpec {
   return {
     file: 'chroot',
-    args: [root, '/usr/bin/env', '-i', ...GUEST_ENV, ...argv],
+    args: [
+      root,
+      '/usr/bin/env',
+      '-i',
+      ...GUEST_ENV,
+      ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
+      ...argv,
+    ],
     kind,
     timeout,
   };

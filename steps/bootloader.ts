@@ -6,6 +6,7 @@
  */
 import { hasBootCode, readBootCode } from '../src/disk/mbr.js';
 import { UserError } from '../src/errors.js';
+import { GUEST_TMPDIR } from '../src/pipeline/apply.js';
 import type { Step } from '../src/pipeline/types.js';
 import { GRUB2_CONFIG } from './grub-config.js';
 
@@ -30,7 +31,7 @@ export const bootloaderStep: Step = {
       argv: ['grub-install', '--target=i386-pc', `--modules=${partitionModule} ${fsModule}`, guest.disk.disk],
       why: 'the MBR holds no boot code (the guest was booted by pygrub)',
       timeout: 'bootloader',
-      touches: ['/boot/grub'],
+      touches: ['/boot/grub', GUEST_TMPDIR],
       writesBootArea: true,
       check: {
         describe: 'the MBR holds boot code',

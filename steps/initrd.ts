@@ -5,6 +5,7 @@
  */
 import { UserError } from '../src/errors.js';
 import { findInitrdTool, missingFromInitrd, requiredModules } from '../src/guest/initrd-tools.js';
+import { GUEST_TMPDIR } from '../src/pipeline/apply.js';
 import type { Step } from '../src/pipeline/types.js';
 
 export const initrdStep: Step = {
@@ -39,7 +40,8 @@ export const initrdStep: Step = {
         argv: tool.rebuild(kernel.version),
         why: `${initrd} lacks ${missing.join(', ')}`,
         timeout: 'initrd',
-        touches: [initrd, ...tool.stateFiles(kernel.version)],
+        // /boot whole: an interrupted rebuild can leave initrd.img-VERSION.new beside the initrd.
+        touches: ['/boot', ...tool.stateFiles(kernel.version), GUEST_TMPDIR],
         check: {
           describe: `${initrd} holds ${required.join(', ')}`,
           async run() {

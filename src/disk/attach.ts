@@ -59,10 +59,11 @@ export function chooseMapper(requested: MapMethod | 'auto' = 'auto'): MapperChoi
 /** Refuses an image some other process already has attached (another run, a manual kpartx, qemu-nbd...). */
 /** Loop devices attached to `image` (losetup -j), whoever attached them. */
 export async function loopDevicesOf(runner: CommandRunner, image: string): Promise<string[]> {
+  // 'host', not 'read': it must still run in the cleanup after an interruption, which refuses 'read'.
   const { stdout } = await runner.run({
     file: 'losetup',
     args: ['-j', image],
-    kind: 'read',
+    kind: 'host',
     timeout: 'query',
   });
   return stdout
@@ -91,15 +92,20 @@ async function attachLoop(
   if (readOnly) args.push('-r');
   if (range) args.push('-o', String(range.offset), '--sizelimit', String(range.size));
   args.push(image);
+  const detachIfAttached = async (device: string) => {
+    if ((await loopDevicesOf(runner, image)).includes(device)) {
+      await runner.run({ file: 'losetup', args: ['-d', device], kind: 'host', timeout: 'attach' });
+    }
+  };
   return cleanup.acquire(
     { kind: 'loop', backing: resolve(image) },
     async () => (await runner.run({ file: 'losetup', args, kind: 'host', timeout: 'attach' })).stdout.trim(),
-    (device) => ({
-      description: `detach ${device}`,
-      undo: async () => {
-        await runner.run({ file: 'losetup', args: ['-d', device], kind: 'host', timeout: 'attach' });
-      },
-    }),
+    (device) => ({ description: `detach ${device}`, undo: () => detachIfAttached(device) }),
+    // Killed after attaching but before printing the device: the image is locked, so any loop
+    // device on it is this run's; the ones still in use by this run are detached by their own undo.
+    async () => {
+      for (const device of await loopDevicesOf(runner, image)) await detachIfAttached(device);
+    },
   );
 }
 

@@ -41,6 +41,7 @@ export async function mountDevice(
         timeout: 'attach',
       }),
     () => ({ description: `unmount ${target}`, undo: () => unmount(runner, target) }),
+    () => unmountIfMounted(runner, target),
   );
 }
 
@@ -54,7 +55,13 @@ export async function bindMount(
     { kind: 'mount', path: target },
     () => runner.run({ file: 'mount', args: ['--bind', source, target], kind: 'host', timeout: 'attach' }),
     () => ({ description: `unmount ${target}`, undo: () => unmount(runner, target) }),
+    () => unmountIfMounted(runner, target),
   );
+}
+
+/** A mount command killed mid-way may or may not have mounted: look, then undo. */
+async function unmountIfMounted(runner: CommandRunner, target: string): Promise<void> {
+  if (mountedOptions(target).length > 0) await unmount(runner, target);
 }
 
 async function unmount(runner: CommandRunner, target: string): Promise<void> {

@@ -2,7 +2,12 @@
  * Applying a plan: the staged file changes are written first, then the declared commands run inside
  * the chroot in order, each followed by its check. A dry-run never reaches this module.
  */
+import { mkdirSync } from 'node:fs';
 import { type CommandRunner, inGuest } from '../exec.js';
+
+/** Where guest commands keep their temporary files: recorded by the journal, removed by rollback. */
+export const GUEST_TMPDIR = '/var/lib/xen2kvm/tmp';
+
 import { commitChange } from '../tree/commit.js';
 import type { FileChange, StagedTree } from '../tree/staged-tree.js';
 import type { PlannedCommand } from './types.js';
@@ -16,6 +21,8 @@ export async function runPlannedCommand(
   root: string,
   command: PlannedCommand,
 ): Promise<void> {
-  await runner.run(inGuest(root, command.argv, 'write', command.timeout));
+  // Temporary files go where the journal covers them, so an interrupted command leaves nothing behind.
+  mkdirSync(`${root}${GUEST_TMPDIR}`, { recursive: true });
+  await runner.run(inGuest(root, command.argv, 'write', command.timeout, { TMPDIR: GUEST_TMPDIR }));
   await command.check?.run();
 }
