@@ -2,7 +2,6 @@
  * Planning: every guest step declares its file changes and commands against one staged tree.
  * Nothing is written here; dry-run and apply share all of it.
  */
-import { guestSteps } from '../../steps/index.js';
 import type { CommandRunner } from '../exec.js';
 import type { KernelArgsPolicy } from '../guest/kernel-args.js';
 import { StagedTree } from '../tree/staged-tree.js';
@@ -51,15 +50,4 @@ export class GuestPlanner {
   result(): GuestPlan {
     return { tree: this.tree, commands: this.commands, warnings: this.warnings };
   }
-}
-
-/** Plans every step in order, without a task list (tests, scripting). */
-export async function planGuest(
-  guest: Guest,
-  inspect: CommandRunner,
-  steps: readonly Step[] = guestSteps,
-): Promise<GuestPlan> {
-  const planner = new GuestPlanner(guest, inspect);
-  for (const step of steps) await step.plan(planner.contextFor(step));
-  return planner.result();
 }

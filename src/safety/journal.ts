@@ -253,17 +253,6 @@ export function copyIntoGuest(tree: StagedTree, dir: string): void {
   cpSync(dir, target, { recursive: true, force: true });
 }
 
-export function blobBytes(journal: Journal, blobs: string): number {
-  const seen = new Set<string>();
-  let total = 0;
-  for (const entry of journal.entries) {
-    if (entry.type !== 'file' || seen.has(entry.sha256)) continue;
-    seen.add(entry.sha256);
-    if (existsSync(join(blobs, entry.sha256))) total += entry.size;
-  }
-  return total;
-}
-
 export function writeBlob(blobs: string, data: Buffer): string {
   const hash = sha256(data);
   mkdirSync(blobs, { recursive: true });
