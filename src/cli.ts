@@ -78,6 +78,8 @@ interface MigrateFlags {
   diffFormat?: 'unified' | 'stat' | 'json';
   json?: boolean;
   plan?: string;
+  boot?: 'guest' | 'direct';
+  disk?: string[];
 }
 
 /** migrate's options from its flags (also used by apply, with the flags a plan saved). */
@@ -93,6 +95,8 @@ async function migrateOptions(image: string, opts: MigrateFlags): Promise<Migrat
     root: opts.root,
     mapper: opts.mapper ?? 'auto',
     xenConfig: opts.xenConfig,
+    boot: opts.boot ?? 'guest',
+    disks: opts.disk ?? [],
     domain: {
       name: opts.name,
       memoryMiB: opts.memory,
@@ -123,6 +127,8 @@ async function migrateOptions(image: string, opts: MigrateFlags): Promise<Migrat
       vcpus: opts.vcpus,
       root: opts.root,
       mapper: opts.mapper ?? 'auto',
+      boot: opts.boot ?? 'guest',
+      disks: (opts.disk ?? []).map((d) => d.replace(/=(.*)$/, (_, file: string) => `=${resolvePath(file)}`)),
     },
   };
 }
@@ -246,6 +252,20 @@ export async function main(options: MainOptions): Promise<number> {
     )
     .option('--root <partition>', 'root filesystem to convert when there are several (2, p2, xvda2)')
     .addOption(
+      new Option(
+        '--boot <how>',
+        "a partitionless IMAGE: on a new whole disk with the guest's GRUB (guest), or kept as it is with the kernel booted by the host (direct)",
+      )
+        .choices(['guest', 'direct'])
+        .default('guest'),
+    )
+    .option(
+      '--disk <xen=file>',
+      "another of the guest's Xen disks, by its Xen name (xvda1=swap.img); repeatable; the Xen config's disks count too",
+      collect,
+      [],
+    )
+    .addOption(
       new Option('--mapper <method>', 'how to map partitions: kpartx, loop devices, or auto')
         .choices(['auto', 'kpartx', 'loop'])
         .default('auto'),
@@ -319,6 +339,8 @@ export async function main(options: MainOptions): Promise<number> {
         vcpus: saved.vcpus,
         root: saved.root,
         mapper: saved.mapper,
+        boot: saved.boot,
+        disk: saved.disks,
         diffFormat: 'unified',
       };
       exitCode = await migrate(

@@ -5,6 +5,7 @@
  * reads is the one the grub-config step rewrote.
  */
 import { hasBootCode, readBootCode } from '../src/disk/mbr.js';
+import { bootAreaLength, isBiosBoot } from '../src/disk/partition-table.js';
 import { UserError } from '../src/errors.js';
 import { GUEST_TMPDIR } from '../src/pipeline/apply.js';
 import type { Step } from '../src/pipeline/types.js';
@@ -14,7 +15,8 @@ export const bootloaderStep: Step = {
   id: 'bootloader',
   title: 'Install a bootloader when the MBR has none',
   plan({ tree, guest, command }) {
-    if (hasBootCode(guest.bootCode)) return;
+    // Direct kernel boot needs no boot code; a disk that has some keeps it.
+    if (guest.boot === 'direct' || hasBootCode(guest.bootCode)) return;
     if (!tree.exists('/usr/sbin/grub-install') || !tree.exists('/usr/lib/grub/i386-pc')) {
       throw new UserError(
         `${guest.label} has no boot code and the guest has no GRUB for BIOS (grub-pc-bin) to install; install it in the guest first`,
@@ -25,7 +27,19 @@ export const bootloaderStep: Step = {
         `${guest.label} has no boot code and no ${GRUB2_CONFIG} to boot from; create one in the guest first`,
       );
     }
-    const partitionModule = guest.table.label === 'gpt' ? 'part_gpt' : 'part_msdos';
+    const gpt = guest.table.label === 'gpt';
+    const bios = guest.table.partitions.filter(isBiosBoot);
+    if (gpt && bios.length === 0) {
+      throw new UserError(
+        `${guest.label} is a GPT disk with no boot code and no BIOS boot partition for GRUB to embed itself in; add a 1 MiB partition of type BIOS boot (sfdisk type 21686148-6E6F-744E-6565-644546494900) first`,
+      );
+    }
+    if (bios.some((b) => b.start + b.size > bootAreaLength(guest.table))) {
+      throw new UserError(
+        `${guest.label}: its BIOS boot partition lies behind other partitions, which xen2kvm cannot journal; move it to the front of the disk first`,
+      );
+    }
+    const partitionModule = gpt ? 'part_gpt' : 'part_msdos';
     const fsModule = ['ext2', 'ext3', 'ext4'].includes(guest.rootFsType) ? 'ext2' : guest.rootFsType;
     command({
       argv: ['grub-install', '--target=i386-pc', `--modules=${partitionModule} ${fsModule}`, guest.disk.disk],

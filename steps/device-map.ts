@@ -1,18 +1,18 @@
 /** /boot/grub/device.map: GRUB's BIOS drive (hd0) is the virtio disk now. */
-import { toKvmDevice } from '../src/guest/device-names.js';
+import { type DeviceRenames, toKvmDevice } from '../src/guest/device-names.js';
 import type { Step } from '../src/pipeline/types.js';
 
-export function rewriteDeviceMap(text: string): string {
-  return toKvmDevice(text);
+export function rewriteDeviceMap(text: string, renames?: DeviceRenames): string {
+  return toKvmDevice(text, renames);
 }
 
 export const deviceMapStep: Step = {
   id: 'device-map',
   title: 'Rewrite /boot/grub/device.map',
-  plan({ tree }) {
+  plan({ tree, guest }) {
     const text = tree.read('/boot/grub/device.map');
     if (text !== undefined) {
-      tree.write('/boot/grub/device.map', rewriteDeviceMap(text), 'device-map', '(hd0) is the virtio disk');
+      tree.write('/boot/grub/device.map', rewriteDeviceMap(text, guest.renames), 'device-map', '(hd0) is the virtio disk');
     }
   },
 };

@@ -21,6 +21,10 @@ export interface DomainOptions {
   xen?: XenGuestConfig;
   /** Format of the image the XML points at (a qcow2 overlay in copy mode). */
   diskFormat?: string;
+  /** Volumes laid out anew (a partitionless guest): the disks, vda first, and the Xen devices they replace. */
+  laidOut?: { disks: string[]; absorbed: string[] };
+  /** Direct kernel boot: the kernel and initrd copied out of the guest, and its command line. */
+  directKernel?: { kernel: string; initrd?: string; cmdline: string };
 }
 
 export const DEFAULT_MEMORY_MIB = 1024;
@@ -45,7 +49,9 @@ export function planDomainXml(
       defaultNic: defaultNic(options),
       image: diskPath,
       imageFormat: options.diskFormat ?? 'raw',
-      boot: 'guest',
+      laidOut: options.laidOut,
+      boot: options.directKernel ? 'direct' : 'guest',
+      directKernel: options.directKernel,
       name: options.name,
       memoryMiB: options.memoryMiB,
       vcpus: options.vcpus,
@@ -62,6 +68,8 @@ export function planDomainXml(
         vcpus: options.vcpus ?? 1,
         network: defaultNic(options),
         format: options.diskFormat ?? 'raw',
+        moreDisks: options.laidOut?.disks.slice(1),
+        directKernel: options.directKernel,
       }),
     );
   }

@@ -1,15 +1,15 @@
 /** /etc/fstab: every /dev/xvdX device becomes /dev/vdX. UUID=, LABEL= and /dev/mapper entries need nothing. */
-import { toKvmDevice } from '../src/guest/device-names.js';
+import { type DeviceRenames, toKvmDevice } from '../src/guest/device-names.js';
 import type { Step } from '../src/pipeline/types.js';
 
-export function rewriteFstab(text: string): string {
+export function rewriteFstab(text: string, renames?: DeviceRenames): string {
   return text
     .split('\n')
     .map((line) => {
       const match = /^(\s*)(\S+)(.*)$/.exec(line);
       if (!match || line.trimStart().startsWith('#')) return line;
       const [, indent, device = '', rest = ''] = match;
-      const converted = toKvmDevice(device);
+      const converted = toKvmDevice(device, renames);
       // Keep space-aligned columns aligned: pad a shorter name when the file lines its fields up.
       const aligned = /^ {2,}/.test(rest);
       const pad =
@@ -22,8 +22,9 @@ export function rewriteFstab(text: string): string {
 export const fstabStep: Step = {
   id: 'fstab',
   title: 'Rewrite /etc/fstab for virtio disks',
-  plan({ tree }) {
+  plan({ tree, guest }) {
     const text = tree.read('/etc/fstab');
-    if (text !== undefined) tree.write('/etc/fstab', rewriteFstab(text), 'fstab', 'Xen disk names to virtio');
+    if (text !== undefined)
+      tree.write('/etc/fstab', rewriteFstab(text, guest.renames), 'fstab', 'Xen disk names to virtio');
   },
 };

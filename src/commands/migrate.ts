@@ -8,7 +8,7 @@
  * the same, and the plan is written. Nothing touches the image before the plan is complete and
  * accepted. Whatever happens, everything mounted or attached is released before the command returns.
  */
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { type DomainOptions, planDomainXml } from '../../steps/domain-xml.js';
 import { preflight } from '../../steps/map.js';
@@ -17,7 +17,7 @@ import { chooseMapper, type MapMethod } from '../disk/attach.js';
 import { detectContainer, formatName, rawWorkingCopy, toQcow2 } from '../disk/container.js';
 import { copySparse, qcow2Overlay } from '../disk/copy.js';
 import { identifyBootCode } from '../disk/mbr.js';
-import type { PartitionTable } from '../disk/partition-table.js';
+import { bootAreaLength as bootAreaOf, type PartitionTable } from '../disk/partition-table.js';
 import { InterruptedError, UserError } from '../errors.js';
 import { type CommandListener, formatCommand, HostCommandRunner, ReadOnlyRunner } from '../exec.js';
 import { checkImageFile } from '../inspect/image-file.js';
@@ -31,6 +31,7 @@ import {
   touchedChecksums,
   writePlanFile,
 } from '../pipeline/plan-file.js';
+import { type BootMode, describeVolumes } from '../pipeline/fs-image-input.js';
 import type { PrepareOptions } from '../pipeline/prepare.js';
 import type { SessionEnv } from '../pipeline/session-env.js';
 import { processesHolding } from '../safety/holders.js';
@@ -45,6 +46,7 @@ import { type DiffFormat, type ReportInput, renderPlanAs } from '../ui/report.js
 import { seconds, taskList, withProgress } from '../ui/task-list.js';
 import { loadXenConfig } from '../xen/load.js';
 import { unmappedBridges } from '../xml/from-xen.js';
+import { directBoot, layoutLines, partitionlessInput } from './partitionless.js';
 import { runBootCheck, type VerifyOptions } from './verify.js';
 
 export interface MigrateOptions {
@@ -59,8 +61,12 @@ export interface MigrateOptions {
   root?: string;
   mapper: MapMethod | 'auto';
   domain: DomainOptions;
-  /** The guest's Xen configuration, for the domain XML. */
+  /** The guest's Xen configuration, for the domain XML (and a partitionless guest's other disks). */
   xenConfig?: string;
+  /** A partitionless image: on a new whole disk with its own GRUB, or kept and booted directly. */
+  boot: BootMode;
+  /** The guest's other Xen disks, XENDEVICE=FILE (a partitionless guest's swap, say). */
+  disks: string[];
   verify?: Omit<VerifyOptions, 'image'>;
   verbose: boolean;
   /** How the plan is shown. */
@@ -189,11 +195,25 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
         },
       ]).run();
     }
-    const table = await timed(timings, 'check', () =>
-      preflight(review, source, options.inPlace, options.image),
-    );
-    const prepare: PrepareOptions = { image: source, label: options.image, mapper, root: options.root };
+    // A bare filesystem (no partition table) is laid out anew, or kept for direct kernel boot.
+    const fsInput = await partitionlessInput(io, host, inputs, options, source, domain, mapper, timings);
+    if (fsInput) source = fsInput.image;
+    const table =
+      fsInput?.table ??
+      (await timed(timings, 'check', () => preflight(review, source, options.inPlace, options.image)));
+    const prepare: PrepareOptions = {
+      image: source,
+      label: options.image,
+      mapper,
+      root: options.root,
+      renames: fsInput?.renames,
+      boot: fsInput?.mode,
+    };
     const reviewed = await inspectAndPlan(io, review, prepare, table, timings);
+    // Anything but the source itself is a working copy that becomes the output (no second copy).
+    const workingCopy = Boolean(container) || fsInput?.mode === 'guest';
+    const target = options.output ? resolve(options.output) : resolve(options.image);
+    const direct = fsInput?.mode === 'direct' ? directBoot(target, fsInput, reviewed) : undefined;
     if (options.planFile || options.expectedPlan) {
       const now = {
         rootPartition: reviewed.guest.rootPartition,
@@ -228,7 +248,7 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
         );
       }
     }
-    const bootAreaLength = Math.min(...table.partitions.map((p) => p.start));
+    const bootAreaLength = bootAreaOf(table);
     if (options.inPlace && !options.dryRun) {
       checkJournalRoom({
         image: source,
@@ -240,18 +260,23 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
     }
     await releaseAll(io, cleanup, timings);
 
-    const target = options.output ? resolve(options.output) : resolve(options.image);
     const xml = planDomainXml(target, {
       ...domain,
       diskFormat: options.output ? options.outputFormat : (container ?? 'raw'),
+      laidOut: fsInput ? { disks: [target, ...fsInput.disks.slice(1)], absorbed: fsInput.absorbed } : undefined,
+      directKernel: direct?.kernel,
     });
     const xmlBefore = existsSync(xml.path) ? readFileSync(xml.path, 'utf8') : undefined;
     const changes = reviewed.plan.tree.allChanges();
     const commandCount = reviewed.plan.commands.length;
-    const warnings = [...reviewed.plan.warnings, ...xml.warnings.map((w) => `domain XML: ${w}`)];
+    const warnings = [
+      ...(fsInput?.warnings ?? []),
+      ...reviewed.plan.warnings,
+      ...xml.warnings.map((w) => `domain XML: ${w}`),
+    ];
     const reportInput: ReportInput = {
       image: options.image,
-      summary: summaryLines(reviewed, options),
+      summary: [...summaryLines(reviewed, options, fsInput?.mode === 'guest'), ...layoutLines(fsInput, direct)],
       changes,
       commands: reviewed.plan.commands,
       warnings,
@@ -288,7 +313,7 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
 
     // The image the apply writes: the source itself, or a private raw copy of it.
     let workImage = resolve(source);
-    if (options.output && !container) {
+    if (options.output && !workingCopy) {
       workImage = `${target}${options.outputFormat === 'qcow2' ? '.work.raw' : ''}.partial`;
       const copySize = allocatedBytes(options.image);
       const overlayRoom = options.outputFormat === 'qcow2' ? 64 * 1024 * 1024 : 0;
@@ -364,13 +389,20 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
       })),
     ]).run();
     if (journal) advanceJournal(journal, { state: 'applied' });
+    if (direct) {
+      partials.push(direct.kernel.kernel, direct.kernel.initrd);
+      await timed(timings, 'copy kernel', async () => {
+        copyFileSync(current.plan.tree.hostPath(direct.guestKernel.vmlinuz), direct.kernel.kernel);
+        copyFileSync(current.plan.tree.hostPath(direct.guestKernel.initrd as string), direct.kernel.initrd);
+      });
+    }
     await releaseAll(io, cleanup, timings);
     if (options.output) {
       if (options.outputFormat === 'qcow2') {
         partials.push(`${target}.partial`);
         // A raw source gets a thin overlay over it; a container source has no raw to back one.
         await timed(timings, 'qcow2', () =>
-          container
+          workingCopy
             ? toQcow2(host, workImage, `${target}.partial`)
             : qcow2Overlay(host, options.image, workImage, `${target}.partial`, diskEnd(table)),
         );
@@ -399,7 +431,13 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
     writeLine(human.stdout, `time: ${totalSeconds.toFixed(1)} s (${formatTimings(timings)})`);
     const boot = options.verify
       ? await runBootCheck(
-          { ...options.verify, image: target, format: options.output ? options.outputFormat : undefined },
+          {
+            ...options.verify,
+            image: target,
+            format: options.output ? options.outputFormat : undefined,
+            moreDisks: fsInput?.disks.slice(1),
+            direct: direct?.kernel,
+          },
           human,
         )
       : undefined;
@@ -412,6 +450,8 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
         outputFormat: options.output ? options.outputFormat : null,
         journal: journal?.dir ?? null,
         domainXml: xml.path,
+        layout: fsInput ? describeVolumes(fsInput) : null,
+        directBoot: direct?.kernel ?? null,
         changes: accepted.map((c) => ({ path: c.path, kind: c.kind, step: c.step })),
         commands: current.plan.commands.map((c) => c.argv),
         warnings,
@@ -495,12 +535,14 @@ function fingerprint({ guest, plan }: Inspection): string {
   return JSON.stringify({ root: guest.rootPartition, changes, commands });
 }
 
-function summaryLines({ mapped, guest }: Inspection, options: MigrateOptions): string[] {
+function summaryLines({ mapped, guest }: Inspection, options: MigrateOptions, newDisk: boolean): string[] {
   const { disk } = mapped;
   const kernels = guest.kernels.map((k) => `${k.version}${k.xenOnly ? ' (Xen only)' : ''}`).join(', ');
   const mode = options.output
     ? `copy to ${options.output} (${options.outputFormat}); ${options.image} is only read`
-    : 'in place, with a journal for xen2kvm rollback';
+    : newDisk
+      ? 'needs --output NEW.raw (the guest gets a new whole disk)'
+      : 'in place, with a journal for xen2kvm rollback';
   return [
     `partitions mapped with ${disk.method === 'kpartx' ? 'kpartx' : 'loop devices'}: ${disk.reason}`,
     `root: partition ${guest.rootPartition} (${guest.rootFsType}), ${guest.os.prettyName}`,

@@ -4,7 +4,13 @@ import { detectContainer } from '../disk/container.js';
 import { UserError } from '../errors.js';
 import { checkImageFile } from '../inspect/image-file.js';
 import { type CliIo, writeLine } from '../ui/io.js';
-import { type Accel, type BootCheckResult, bootCheck, stripTerminalCodes } from '../verify/boot-check.js';
+import {
+  type Accel,
+  type BootCheckResult,
+  bootCheck,
+  type DirectKernel,
+  stripTerminalCodes,
+} from '../verify/boot-check.js';
 import { domainNameFor } from '../xml/domain.js';
 
 export interface VerifyOptions {
@@ -16,6 +22,8 @@ export interface VerifyOptions {
   consoleLog?: string;
   /** qemu's name of the image format; detected when not given. */
   format?: string;
+  moreDisks?: string[];
+  direct?: DirectKernel;
 }
 
 export function defaultConsoleLog(image: string): string {
@@ -55,6 +63,8 @@ export async function runBootCheck(options: VerifyOptions, io: CliIo): Promise<B
     kvmSilenceSeconds: options.kvmSilenceSeconds,
     memoryMiB: options.memoryMiB,
     format,
+    moreDisks: options.moreDisks,
+    direct: options.direct,
     consoleLog,
     onNote: (note) => writeLine(io.stderr, `note: ${note}`),
   });

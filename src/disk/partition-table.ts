@@ -68,8 +68,30 @@ export async function readPartitionTable(
   }
 }
 
+/** GPT type of a BIOS boot partition: where GRUB for BIOS embeds its core image on a GPT disk. */
+export const BIOS_BOOT_TYPE = '21686148-6e6f-744e-6565-644546494900';
+
+export function isBiosBoot(p: Partition): boolean {
+  return p.type.toLowerCase() === BIOS_BOOT_TYPE;
+}
+
 /** Partition types that can hold a Linux root filesystem (not swap, not extended containers). */
 export function mayHoldFilesystem(p: Partition): boolean {
   const type = p.type.toLowerCase();
-  return !['5', 'f', '85', '82', '0'].includes(type) && type !== '0657fd6d-a4ab-43c4-84e5-0933c84b4f4f';
+  return (
+    !['5', 'f', '85', '82', '0'].includes(type) &&
+    type !== '0657fd6d-a4ab-43c4-84e5-0933c84b4f4f' &&
+    type !== BIOS_BOOT_TYPE
+  );
+}
+
+/**
+ * The bytes at the start of the disk a bootloader install may write: everything in front of the
+ * first partition, and a BIOS boot partition lying there too (GRUB's core image goes into it).
+ */
+export function bootAreaLength(table: PartitionTable): number {
+  const others = table.partitions.filter((p) => !isBiosBoot(p));
+  const firstOther = Math.min(...others.map((p) => p.start));
+  const biosInFront = table.partitions.filter((p) => isBiosBoot(p) && p.start < firstOther);
+  return Math.max(firstOther, ...biosInFront.map((p) => p.start + p.size));
 }

@@ -1,11 +1,21 @@
 /**
  * Xen block device names and their KVM (virtio-blk) counterparts: /dev/xvda2 -> /dev/vda2.
- * The disk letter is kept, so a guest's second disk xvdb stays the second disk vdb.
+ * The disk letter is kept, so a guest's second disk xvdb stays the second disk vdb. A guest whose
+ * disks were laid out anew (partitionless filesystem images put on one disk, or given to KVM as
+ * disks of their own) carries explicit renames that take precedence: /dev/xvda2 -> /dev/vda.
  */
 const XEN_DEVICE = /\/dev\/xvd([a-z]+)(\d*)(?![\w])/g;
 
-export function toKvmDevice(device: string): string {
-  return device.replace(XEN_DEVICE, '/dev/vd$1$2');
+/** Explicit renames, full device paths: '/dev/xvda2' -> '/dev/vda1'. */
+export type DeviceRenames = ReadonlyMap<string, string>;
+
+export const NO_RENAMES: DeviceRenames = new Map();
+
+export function toKvmDevice(text: string, renames: DeviceRenames = NO_RENAMES): string {
+  return text.replace(
+    XEN_DEVICE,
+    (whole, letters: string, number: string) => renames.get(whole) ?? `/dev/vd${letters}${number}`,
+  );
 }
 
 /** Partition number of a Xen device name on the first disk (/dev/xvda2 -> 2), if it is one. */

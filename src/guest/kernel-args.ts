@@ -2,7 +2,7 @@
  * Rewrites a kernel command line for KVM: root on virtio, the console on the first serial port,
  * Xen-only console options dropped, and any extra arguments the guest needs (net.ifnames=0).
  */
-import { toKvmDevice } from './device-names.js';
+import { type DeviceRenames, toKvmDevice } from './device-names.js';
 
 export const SERIAL_CONSOLE = 'console=ttyS0,115200';
 
@@ -11,6 +11,8 @@ export interface KernelArgsPolicy {
   extra: readonly string[];
   /** Append the serial console and the extras when absent (false: only convert what is there). */
   complete: boolean;
+  /** Explicit device renames of a guest whose disks were laid out anew. */
+  renames?: DeviceRenames;
 }
 
 const XEN_CONSOLE = /^console=(hvc|xvc)\d*(,.*)?$/;
@@ -25,7 +27,7 @@ export function convertKernelArgs(args: string, policy: KernelArgsPolicy): strin
     } else if (XEN_ONLY.test(word)) {
       // meaningless outside Xen
     } else if (word.startsWith('root=') || word.startsWith('resume=')) {
-      out.push(toKvmDevice(word));
+      out.push(toKvmDevice(word, policy.renames));
     } else {
       out.push(word);
     }

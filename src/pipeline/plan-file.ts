@@ -18,6 +18,8 @@ export interface PlanOptions {
   vcpus?: number;
   root?: string;
   mapper: string;
+  boot?: 'guest' | 'direct';
+  disks?: string[];
 }
 
 export interface PlanFile {

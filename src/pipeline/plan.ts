@@ -3,6 +3,7 @@
  * Nothing is written here; dry-run and apply share all of it.
  */
 import type { CommandRunner } from '../exec.js';
+import type { DeviceRenames } from '../guest/device-names.js';
 import type { KernelArgsPolicy } from '../guest/kernel-args.js';
 import { StagedTree } from '../tree/staged-tree.js';
 import type { Guest, PlannedCommand, Step, StepContext } from './types.js';
@@ -14,11 +15,11 @@ export interface GuestPlan {
 }
 
 /** A guest that names its NICs ethN (ifupdown, ifcfg) keeps those names only with net.ifnames=0. */
-export function kernelArgsFor(tree: StagedTree): KernelArgsPolicy {
+export function kernelArgsFor(tree: StagedTree, renames?: DeviceRenames): KernelArgsPolicy {
   const interfaces = tree.read('/etc/network/interfaces') ?? '';
   const ifcfgEth = tree.list('/etc/sysconfig/network-scripts').some((n) => /^ifcfg-eth\d/.test(n));
   const legacyNames = /^\s*(auto|allow-hotplug|iface)\s+eth\d/m.test(interfaces) || ifcfgEth;
-  return { extra: legacyNames ? ['net.ifnames=0'] : [], complete: true };
+  return { extra: legacyNames ? ['net.ifnames=0'] : [], complete: true, renames };
 }
 
 /** The shared state the steps plan into; `contextFor` gives each step its view of it. */
@@ -33,7 +34,7 @@ export class GuestPlanner {
     private readonly inspect: CommandRunner,
   ) {
     this.tree = new StagedTree(guest.root);
-    this.kernelArgs = kernelArgsFor(this.tree);
+    this.kernelArgs = kernelArgsFor(this.tree, guest.renames);
   }
 
   contextFor(step: Step): StepContext {

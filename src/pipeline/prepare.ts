@@ -10,6 +10,7 @@ import type { MapperChoice } from '../disk/attach.js';
 import { readBootCode } from '../disk/mbr.js';
 import type { PartitionTable } from '../disk/partition-table.js';
 import { UserError } from '../errors.js';
+import { type DeviceRenames, NO_RENAMES } from '../guest/device-names.js';
 import { findKernels } from '../inspect/kernels.js';
 import { StagedTree } from '../tree/staged-tree.js';
 import type { SessionEnv } from './session-env.js';
@@ -22,6 +23,9 @@ export interface PrepareOptions {
   mapper: MapperChoice;
   root?: string;
   askRoot?: RootChooser;
+  /** Explicit device renames, for filesystem images laid out anew. */
+  renames?: DeviceRenames;
+  boot?: 'guest' | 'direct';
 }
 
 /** Families whose whole conversion xen2kvm can carry out today. */
@@ -69,5 +73,7 @@ export async function mountPhase(
     rootFsType: found.root.fsType,
     bootCode: await readBootCode(options.image),
     kernels: findKernels(tree),
+    renames: options.renames ?? NO_RENAMES,
+    boot: options.boot ?? 'guest',
   };
 }

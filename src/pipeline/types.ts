@@ -2,6 +2,7 @@
 import type { AttachedDisk } from '../disk/attach.js';
 import type { PartitionTable } from '../disk/partition-table.js';
 import type { CommandRunner, TimeoutName } from '../exec.js';
+import type { DeviceRenames } from '../guest/device-names.js';
 import type { KernelArgsPolicy } from '../guest/kernel-args.js';
 import type { KernelInfo } from '../inspect/kernels.js';
 import type { OsInfo } from '../inspect/os-release.js';
@@ -22,6 +23,10 @@ export interface Guest {
   /** The image's MBR boot code area (440 bytes). */
   bootCode: Buffer;
   kernels: KernelInfo[];
+  /** Explicit Xen -> KVM device renames (empty: xvdXN becomes vdXN). */
+  renames: DeviceRenames;
+  /** How KVM starts it: its own bootloader on the disk, or a kernel given by the host (direct). */
+  boot: 'guest' | 'direct';
 }
 
 /** A command a step wants run inside the guest (chroot) after the file changes are written. */

@@ -10,6 +10,12 @@ import { type CommandListener, startWatched } from '../exec.js';
 
 export type Accel = 'kvm' | 'tcg';
 
+export interface DirectKernel {
+  kernel: string;
+  initrd?: string;
+  cmdline: string;
+}
+
 export interface BootCheckOptions {
   image: string;
   accel: Accel | 'auto';
@@ -19,6 +25,10 @@ export interface BootCheckOptions {
   memoryMiB: number;
   /** qemu's name of the image format (raw, qcow2, vpc...). */
   format: string;
+  /** Further raw disks (vdb, vdc...): a partitionless guest's swap, say. */
+  moreDisks?: string[];
+  /** Boot this kernel directly instead of the disk's bootloader. */
+  direct?: DirectKernel;
   consoleLog: string;
   onNote?: (note: string) => void;
   /** Console output as it arrives (for a progress line). */
@@ -72,8 +82,19 @@ export async function kvmUsable(): Promise<boolean> {
   }
 }
 
-export function qemuArgs(image: string, accel: Accel, memoryMiB: number, format = 'raw'): string[] {
+export function qemuArgs(
+  image: string,
+  accel: Accel,
+  memoryMiB: number,
+  format = 'raw',
+  moreDisks: readonly string[] = [],
+  direct?: DirectKernel,
+): string[] {
+  const boot = direct
+    ? ['-kernel', direct.kernel, ...(direct.initrd ? ['-initrd', direct.initrd] : []), '-append', direct.cmdline]
+    : [];
   return [
+    ...boot,
     '-machine',
     `pc,accel=${accel}`,
     '-m',
@@ -88,6 +109,7 @@ export function qemuArgs(image: string, accel: Accel, memoryMiB: number, format 
     '-snapshot',
     '-drive',
     `file=${image},if=virtio,format=${format}`,
+    ...moreDisks.flatMap((disk) => ['-drive', `file=${disk},if=virtio,format=raw`]),
     '-netdev',
     'user,id=net0',
     '-device',
@@ -122,7 +144,15 @@ function attempt(
       );
     };
     const proc = startWatched(
-      { file: 'qemu-system-x86_64', args: qemuArgs(options.image, accel, options.memoryMiB, options.format) },
+      { file: 'qemu-system-x86_64', args: qemuArgs(
+          options.image,
+          accel,
+          options.memoryMiB,
+          options.format,
+          options.moreDisks,
+          options.direct,
+        ),
+      },
       (chunk) => {
         output += chunk;
         options.onOutput?.(chunk);

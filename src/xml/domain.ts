@@ -141,7 +141,19 @@ export function simpleDomain(options: {
   vcpus: number;
   network: NicSource;
   format?: string;
+  /** Further raw disks after the first (vdb, vdc...). */
+  moreDisks?: string[];
+  directKernel?: { kernel: string; initrd?: string; cmdline: string };
 }): DomainSpec {
+  const disk = (source: string, format: string, index: number): DiskSpec => ({
+    source,
+    block: false,
+    format,
+    target: `vd${String.fromCharCode(97 + index)}`,
+    bus: 'virtio',
+    cdrom: false,
+    readOnly: false,
+  });
   return {
     name: options.name,
     memoryMiB: options.memoryMiB,
@@ -152,17 +164,10 @@ export function simpleDomain(options: {
     onReboot: 'restart',
     onCrash: 'destroy',
     localtime: false,
-    boot: { type: 'disk' },
+    boot: options.directKernel ? { type: 'direct', ...options.directKernel } : { type: 'disk' },
     disks: [
-      {
-        source: options.diskPath,
-        block: false,
-        format: options.format ?? 'raw',
-        target: 'vda',
-        bus: 'virtio',
-        cdrom: false,
-        readOnly: false,
-      },
+      disk(options.diskPath, options.format ?? 'raw', 0),
+      ...(options.moreDisks ?? []).map((source, index) => disk(source, 'raw', index + 1)),
     ],
     nics: [{ source: options.network }],
   };

@@ -38,7 +38,14 @@ export interface XenMappingOptions {
   /** The converted image: it replaces the guest's first disk. */
   image?: string;
   imageFormat?: string;
+  /**
+   * A guest whose volumes were laid out anew: these disks come first (vda, vdb...), in place of the
+   * Xen devices named in `absorbed`; the guest's other disks follow. Overrides `image`.
+   */
+  laidOut?: { disks: string[]; absorbed: string[] };
   boot: 'guest' | 'direct';
+  /** The kernel the host boots (direct boot of a converted guest), instead of the Xen config's. */
+  directKernel?: { kernel: string; initrd?: string; cmdline: string };
   name?: string;
   memoryMiB?: number;
   vcpus?: number;
@@ -115,15 +122,20 @@ function disks(config: XenGuestConfig, options: XenMappingOptions, warnings: str
   const cdroms = ordered.filter((d) => d.cdrom);
   const ideNames = ['hdc', 'hdd', 'hda', 'hdb'];
   if (cdroms.length > ideNames.length) warnings.push(`only ${ideNames.length} cdrom drives are carried over`);
-  const specs: DiskSpec[] = fixed.map((d: XenDisk, index) => ({
-    source: index === 0 && options.image ? options.image : d.source,
-    block: index === 0 && options.image ? false : d.block,
-    format: index === 0 && options.image ? (options.imageFormat ?? 'raw') : d.format,
-    target: virtioName(index),
-    bus: 'virtio',
-    cdrom: false,
-    readOnly: d.readOnly,
-  }));
+  // The converted disks take the first names; the Xen disks they replace are left out.
+  const converted = options.laidOut?.disks ?? (options.image ? [options.image] : []);
+  const absorbed = options.laidOut?.absorbed ?? (options.image && fixed[0] ? [fixed[0].vdev] : []);
+  const specs: DiskSpec[] = [
+    ...converted.map((source, index) => ({
+      source,
+      block: false,
+      format: index === 0 ? (options.imageFormat ?? 'raw') : 'raw',
+      readOnly: false,
+    })),
+    ...fixed
+      .filter((d: XenDisk) => !absorbed.includes(d.vdev.replace(/^(sd|hd)/, 'xvd')))
+      .map((d) => ({ source: d.source, block: d.block, format: d.format, readOnly: d.readOnly })),
+  ].map((d, index) => ({ ...d, target: virtioName(index), bus: 'virtio' as const, cdrom: false }));
   cdroms.slice(0, ideNames.length).forEach((d, index) => {
     specs.push({
       source: d.source,
@@ -135,17 +147,6 @@ function disks(config: XenGuestConfig, options: XenMappingOptions, warnings: str
       readOnly: true,
     });
   });
-  if (fixed.length === 0 && options.image) {
-    specs.unshift({
-      source: options.image,
-      block: false,
-      format: options.imageFormat ?? 'raw',
-      target: 'vda',
-      bus: 'virtio',
-      cdrom: false,
-      readOnly: false,
-    });
-  }
   return specs;
 }
 
@@ -157,7 +158,9 @@ export function domainFromXen(
   const memoryMiB = options.memoryMiB ?? config.memoryMiB ?? XEN_DEFAULT_MEMORY_MIB;
   const vcpus = options.vcpus ?? config.vcpus ?? 1;
   let boot: DomainSpec['boot'] = { type: 'disk' };
-  if (options.boot === 'direct') {
+  if (options.directKernel) {
+    boot = { type: 'direct', ...options.directKernel };
+  } else if (options.boot === 'direct') {
     if (!config.boot.kernel) {
       throw new UserError(
         `${config.file}: the guest booted through ${config.boot.bootloader ?? 'its own bootloader'}, so there is no kernel to boot directly; use --boot guest`,

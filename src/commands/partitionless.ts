@@ -1,0 +1,129 @@
+/**
+ * migrate's handling of a partitionless image (a bare filesystem, as xen-tools made them): refuse
+ * what cannot work, lay the guest's volumes out on a new whole disk or keep the image for direct
+ * kernel boot, and name the kernel and initrd the host boots in that case.
+ */
+import { basename, dirname, join, resolve } from 'node:path';
+import type { DomainOptions } from '../../steps/domain-xml.js';
+import type { CleanupStack } from '../cleanup.js';
+import { assertNotAttached, type MapperChoice } from '../disk/attach.js';
+import { UserError } from '../errors.js';
+import type { CommandRunner } from '../exec.js';
+import { convertKernelArgs } from '../guest/kernel-args.js';
+import type { KernelInfo } from '../inspect/kernels.js';
+import {
+  bareFilesystem,
+  describeVolumes,
+  type FsImageInput,
+  givenDisks,
+  prepareFsImage,
+} from '../pipeline/fs-image-input.js';
+import { type Inspection, type Timings, timed } from '../pipeline/inspect-and-plan.js';
+import { kernelArgsFor } from '../pipeline/plan.js';
+import type { CliIo } from '../ui/io.js';
+import { taskList } from '../ui/task-list.js';
+import type { DirectKernel } from '../verify/boot-check.js';
+import { domainNameFor } from '../xml/domain.js';
+import type { MigrateOptions } from './migrate.js';
+
+/** The partitionless input `source` holds, or undefined for a partitioned disk. */
+export async function partitionlessInput(
+  io: CliIo,
+  host: CommandRunner,
+  scratch: CleanupStack,
+  options: MigrateOptions,
+  source: string,
+  domain: DomainOptions,
+  mapper: MapperChoice,
+  timings: Timings,
+): Promise<FsImageInput | undefined> {
+  const fs = await bareFilesystem(host, source);
+  if (!fs) {
+    if (options.boot === 'direct') {
+      throw new UserError(
+        `--boot direct: ${options.image} is a partitioned disk, which boots with its own bootloader; leave out --boot direct`,
+        2,
+      );
+    }
+    if (options.disks.length > 0) {
+      throw new UserError(
+        `--disk: ${options.image} is a partitioned disk; --disk gives a partitionless guest's other volumes (give its other disks through --xen-config)`,
+        2,
+      );
+    }
+    return undefined;
+  }
+  if (options.inPlace && options.boot !== 'direct') {
+    throw new UserError(
+      `${options.image} holds a bare ${fs.type} filesystem (a partitionless Xen disk) and becomes a new whole disk: use --output NEW.raw, or --boot direct to keep it as it is`,
+      2,
+    );
+  }
+  await assertNotAttached(host, source);
+  const given = await givenDisks(host, domain.xen, options.disks);
+  const workParent = options.output
+    ? dirname(resolve(options.output))
+    : (process.env.XEN2KVM_WORK_DIR ?? '/var/tmp');
+  let input: FsImageInput | undefined;
+  const title =
+    options.boot === 'direct'
+      ? `Read the guest's volumes (bare ${fs.type} filesystem, direct kernel boot)`
+      : `Lay the guest's volumes out on a new whole disk (bare ${fs.type} filesystem)`;
+  await taskList(io, [
+    {
+      title,
+      task: async () => {
+        input = await timed(timings, 'lay out', () =>
+          prepareFsImage(host, scratch, {
+            image: source,
+            fs,
+            mode: options.boot,
+            mapper,
+            given,
+            workParent,
+          }),
+        );
+      },
+    },
+  ]).run();
+  return input;
+}
+
+export interface DirectBoot {
+  /** Where the host keeps them, and the command line: what the domain XML and the boot check use. */
+  kernel: DirectKernel & { initrd: string };
+  /** The guest's kernel they are copied from. */
+  guestKernel: KernelInfo;
+}
+
+/** The kernel the host boots: the guest's newest KVM-capable one, copied out beside the output. */
+export function directBoot(target: string, input: FsImageInput, { guest, plan }: Inspection): DirectBoot {
+  const kernel = guest.kernels.find((k) => !k.xenOnly && k.initrd);
+  if (!kernel?.initrd) {
+    throw new UserError(`${guest.label}: no kernel with an initrd in the guest's /boot to boot directly`);
+  }
+  const stem = join(dirname(target), domainNameFor(basename(target)));
+  const cmdline = convertKernelArgs(`root=${input.rootDevice} ro`, kernelArgsFor(plan.tree));
+  return {
+    kernel: {
+      kernel: `${stem}.vmlinuz-${kernel.version}`,
+      initrd: `${stem}.initrd.img-${kernel.version}`,
+      cmdline,
+    },
+    guestKernel: kernel,
+  };
+}
+
+/** Summary lines: where each volume goes, and what direct boot copies out. */
+export function layoutLines(input: FsImageInput | undefined, direct: DirectBoot | undefined): string[] {
+  if (!input) return [];
+  const lines = describeVolumes(input).map((line) => `volume: ${line}`);
+  if (direct) {
+    lines.push(
+      `direct boot: ${direct.guestKernel.vmlinuz} and ${direct.guestKernel.initrd} are copied to ${direct.kernel.kernel} and ${direct.kernel.initrd}; cmdline ${direct.kernel.cmdline}`,
+    );
+  } else {
+    lines.push(`new whole disk: msdos label, GRUB installed from the guest`);
+  }
+  return lines;
+}
