@@ -16,6 +16,7 @@ packages=(
   libxml2-utils  # xmllint, which virt-xml-validate needs
   tmux           # the interactive tests drive the CLI in a real pseudo-terminal
   cpio           # the initrd-listing tests build small archives
+  lvm2           # the layout tests make an LVM physical volume (pvcreate, vgcreate)
 )
 
 if [ "$(id -u)" -ne 0 ]; then

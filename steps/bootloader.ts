@@ -31,7 +31,7 @@ export const bootloaderStep: Step = {
     const bios = guest.table.partitions.filter(isBiosBoot);
     if (gpt && bios.length === 0) {
       throw new UserError(
-        `${guest.label} is a GPT disk with no boot code and no BIOS boot partition for GRUB to embed itself in; add a 1 MiB partition of type BIOS boot (sfdisk type 21686148-6E6F-744E-6565-644546494900) first`,
+        `${guest.label} is a GPT disk with no boot code and no BIOS boot partition for GRUB to embed itself in; add a 1 MiB partition of type BIOS boot (sfdisk type 21686148-6449-6E6F-744E-656564454649) first`,
       );
     }
     if (bios.some((b) => b.start + b.size > bootAreaLength(guest.table))) {

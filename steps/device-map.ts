@@ -12,7 +12,12 @@ export const deviceMapStep: Step = {
   plan({ tree, guest }) {
     const text = tree.read('/boot/grub/device.map');
     if (text !== undefined) {
-      tree.write('/boot/grub/device.map', rewriteDeviceMap(text, guest.renames), 'device-map', '(hd0) is the virtio disk');
+      tree.write(
+        '/boot/grub/device.map',
+        rewriteDeviceMap(text, guest.renames),
+        'device-map',
+        '(hd0) is the virtio disk',
+      );
     }
   },
 };

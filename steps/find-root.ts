@@ -5,7 +5,7 @@
  */
 
 import { CleanupStack } from '../src/cleanup.js';
-import type { AttachedDisk } from '../src/disk/attach.js';
+import { type AttachedDisk, kernelHasDeviceMapper } from '../src/disk/attach.js';
 import { UserError } from '../src/errors.js';
 import { makeMountPoint, mountDevice } from '../src/guest/mounts.js';
 import { LINUX_ROOT_FILESYSTEMS, probeFilesystem } from '../src/inspect/filesystems.js';
@@ -89,7 +89,9 @@ export async function chooseRoot(
     const hint = search.filesystems.some((f) => f.type === 'crypto_LUKS')
       ? ' (an encrypted root cannot be converted)'
       : search.filesystems.some((f) => f.type === 'LVM2_member')
-        ? ' (root on LVM is not supported yet)'
+        ? kernelHasDeviceMapper()
+          ? ' (an LVM physical volume: xen2kvm does not activate volume groups yet)'
+          : " (an LVM physical volume: its logical volumes need device-mapper, which this host's kernel lacks; convert it on a host that has device-mapper)"
         : '';
     throw new UserError(`${image}: no Linux root filesystem found (${seen})${hint}`);
   }

@@ -22,6 +22,7 @@ import { InterruptedError, UserError } from '../errors.js';
 import { type CommandListener, formatCommand, HostCommandRunner, ReadOnlyRunner } from '../exec.js';
 import { checkImageFile } from '../inspect/image-file.js';
 import { runPlannedCommand, writeChanges } from '../pipeline/apply.js';
+import { type BootMode, describeVolumes } from '../pipeline/fs-image-input.js';
 import { type Inspection, inspectAndPlan, type Timings, timed } from '../pipeline/inspect-and-plan.js';
 import {
   comparePlans,
@@ -31,7 +32,6 @@ import {
   touchedChecksums,
   writePlanFile,
 } from '../pipeline/plan-file.js';
-import { type BootMode, describeVolumes } from '../pipeline/fs-image-input.js';
 import type { PrepareOptions } from '../pipeline/prepare.js';
 import type { SessionEnv } from '../pipeline/session-env.js';
 import { processesHolding } from '../safety/holders.js';
@@ -263,7 +263,9 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
     const xml = planDomainXml(target, {
       ...domain,
       diskFormat: options.output ? options.outputFormat : (container ?? 'raw'),
-      laidOut: fsInput ? { disks: [target, ...fsInput.disks.slice(1)], absorbed: fsInput.absorbed } : undefined,
+      laidOut: fsInput
+        ? { disks: [target, ...fsInput.disks.slice(1)], absorbed: fsInput.absorbed }
+        : undefined,
       directKernel: direct?.kernel,
     });
     const xmlBefore = existsSync(xml.path) ? readFileSync(xml.path, 'utf8') : undefined;
@@ -276,7 +278,10 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
     ];
     const reportInput: ReportInput = {
       image: options.image,
-      summary: [...summaryLines(reviewed, options, fsInput?.mode === 'guest'), ...layoutLines(fsInput, direct)],
+      summary: [
+        ...summaryLines(reviewed, options, fsInput?.mode === 'guest'),
+        ...layoutLines(fsInput, direct),
+      ],
       changes,
       commands: reviewed.plan.commands,
       warnings,

@@ -26,7 +26,7 @@ export interface AttachedDisk extends MapperChoice {
   partitions: Map<number, string>;
 }
 
-function kernelHasDeviceMapper(): boolean {
+export function kernelHasDeviceMapper(): boolean {
   try {
     return /\bdevice-mapper\b/.test(readFileSync('/proc/misc', 'utf8')) && existsSync('/dev/mapper/control');
   } catch {

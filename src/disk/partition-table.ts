@@ -69,7 +69,7 @@ export async function readPartitionTable(
 }
 
 /** GPT type of a BIOS boot partition: where GRUB for BIOS embeds its core image on a GPT disk. */
-export const BIOS_BOOT_TYPE = '21686148-6e6f-744e-6565-644546494900';
+export const BIOS_BOOT_TYPE = '21686148-6449-6e6f-744e-656564454649';
 
 export function isBiosBoot(p: Partition): boolean {
   return p.type.toLowerCase() === BIOS_BOOT_TYPE;

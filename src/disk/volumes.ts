@@ -67,7 +67,7 @@ export function planVolumes(
   rootImage: { file: string; size: number },
   fstab: string,
   given: GivenDisk[],
-  makeSwap: boolean,
+  makeSwap = true,
 ): { volumes: Volume[]; warnings: string[] } {
   const entries = parseFstab(fstab).filter((e) => !IGNORED_TYPES.includes(e.type) && e.device !== 'none');
   const rootEntry = entries.find((e) => e.mountPoint === '/');

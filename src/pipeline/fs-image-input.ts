@@ -6,6 +6,7 @@
  */
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { CleanupStack } from '../cleanup.js';
 import { assembleWholeDisk } from '../disk/assemble.js';
 import { attachImage, type MapperChoice } from '../disk/attach.js';
 import { type PartitionTable, readPartitionTable } from '../disk/partition-table.js';
@@ -17,7 +18,6 @@ import {
   wholeDiskLayout,
   xenDevicePath,
 } from '../disk/volumes.js';
-import { CleanupStack } from '../cleanup.js';
 import { UserError } from '../errors.js';
 import type { CommandRunner } from '../exec.js';
 import type { DeviceRenames } from '../guest/device-names.js';
@@ -57,7 +57,11 @@ export async function bareFilesystem(
 
 /** A filesystem image seen as a disk with one partition that starts at byte 0. */
 export function wholeFileTable(size: number): PartitionTable {
-  return { label: 'none', sectorSize: 512, partitions: [{ number: 1, start: 0, size, type: '83', bootable: false }] };
+  return {
+    label: 'none',
+    sectorSize: 512,
+    partitions: [{ number: 1, start: 0, size, type: '83', bootable: false }],
+  };
 }
 
 /** Reads one file from a filesystem image, mounted read-only for the moment it takes. */
@@ -69,15 +73,20 @@ async function readFromFilesystem(
   path: string,
 ): Promise<string | undefined> {
   const look = new CleanupStack();
-  try {
+  const read = async () => {
     const disk = await attachImage(runner, image, wholeFileTable(statSync(image).size), mapper, true, look);
     const dir = await makeMountPoint(look, 'fsimage');
     await mountDevice(runner, look, disk.partitions.get(1) as string, dir, { fsType, readOnly: true });
     return new StagedTree(dir).read(path);
-  } finally {
-    const failures = await look.release();
-    if (failures.length > 0) throw new Error(`could not release ${image}: ${failures.join('; ')}`);
-  }
+  };
+  // Released whatever happens; a failed release is worth more than the read's own error.
+  const text = await read().catch(async (error: unknown) => {
+    await look.release();
+    throw error;
+  });
+  const failures = await look.release();
+  if (failures.length > 0) throw new Error(`could not release ${image}: ${failures.join('; ')}`);
+  return text;
 }
 
 /** The disk files the operator named for the guest's devices: the Xen config's, then --disk's. */
@@ -132,7 +141,9 @@ export async function prepareFsImage(
   const fsType = options.fs.type as string;
   const fstab = await readFromFilesystem(runner, options.image, fsType, options.mapper, '/etc/fstab');
   if (fstab === undefined) {
-    throw new UserError(`${options.image} holds a ${fsType} filesystem with no /etc/fstab: not a guest's root`);
+    throw new UserError(
+      `${options.image} holds a ${fsType} filesystem with no /etc/fstab: not a guest's root`,
+    );
   }
   const size = statSync(options.image).size;
   const direct = options.mode === 'direct';
@@ -140,7 +151,9 @@ export async function prepareFsImage(
   const root = volumes.find((v) => v.role === 'root') as Volume;
   const absorbed = volumes.flatMap((v) => (v.device ? [v.device.replace('/dev/', '')] : []));
   const rootName = (renames: DeviceRenames) =>
-    root.fstabDevice.startsWith('/dev/') ? (renames.get(root.fstabDevice) ?? root.fstabDevice) : root.fstabDevice;
+    root.fstabDevice.startsWith('/dev/')
+      ? (renames.get(root.fstabDevice) ?? root.fstabDevice)
+      : root.fstabDevice;
   if (direct) {
     const layout = directLayout(volumes);
     return {

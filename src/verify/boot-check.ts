@@ -91,7 +91,13 @@ export function qemuArgs(
   direct?: DirectKernel,
 ): string[] {
   const boot = direct
-    ? ['-kernel', direct.kernel, ...(direct.initrd ? ['-initrd', direct.initrd] : []), '-append', direct.cmdline]
+    ? [
+        '-kernel',
+        direct.kernel,
+        ...(direct.initrd ? ['-initrd', direct.initrd] : []),
+        '-append',
+        direct.cmdline,
+      ]
     : [];
   return [
     ...boot,
@@ -144,7 +150,9 @@ function attempt(
       );
     };
     const proc = startWatched(
-      { file: 'qemu-system-x86_64', args: qemuArgs(
+      {
+        file: 'qemu-system-x86_64',
+        args: qemuArgs(
           options.image,
           accel,
           options.memoryMiB,

@@ -29,16 +29,23 @@ async function readTable(image: string) {
   return { sector: table.sectorsize ?? 512, partitions: table.partitions };
 }
 
-/** Mounts the image's Linux root partition (type 83) on a temporary directory for `use`, then releases it. */
+/**
+ * Mounts the image's Linux root partition (the last of type 83) on a temporary directory for `use`,
+ * then releases it. An image with no partition table is mounted whole (a bare filesystem).
+ */
 async function withRootMounted<T>(
   image: string,
   readOnly: boolean,
   use: (dir: string) => Promise<T> | T,
 ): Promise<T> {
-  const { sector, partitions } = await readTable(image);
-  const root = partitions.find((p) => p.type === '83');
-  if (!root) throw new Error(`${image}: no Linux partition`);
-  const range = ['-o', String(root.start * sector), '--sizelimit', String(root.size * sector)];
+  const partitioned = (await execa('sfdisk', ['-d', image], { reject: false })).exitCode === 0;
+  let range: string[] = [];
+  if (partitioned) {
+    const { sector, partitions } = await readTable(image);
+    const root = partitions.filter((p) => p.type === '83').pop();
+    if (!root) throw new Error(`${image}: no Linux partition`);
+    range = ['-o', String(root.start * sector), '--sizelimit', String(root.size * sector)];
+  }
   const loop = (
     await execa('losetup', ['-f', '--show', ...(readOnly ? ['-r'] : []), ...range, image])
   ).stdout.trim();
@@ -100,4 +107,47 @@ export async function guestFingerprint(
 /** Mounts the image's root filesystem read-write on the host and lets `edit` change it (to build hostile images). */
 export async function editGuest(image: string, edit: (root: string) => Promise<void> | void): Promise<void> {
   await withRootMounted(image, false, edit);
+}
+
+/**
+ * Reads files from one partition of an image (its number), or from a bare filesystem image
+ * (partition undefined), mounted read-only for the moment it takes. Missing files read as undefined.
+ */
+export async function readFromPartition(
+  image: string,
+  partition: number | undefined,
+  paths: string[],
+): Promise<(string | undefined)[]> {
+  let range: string[] = [];
+  if (partition !== undefined) {
+    const { stdout } = await execa('sfdisk', ['-J', image]);
+    const table = (
+      JSON.parse(stdout) as {
+        partitiontable: { sectorsize?: number; partitions: { node: string; start: number; size: number }[] };
+      }
+    ).partitiontable;
+    const sector = table.sectorsize ?? 512;
+    const p = table.partitions.find((entry) => entry.node.endsWith(String(partition)));
+    if (!p) throw new Error(`${image}: no partition ${partition}`);
+    range = ['-o', String(p.start * sector), '--sizelimit', String(p.size * sector)];
+  }
+  const loop = (await execa('losetup', ['-f', '--show', '-r', ...range, image])).stdout.trim();
+  const dir = mkdtempSync(join(tmpdir(), 'guest-tree-'));
+  try {
+    await execa('mount', ['-o', 'ro', loop, dir]);
+    try {
+      return paths.map((path) => {
+        try {
+          return readFileSync(join(dir, path), 'utf8');
+        } catch {
+          return undefined;
+        }
+      });
+    } finally {
+      await execa('umount', [dir]);
+    }
+  } finally {
+    rmdirSync(dir);
+    await execa('losetup', ['-d', loop]);
+  }
 }
