@@ -215,7 +215,7 @@ describe('a partitionless guest: a bare root filesystem image, and swap in a fil
     BOOT_TEST_TIMEOUT,
   );
 
-  it('refuses in one line, changing nothing: in place onto a new disk, or a volume that was not given', async () => {
+  it('refuses in one line, changing nothing, in place onto a new disk or a volume not given; given, /var gets its partition', async () => {
     const before = await sha256(root);
     const inPlace = await runCli(['migrate', root, '--in-place', '--yes']);
     expect(inPlace.exitCode).toBe(2);
@@ -243,7 +243,38 @@ describe('a partitionless guest: a bare root filesystem image, and swap in a fil
     expect(await sha256(root)).toBe(before);
     expect(await leftovers(withVar)).toEqual(NOTHING_LEFT);
     expect(scratchDisks()).toEqual([]);
+
+    // Given, the /var volume becomes the new disk's third partition, and fstab says so.
+    const varImage = join(dir, 'var.img');
+    await execa('truncate', ['-s', '64M', varImage]);
+    await execa('mkfs.ext4', ['-q', '-L', 'var', varImage]);
+    const output = join(dir, 'withvar.raw');
+    const run = await runCli([
+      'migrate',
+      withVar,
+      '--disk',
+      `xvda3=${varImage}`,
+      '--output',
+      output,
+      '--yes',
+    ]);
+    expect(run.stderr).not.toMatch(/^\s+at /m);
+    expect(run.exitCode).toBe(0);
+    expect(run.stdout).toContain(`converted ${withVar} into ${output}`);
+    const table = await partitions(output);
+    expect(table.map((p) => [p.type, p.size * 512])).toEqual([
+      ['82', 512 * MIB],
+      ['83', 1536 * MIB],
+      ['83', 64 * MIB],
+    ]);
+    const [fstab] = await readFromPartition(output, 2, ['/etc/fstab']);
+    expect(fstab).toMatch(/^\/dev\/vda3\s+\/var\s+ext4/m);
+    expect(
+      (await execa('blkid', ['-p', '-o', 'export', '--offset', String((table[2]?.start ?? 0) * 512), output]))
+        .stdout,
+    ).toContain('LABEL=var');
     rmSync(withVar);
+    rmSync(output);
   });
 });
 
