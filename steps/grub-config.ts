@@ -14,21 +14,27 @@ export const GRUB2_SERIAL = [
   'terminal_output serial console',
 ];
 
-export function rewriteKernelLines(text: string, policy: Pick<KernelArgsPolicy, 'extra'>): string {
+export function rewriteKernelLines(
+  text: string,
+  policy: Pick<KernelArgsPolicy, 'extra' | 'renames'>,
+): string {
   return text
     .split('\n')
     .map((line) => {
       const match = KERNEL_LINE.exec(line);
       if (!match) return line;
       const [, indent, keyword, space, image, args] = match;
-      const converted = convertKernelArgs(args ?? '', { extra: policy.extra, complete: true });
+      const converted = convertKernelArgs(args ?? '', { ...policy, complete: true });
       return `${indent}${keyword}${space}${image} ${converted}`;
     })
     .join('\n');
 }
 
 /** GRUB 2 config: kernel lines converted, and the serial terminal enabled before the first menu entry. */
-export function rewriteGrub2Config(text: string, policy: Pick<KernelArgsPolicy, 'extra'>): string {
+export function rewriteGrub2Config(
+  text: string,
+  policy: Pick<KernelArgsPolicy, 'extra' | 'renames'>,
+): string {
   const converted = rewriteKernelLines(text, policy);
   if (/^\s*terminal_output\b.*serial/m.test(converted)) return converted;
   const lines = converted.split('\n');
@@ -41,7 +47,10 @@ export function rewriteGrub2Config(text: string, policy: Pick<KernelArgsPolicy, 
  * GRUB legacy (menu.lst, grub.conf): kernel lines converted, and SUSE's graphical menu (gfxmenu)
  * commented out, since it cannot show on a serial console.
  */
-export function rewriteGrubLegacyConfig(text: string, policy: Pick<KernelArgsPolicy, 'extra'>): string {
+export function rewriteGrubLegacyConfig(
+  text: string,
+  policy: Pick<KernelArgsPolicy, 'extra' | 'renames'>,
+): string {
   return rewriteKernelLines(text, policy).replace(/^(\s*)(gfxmenu\b.*)$/gm, '$1#$2');
 }
 

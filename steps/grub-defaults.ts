@@ -11,7 +11,10 @@ const SERIAL_SETTINGS: [string, string][] = [
   ['GRUB_SERIAL_COMMAND', '"serial --unit=0 --speed=115200"'],
 ];
 
-export function rewriteGrubDefaults(text: string, policy: Pick<KernelArgsPolicy, 'extra'>): string {
+export function rewriteGrubDefaults(
+  text: string,
+  policy: Pick<KernelArgsPolicy, 'extra' | 'renames'>,
+): string {
   const lines = text.split('\n');
   let sawCmdline = false;
   const out = lines.map((line) => {
@@ -20,7 +23,7 @@ export function rewriteGrubDefaults(text: string, policy: Pick<KernelArgsPolicy,
     const [, indent, key, quote, value, trailing] = match;
     const complete = key === 'GRUB_CMDLINE_LINUX';
     if (complete) sawCmdline = true;
-    const converted = convertKernelArgs(value ?? '', { extra: policy.extra, complete });
+    const converted = convertKernelArgs(value ?? '', { ...policy, complete });
     return `${indent}${key}=${quote || '"'}${converted}${quote || '"'}${trailing}`;
   });
   if (!sawCmdline) {

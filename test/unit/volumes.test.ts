@@ -150,3 +150,17 @@ describe('bootAreaLength', () => {
     ).toBe(MIB);
   });
 });
+
+describe('boot menus on a guest laid out anew', () => {
+  it('follow the explicit renames on kernel lines and in /etc/default/grub', async () => {
+    const { rewriteGrub2Config } = await import('../../steps/grub-config.js');
+    const { rewriteGrubDefaults } = await import('../../steps/grub-defaults.js');
+    const renames = new Map([['/dev/xvda2', '/dev/vda']]);
+    expect(
+      rewriteGrub2Config('menuentry x {\n\tlinux /vmlinuz root=/dev/xvda2 ro\n}', { extra: [], renames }),
+    ).toContain('\tlinux /vmlinuz root=/dev/vda ro console=ttyS0,115200');
+    expect(rewriteGrubDefaults('GRUB_CMDLINE_LINUX="root=/dev/xvda2"\n', { extra: [], renames })).toContain(
+      'GRUB_CMDLINE_LINUX="root=/dev/vda console=ttyS0,115200"',
+    );
+  });
+});
