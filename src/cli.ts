@@ -80,6 +80,8 @@ interface MigrateFlags {
   plan?: string;
   boot?: 'guest' | 'direct';
   disk?: string[];
+  kernel?: string;
+  kernelPackage?: string[];
 }
 
 /** migrate's options from its flags (also used by apply, with the flags a plan saved). */
@@ -97,6 +99,8 @@ async function migrateOptions(image: string, opts: MigrateFlags): Promise<Migrat
     xenConfig: opts.xenConfig,
     boot: opts.boot ?? 'guest',
     disks: opts.disk ?? [],
+    kernel: opts.kernel,
+    kernelPackages: (opts.kernelPackage ?? []).map((file) => resolvePath(file)),
     domain: {
       name: opts.name,
       memoryMiB: opts.memory,
@@ -128,6 +132,8 @@ async function migrateOptions(image: string, opts: MigrateFlags): Promise<Migrat
       root: opts.root,
       mapper: opts.mapper ?? 'auto',
       boot: opts.boot ?? 'guest',
+      kernel: opts.kernel,
+      kernelPackages: (opts.kernelPackage ?? []).map((file) => resolvePath(file)),
       disks: (opts.disk ?? []).map((d) => d.replace(/=(.*)$/, (_, file: string) => `=${resolvePath(file)}`)),
     },
   };
@@ -260,6 +266,16 @@ export async function main(options: MainOptions): Promise<number> {
         .default('guest'),
     )
     .option(
+      '--kernel <version>',
+      'the kernel the converted guest boots by default (asked on a terminal when several can)',
+    )
+    .option(
+      '--kernel-package <file>',
+      'a KVM kernel package (.deb or .rpm) to install in the guest with its own package tool; repeatable',
+      collect,
+      [],
+    )
+    .option(
       '--disk <xen=file>',
       "another of the guest's Xen disks, by its Xen name (xvda1=swap.img); repeatable; the Xen config's disks count too",
       collect,
@@ -341,6 +357,8 @@ export async function main(options: MainOptions): Promise<number> {
         mapper: saved.mapper,
         boot: saved.boot,
         disk: saved.disks,
+        kernel: saved.kernel,
+        kernelPackage: saved.kernelPackages,
         diffFormat: 'unified',
       };
       exitCode = await migrate(

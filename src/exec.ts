@@ -149,11 +149,8 @@ export class ReadOnlyRunner implements CommandRunner {
 }
 
 /** PATH and locale a guest command sees: nothing of the host's environment leaks into the chroot. */
-const GUEST_ENV = [
-  'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-  'LC_ALL=C',
-  'HOME=/root',
-];
+export const GUEST_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const GUEST_ENV = [`PATH=${GUEST_PATH}`, 'LC_ALL=C', 'HOME=/root'];
 
 /** A command run inside the guest's root with chroot and a clean environment. */
 export function inGuest(

@@ -3,6 +3,15 @@
  * read on Xen): every kernel line boots root=/dev/vdXN with console=ttyS0, and GRUB 2 talks on the
  * serial port as well as the screen.
  */
+
+import {
+  addEntryFor,
+  defaultEntry,
+  grub2Entries,
+  legacyEntries,
+  type MenuEntry,
+  setDefault,
+} from '../src/guest/boot-menu.js';
 import { convertKernelArgs, type KernelArgsPolicy } from '../src/guest/kernel-args.js';
 import type { Step } from '../src/pipeline/types.js';
 
@@ -54,16 +63,47 @@ export function rewriteGrubLegacyConfig(
   return rewriteKernelLines(text, policy).replace(/^(\s*)(gfxmenu\b.*)$/gm, '$1#$2');
 }
 
+const reason = (kernel: string | undefined) =>
+  kernel ? `kernel lines for KVM; boots ${kernel} by default` : 'kernel lines for KVM';
+
+/**
+ * Makes the menu boot `version` by default: its entry when it has one, else a copy of the default
+ * entry (or the first with a kernel) for that version, put in front of it.
+ */
+export function bootDefault(
+  text: string,
+  version: string | undefined,
+  legacy: boolean,
+  warn: (message: string) => void = () => {},
+): string {
+  if (!version) return text;
+  const entriesOf = (t: string) => (legacy ? legacyEntries(t) : grub2Entries(t));
+  let entries = entriesOf(text);
+  let entry = entries.find((e) => e.version === version);
+  if (!entry) {
+    const template = [defaultEntry(text, entries, legacy), ...entries].find((e) => e?.version && e.topLevel);
+    if (!template) {
+      warn(`no menu entry with a kernel line to copy for kernel ${version}; add one by hand`);
+      return text;
+    }
+    text = addEntryFor(text, template, version);
+    entries = entriesOf(text);
+    entry = entries.find((e) => e.version === version) as MenuEntry;
+  }
+  return defaultEntry(text, entries, legacy) === entry ? text : setDefault(text, entry.path, legacy);
+}
+
 export const GRUB2_CONFIG = '/boot/grub/grub.cfg';
 export const GRUB_LEGACY_CONFIGS = ['/boot/grub/menu.lst', '/boot/grub/grub.conf'];
 
 export const grubConfigStep: Step = {
   id: 'grub-config',
   title: 'Rewrite the boot menu for ttyS0 and virtio',
-  plan({ tree, kernelArgs }) {
+  plan({ tree, kernelArgs, guest, warn }) {
     const grub2 = tree.read(GRUB2_CONFIG);
     if (grub2 !== undefined) {
-      tree.write(GRUB2_CONFIG, rewriteGrub2Config(grub2, kernelArgs), 'grub-config', 'kernel lines for KVM');
+      const converted = bootDefault(rewriteGrub2Config(grub2, kernelArgs), guest.bootKernel, false, warn);
+      tree.write(GRUB2_CONFIG, converted, 'grub-config', reason(guest.bootKernel));
     }
     const seen = new Set<string>();
     for (const path of GRUB_LEGACY_CONFIGS) {
@@ -71,7 +111,8 @@ export const grubConfigStep: Step = {
       const text = tree.read(path);
       if (text === undefined || seen.has(canonical)) continue;
       seen.add(canonical);
-      tree.write(path, rewriteGrubLegacyConfig(text, kernelArgs), 'grub-config', 'kernel lines for KVM');
+      const converted = bootDefault(rewriteGrubLegacyConfig(text, kernelArgs), guest.bootKernel, true, warn);
+      tree.write(path, converted, 'grub-config', reason(guest.bootKernel));
     }
   },
 };

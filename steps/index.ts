@@ -8,6 +8,7 @@ import { grubConfigStep } from './grub-config.js';
 import { grubDefaultsStep } from './grub-defaults.js';
 import { initramfsModulesStep } from './initramfs-modules.js';
 import { initrdStep } from './initrd.js';
+import { kernelPackageStep } from './kernel-package.js';
 import { modprobeStep } from './modprobe.js';
 import { securettyStep } from './securetty.js';
 import { sysconfigStep } from './sysconfig.js';
@@ -22,6 +23,7 @@ export const guestSteps: readonly Step[] = [
   sysconfigStep,
   modprobeStep,
   initramfsModulesStep,
+  kernelPackageStep,
   initrdStep,
   bootloaderStep,
 ];

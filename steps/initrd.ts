@@ -8,19 +8,27 @@ import { findInitrdTool, missingFromInitrd, requiredModules } from '../src/guest
 import { GUEST_TMPDIR } from '../src/pipeline/apply.js';
 import type { Step } from '../src/pipeline/types.js';
 
+/** The package that brings a KVM-capable kernel, per family, as the refusal names it. */
+export function kernelPackageHint(family: string): string {
+  if (family === 'suse') return 'FILE.rpm (kernel-default, with kernel-default-base on SLES 12)';
+  if (family === 'redhat') return 'FILE.rpm (the kernel package)';
+  return 'FILE.deb (a linux-image-VERSION-amd64 package, from apt-get download)';
+}
+
 export const initrdStep: Step = {
   id: 'initrd',
   title: 'Rebuild the initrd with virtio drivers',
   async plan({ tree, guest, inspect, command }) {
-    if (guest.kernels.length === 0) {
+    const supplied = guest.kernelPackages.some((p) => p.versions.length > 0);
+    if (guest.kernels.length === 0 && !supplied) {
       throw new UserError(
-        `${guest.label}: no kernel in the guest's /boot (it was booted by a kernel kept on the Xen host); install one in the guest first`,
+        `${guest.label}: no kernel in the guest's /boot (it was booted by a kernel kept on the Xen host); give one with --kernel-package ${kernelPackageHint(guest.os.family)}`,
       );
     }
-    if (guest.kernels.every((k) => k.xenOnly)) {
+    if (guest.kernels.every((k) => k.xenOnly) && !supplied) {
       const versions = guest.kernels.map((k) => k.version).join(', ');
       throw new UserError(
-        `${guest.label}: only Xen kernels are installed (${versions}); install a kernel that runs on KVM in the guest first`,
+        `${guest.label}: only Xen kernels are installed (${versions}); give a kernel that runs on KVM with --kernel-package ${kernelPackageHint(guest.os.family)}`,
       );
     }
     const kernels = guest.kernels.filter((k) => !k.xenOnly && tree.exists(`/lib/modules/${k.version}`));

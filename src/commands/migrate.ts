@@ -20,6 +20,7 @@ import { identifyBootCode } from '../disk/mbr.js';
 import { bootAreaLength as bootAreaOf, type PartitionTable } from '../disk/partition-table.js';
 import { InterruptedError, UserError } from '../errors.js';
 import { type CommandListener, formatCommand, HostCommandRunner, ReadOnlyRunner } from '../exec.js';
+import { readKernelPackage } from '../guest/kernel-packages.js';
 import { checkImageFile } from '../inspect/image-file.js';
 import { runPlannedCommand, writeChanges } from '../pipeline/apply.js';
 import { type BootMode, describeVolumes } from '../pipeline/fs-image-input.js';
@@ -67,6 +68,10 @@ export interface MigrateOptions {
   boot: BootMode;
   /** The guest's other Xen disks, XENDEVICE=FILE (a partitionless guest's swap, say). */
   disks: string[];
+  /** The kernel version to boot by default. */
+  kernel?: string;
+  /** Kernel packages (.deb/.rpm) to install into the guest. */
+  kernelPackages: string[];
   verify?: Omit<VerifyOptions, 'image'>;
   verbose: boolean;
   /** How the plan is shown. */
@@ -201,6 +206,8 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
     const table =
       fsInput?.table ??
       (await timed(timings, 'check', () => preflight(review, source, options.inPlace, options.image)));
+    const kernelPackages = [];
+    for (const file of options.kernelPackages) kernelPackages.push(await readKernelPackage(host, file));
     const prepare: PrepareOptions = {
       image: source,
       label: options.image,
@@ -208,6 +215,9 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
       root: options.root,
       renames: fsInput?.renames,
       boot: fsInput?.mode,
+      kernel: options.kernel,
+      kernelPackages,
+      promptKernel: !options.yes,
     };
     const reviewed = await inspectAndPlan(io, review, prepare, table, timings);
     // Anything but the source itself is a working copy that becomes the output (no second copy).
@@ -342,6 +352,8 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
       ...prepare,
       image: workImage,
       root: String(reviewed.guest.rootPartition),
+      kernel: reviewed.guest.bootKernel,
+      promptKernel: false,
     };
     const current = await inspectAndPlan(io, apply, fixedRoot, table, timings);
     if (fingerprint(current) !== fingerprint(reviewed)) {
@@ -552,6 +564,11 @@ function summaryLines({ mapped, guest }: Inspection, options: MigrateOptions, ne
     `partitions mapped with ${disk.method === 'kpartx' ? 'kpartx' : 'loop devices'}: ${disk.reason}`,
     `root: partition ${guest.rootPartition} (${guest.rootFsType}), ${guest.os.prettyName}`,
     `kernels: ${kernels || 'none found in /boot'}`,
+    ...guest.kernelPackages.map(
+      (p) =>
+        `kernel package: ${p.file} (${p.name}${p.versions.length ? `, kernel ${p.versions.join(', ')}` : ''})`,
+    ),
+    `boots by default: ${guest.bootKernel ?? 'no kernel that runs on KVM'}`,
     `boot code in the MBR: ${identifyBootCode(guest.bootCode)}`,
     `apply: ${mode}`,
   ];

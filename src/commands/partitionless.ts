@@ -98,7 +98,9 @@ export interface DirectBoot {
 
 /** The kernel the host boots: the guest's newest KVM-capable one, copied out beside the output. */
 export function directBoot(target: string, input: FsImageInput, { guest, plan }: Inspection): DirectBoot {
-  const kernel = guest.kernels.find((k) => !k.xenOnly && k.initrd);
+  const kernel =
+    guest.kernels.find((k) => k.version === guest.bootKernel && k.initrd) ??
+    guest.kernels.find((k) => !k.xenOnly && k.initrd);
   if (!kernel?.initrd) {
     throw new UserError(`${guest.label}: no kernel with an initrd in the guest's /boot to boot directly`);
   }

@@ -2,7 +2,8 @@
  * Applying a plan: the staged file changes are written first, then the declared commands run inside
  * the chroot in order, each followed by its check. A dry-run never reaches this module.
  */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { type CommandRunner, inGuest } from '../exec.js';
 
 /** Where guest commands keep their temporary files: recorded by the journal, removed by rollback. */
@@ -23,6 +24,22 @@ export async function runPlannedCommand(
 ): Promise<void> {
   // Temporary files go where the journal covers them, so an interrupted command leaves nothing behind.
   mkdirSync(`${root}${GUEST_TMPDIR}`, { recursive: true });
-  await runner.run(inGuest(root, command.argv, 'write', command.timeout, { TMPDIR: GUEST_TMPDIR }));
+  const staged = (command.stage ?? []).map((file) => {
+    if (!file.path.startsWith(`${GUEST_TMPDIR}/`))
+      throw new Error(`${file.path}: staged files go under ${GUEST_TMPDIR}`);
+    const host = `${root}${file.path}`;
+    mkdirSync(dirname(host), { recursive: true });
+    if (file.from) copyFileSync(file.from, host);
+    else writeFileSync(host, file.content ?? '');
+    if (file.mode !== undefined) chmodSync(host, file.mode);
+    return host;
+  });
+  try {
+    await runner.run(
+      inGuest(root, command.argv, 'write', command.timeout, { TMPDIR: GUEST_TMPDIR, ...command.env }),
+    );
+  } finally {
+    for (const host of staged) rmSync(host, { force: true });
+  }
   await command.check?.run();
 }

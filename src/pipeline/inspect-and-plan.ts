@@ -82,10 +82,31 @@ export async function inspectAndPlan(
     },
     {
       title: `Mount the guest (${mode})`,
-      task: async () => {
+      task: async (_, task) => {
+        const askKernel =
+          io.interactive && prepare.promptKernel
+            ? async (versions: string[], preferred: string) => {
+                const answer: string = await task.prompt(ListrEnquirerPromptAdapter).run({
+                  type: 'select',
+                  message: 'Several kernels can boot on KVM. Which one should the guest boot by default?',
+                  choices: versions.map((v) => ({
+                    name: v,
+                    message: v === preferred ? `${v} (default)` : v,
+                  })),
+                  initial: versions.indexOf(preferred),
+                });
+                return answer;
+              }
+            : undefined;
         guest = await timed(timings, 'mount', () =>
-          mountPhase(env, prepare, mapped as MappedImage, found as NonNullable<typeof found>),
+          mountPhase(
+            env,
+            { ...prepare, askKernel },
+            mapped as MappedImage,
+            found as NonNullable<typeof found>,
+          ),
         );
+        if (guest.bootKernel) task.title = `Mount the guest (${mode}); boots kernel ${guest.bootKernel}`;
       },
     },
     {

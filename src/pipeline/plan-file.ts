@@ -20,6 +20,8 @@ export interface PlanOptions {
   mapper: string;
   boot?: 'guest' | 'direct';
   disks?: string[];
+  kernel?: string;
+  kernelPackages?: string[];
 }
 
 export interface PlanFile {

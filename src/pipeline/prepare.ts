@@ -4,14 +4,17 @@
  */
 
 import { chooseRoot, findRoots, type RootChooser, type RootSearch } from '../../steps/find-root.js';
+import { GRUB_LEGACY_CONFIGS, GRUB2_CONFIG } from '../../steps/grub-config.js';
 import { type MappedImage, mapImage } from '../../steps/map.js';
 import { mountGuest } from '../../steps/mount.js';
 import type { MapperChoice } from '../disk/attach.js';
 import { readBootCode } from '../disk/mbr.js';
 import type { PartitionTable } from '../disk/partition-table.js';
 import { UserError } from '../errors.js';
+import { menuDefaultVersion } from '../guest/boot-menu.js';
 import { type DeviceRenames, NO_RENAMES } from '../guest/device-names.js';
-import { findKernels } from '../inspect/kernels.js';
+import type { KernelPackage } from '../guest/kernel-packages.js';
+import { compareVersions, findKernels, type KernelInfo } from '../inspect/kernels.js';
 import { StagedTree } from '../tree/staged-tree.js';
 import type { SessionEnv } from './session-env.js';
 import type { Guest } from './types.js';
@@ -26,7 +29,16 @@ export interface PrepareOptions {
   /** Explicit device renames, for filesystem images laid out anew. */
   renames?: DeviceRenames;
   boot?: 'guest' | 'direct';
+  /** --kernel: the version to boot. */
+  kernel?: string;
+  kernelPackages?: KernelPackage[];
+  /** Asks the operator which kernel to boot, given the choices and the default. */
+  askKernel?: KernelChooser;
+  /** Whether the operator may be asked which kernel to boot (a terminal, no --yes). */
+  promptKernel?: boolean;
 }
+
+export type KernelChooser = (versions: string[], preferred: string) => Promise<string>;
 
 /** Families whose whole conversion xen2kvm can carry out today. */
 const SUPPORTED_FAMILIES = ['debian'];
@@ -54,6 +66,41 @@ export async function findRootPhase(env: SessionEnv, options: PrepareOptions, ma
   return { search, root };
 }
 
+/**
+ * The kernel the converted guest boots: --kernel; else the newest kernel a --kernel-package brings;
+ * else the operator's answer on a terminal when several can boot, offering the menu's default
+ * (or the newest, when the default is a Xen kernel).
+ */
+async function chooseBootKernel(
+  tree: StagedTree,
+  kernels: KernelInfo[],
+  options: PrepareOptions,
+): Promise<string | undefined> {
+  const packaged = (options.kernelPackages ?? []).flatMap((p) => p.versions);
+  const bootable = [
+    ...new Set([...packaged, ...kernels.filter((k) => !k.xenOnly).map((k) => k.version)]),
+  ].sort((a, b) => compareVersions(b, a));
+  if (options.kernel !== undefined) {
+    if (!bootable.includes(options.kernel)) {
+      throw new UserError(
+        `--kernel ${options.kernel}: not a kernel the guest can boot on KVM; choices: ${bootable.join(', ') || 'none'}`,
+        2,
+      );
+    }
+    return options.kernel;
+  }
+  const newestPackaged = packaged.sort((a, b) => compareVersions(b, a))[0];
+  if (newestPackaged) return newestPackaged;
+  const menus = [GRUB2_CONFIG, ...GRUB_LEGACY_CONFIGS].flatMap((path) => {
+    const text = tree.read(path);
+    return text === undefined ? [] : [{ text, legacy: path !== GRUB2_CONFIG }];
+  });
+  const current = menuDefaultVersion(menus);
+  const preferred = current && bootable.includes(current) ? current : bootable[0];
+  if (preferred === undefined || bootable.length < 2 || !options.askKernel) return preferred;
+  return options.askKernel(bootable, preferred);
+}
+
 export async function mountPhase(
   env: SessionEnv,
   options: PrepareOptions,
@@ -62,6 +109,8 @@ export async function mountPhase(
 ): Promise<Guest> {
   const rootDir = await mountGuest(env, mapped.disk, found.root, found.search.filesystems);
   const tree = new StagedTree(rootDir);
+  const kernels = findKernels(tree);
+  const kernelPackages = options.kernelPackages ?? [];
   return {
     image: options.image,
     label: options.label ?? options.image,
@@ -72,8 +121,10 @@ export async function mountPhase(
     rootPartition: found.root.partition,
     rootFsType: found.root.fsType,
     bootCode: await readBootCode(options.image),
-    kernels: findKernels(tree),
+    kernels,
     renames: options.renames ?? NO_RENAMES,
     boot: options.boot ?? 'guest',
+    bootKernel: await chooseBootKernel(tree, kernels, options),
+    kernelPackages,
   };
 }

@@ -4,6 +4,7 @@ import type { PartitionTable } from '../disk/partition-table.js';
 import type { CommandRunner, TimeoutName } from '../exec.js';
 import type { DeviceRenames } from '../guest/device-names.js';
 import type { KernelArgsPolicy } from '../guest/kernel-args.js';
+import type { KernelPackage } from '../guest/kernel-packages.js';
 import type { KernelInfo } from '../inspect/kernels.js';
 import type { OsInfo } from '../inspect/os-release.js';
 import type { StagedTree } from '../tree/staged-tree.js';
@@ -27,6 +28,10 @@ export interface Guest {
   renames: DeviceRenames;
   /** How KVM starts it: its own bootloader on the disk, or a kernel given by the host (direct). */
   boot: 'guest' | 'direct';
+  /** The kernel version the converted guest boots by default (undefined: none can boot on KVM). */
+  bootKernel: string | undefined;
+  /** Kernel packages to install into the guest (--kernel-package). */
+  kernelPackages: KernelPackage[];
 }
 
 /** A command a step wants run inside the guest (chroot) after the file changes are written. */
@@ -41,6 +46,19 @@ export interface PlannedCommand {
   writesBootArea?: boolean;
   /** Run after the command: throws when the command did not achieve what it must, whatever its exit code. */
   check?: { describe: string; run: () => Promise<void> };
+  /** Files put into the guest just before the command runs (under GUEST_TMPDIR), and removed after. */
+  stage?: StagedFile[];
+  /** Environment for the command, over the guest's clean one (PATH may be extended, say). */
+  env?: Record<string, string>;
+}
+
+export interface StagedFile {
+  /** Guest path. */
+  path: string;
+  /** A host file to copy, or the content to write. */
+  from?: string;
+  content?: string;
+  mode?: number;
 }
 
 export interface StepContext {

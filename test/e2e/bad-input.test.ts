@@ -240,7 +240,7 @@ const cases: Case[] = [
       return image;
     },
     message:
-      /xenonly\.raw: only Xen kernels are installed \(\S+\); install a kernel that runs on KVM in the guest first/,
+      /xenonly\.raw: only Xen kernels are installed \(\S+\); give a kernel that runs on KVM with --kernel-package FILE\.deb \(a linux-image-VERSION-amd64 package, from apt-get download\)$/,
     exitCode: 1,
   },
   {

@@ -5,11 +5,11 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { workingCopy } from '../../fixtures/images/fixtures.js';
 import { CLI, runCli } from '../helpers/cli.js';
 import { leftovers, NOTHING_LEFT, sha256 } from '../helpers/host-state.js';
+import { keys, startTerminal, stopTerminal, waitFor } from '../helpers/terminal.js';
 
 let dir: string;
 let image: string;
@@ -21,24 +21,6 @@ beforeAll(async () => {
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function screen(session: string): Promise<string> {
-  const { stdout } = await execa('tmux', ['capture-pane', '-p', '-J', '-S', '-200', '-t', session]);
-  return stdout;
-}
-
-async function waitFor(session: string, pattern: RegExp, seconds = 60): Promise<string> {
-  for (let i = 0; i < seconds * 4; i++) {
-    const text = await screen(session);
-    if (pattern.test(text)) return text;
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  throw new Error(`timed out waiting for ${pattern} on the terminal; it shows:\n${await screen(session)}`);
-}
-
-async function keys(session: string, ...names: string[]): Promise<void> {
-  for (const name of names) await execa('tmux', ['send-keys', '-t', session, name]);
-}
-
 /**
  * Runs `migrate IMAGE` in a real terminal and answers: `first` keys at the first question, then
  * `perFile[i]` keys at the i-th file's question (file-by-file review).
@@ -47,9 +29,7 @@ async function migrateAnswering(
   first: string[],
   perFile: string[][] = [],
 ): Promise<{ screen: string; exitCode: number }> {
-  const session = `xen2kvm-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  const command = `node ${CLI} migrate ${image}; echo "EXIT=$?"; sleep 120`;
-  await execa('tmux', ['new-session', '-d', '-s', session, '-x', '200', '-y', '50', command]);
+  const session = await startTerminal(`node ${CLI} migrate ${image}; echo "EXIT=$?"; sleep 120`);
   try {
     await waitFor(session, /Apply these 7 change\(s\) and 2 command\(s\)/);
     await keys(session, ...first);
@@ -60,7 +40,7 @@ async function migrateAnswering(
     const text = await waitFor(session, /EXIT=\d+/);
     return { screen: text, exitCode: Number(/EXIT=(\d+)/.exec(text)?.[1]) };
   } finally {
-    await execa('tmux', ['kill-session', '-t', session], { reject: false });
+    await stopTerminal(session);
   }
 }
 
@@ -102,28 +82,18 @@ describe('interactive migrate on a terminal', () => {
   it('asks for a KVM bridge for each Xen bridge without one, and uses the answer', async () => {
     const guest = await workingCopy('debian12-xen-pv', join(dir, 'bridged.raw'));
     const config = join(import.meta.dirname, '..', '..', 'fixtures', 'xen-configs', 'xl-pv-pygrub.cfg');
-    const session = `xen2kvm-bridge-${process.pid}`;
-    await execa('tmux', [
-      'new-session',
-      '-d',
-      '-s',
-      session,
-      '-x',
-      '200',
-      '-y',
-      '50',
+    const session = await startTerminal(
       `node ${CLI} migrate --xen-config ${config} ${guest}; echo "EXIT=$?"; sleep 120`,
-    ]);
+    );
     try {
       await waitFor(session, /KVM bridge for Xen bridge xenbr0/);
-      await execa('tmux', ['send-keys', '-t', session, 'ovs:br-int']);
-      await keys(session, 'Enter');
+      await keys(session, 'ovs:br-int', 'Enter');
       await waitFor(session, /Apply these 7 change\(s\)/);
       await keys(session, 'Enter');
       const text = await waitFor(session, /EXIT=\d+/);
       expect(Number(/EXIT=(\d+)/.exec(text)?.[1])).toBe(0);
     } finally {
-      await execa('tmux', ['kill-session', '-t', session], { reject: false });
+      await stopTerminal(session);
     }
     const xml = readFileSync(join(dir, 'mail01.xml'), 'utf8');
     expect(xml).toMatch(/<source bridge="br-int"\/>\s*<virtualport type="openvswitch"\/>/);

@@ -1,0 +1,112 @@
+/**
+ * Which kernel a boot menu starts, and how to make it start another: GRUB 2's grub.cfg (menuentry
+ * and submenu blocks, `set default=`) and GRUB legacy's menu.lst/grub.conf (title blocks,
+ * `default N`). A kernel with no entry yet (one being installed) gets a copy of an existing entry
+ * with the version changed, so it keeps the root, console and initrd conventions of the guest.
+ */
+
+export interface MenuEntry {
+  /** What `default` names it by: "2" for a top-level entry, "1>0" inside a submenu (GRUB 2). */
+  path: string;
+  /** The kernel version its kernel line boots (/boot/vmlinuz-VERSION), if it names one. */
+  version: string | undefined;
+  /** Line numbers (0-based) of the entry's first and last line. */
+  first: number;
+  last: number;
+  /** Whether it is at top level (a copy can go beside it). */
+  topLevel: boolean;
+}
+
+const KERNEL_IMAGE = /^\s*(?:linux|linux16|linuxefi|kernel)\s+(?:\([^)]*\))?\S*\/vmlinu[xz]-(\S+)/;
+
+function versionIn(lines: string[], first: number, last: number): string | undefined {
+  for (let i = first; i <= last; i++) {
+    const match = KERNEL_IMAGE.exec(lines[i] ?? '');
+    if (match?.[1]) return match[1];
+  }
+  return undefined;
+}
+
+/** GRUB 2 menu entries, in the order `set default=` counts them. */
+export function grub2Entries(text: string): MenuEntry[] {
+  const lines = text.split('\n');
+  const entries: MenuEntry[] = [];
+  const stack: { kind: 'menuentry' | 'submenu' | 'other'; start: number; path: string; children: number }[] =
+    [];
+  let topCount = 0;
+  lines.forEach((line, index) => {
+    const opening = /^\s*(menuentry|submenu)\b.*\{\s*$/.exec(line);
+    if (opening) {
+      const parent = [...stack].reverse().find((s) => s.kind === 'submenu');
+      const path = parent ? `${parent.path}>${parent.children++}` : String(topCount++);
+      stack.push({ kind: opening[1] as 'menuentry' | 'submenu', start: index, path, children: 0 });
+      return;
+    }
+    if (/\{\s*$/.test(line) && !/^\s*#/.test(line)) {
+      stack.push({ kind: 'other', start: index, path: '', children: 0 });
+      return;
+    }
+    if (/^\s*\}\s*$/.test(line)) {
+      const closed = stack.pop();
+      if (closed?.kind === 'menuentry') {
+        entries.push({
+          path: closed.path,
+          version: versionIn(lines, closed.start, index),
+          first: closed.start,
+          last: index,
+          topLevel: !closed.path.includes('>'),
+        });
+      }
+    }
+  });
+  return entries.sort((a, b) => a.first - b.first);
+}
+
+/** GRUB legacy title blocks: from a `title` line to the line before the next one (or the end). */
+export function legacyEntries(text: string): MenuEntry[] {
+  const lines = text.split('\n');
+  const starts = lines.flatMap((line, index) => (/^\s*title\b/.test(line) ? [index] : []));
+  return starts.map((first, n) => {
+    let last = (starts[n + 1] ?? lines.length) - 1;
+    while (last > first && (lines[last] ?? '').trim() === '') last--;
+    return { path: String(n), version: versionIn(lines, first, last), first, last, topLevel: true };
+  });
+}
+
+/** The entry `default` selects (GRUB 2: a number or a path; legacy: a number); the first one otherwise. */
+export function defaultEntry(text: string, entries: MenuEntry[], legacy: boolean): MenuEntry | undefined {
+  const pattern = legacy ? /^\s*default\s+(\S+)/m : /^\s*set\s+default=["']?([^"'\s]+)["']?/m;
+  const value = pattern.exec(text)?.[1] ?? '0';
+  return entries.find((e) => e.path === value) ?? (/^\d+$/.test(value) ? undefined : entries[0]);
+}
+
+/** Makes `path` the default entry, replacing the existing setting or adding one at the top. */
+export function setDefault(text: string, path: string, legacy: boolean): string {
+  const pattern = legacy ? /^(\s*)default\s+\S+.*$/m : /^(\s*)set\s+default=.*$/m;
+  const setting = legacy ? `default ${path}` : `set default="${path}"`;
+  if (pattern.test(text)) return text.replace(pattern, `$1${setting}`);
+  return `${setting}\n${text}`;
+}
+
+/**
+ * Adds an entry for kernel `version`, copied from `template` with its version replaced, in front of
+ * the template (top level). Returns the new text.
+ */
+export function addEntryFor(text: string, template: MenuEntry, version: string): string {
+  const lines = text.split('\n');
+  const block = lines.slice(template.first, template.last + 1);
+  const old = template.version as string;
+  const copy = block.map((line) => line.split(old).join(version));
+  lines.splice(template.first, 0, ...copy, '');
+  return lines.join('\n');
+}
+
+/** The version of the kernel the menu boots by default, from grub.cfg or else menu.lst/grub.conf. */
+export function menuDefaultVersion(menus: { text: string; legacy: boolean }[]): string | undefined {
+  for (const { text, legacy } of menus) {
+    const entries = legacy ? legacyEntries(text) : grub2Entries(text);
+    const entry = defaultEntry(text, entries, legacy);
+    if (entry?.version) return entry.version;
+  }
+  return undefined;
+}

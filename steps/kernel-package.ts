@@ -1,0 +1,135 @@
+/**
+ * Installs the kernel packages the operator supplied (--kernel-package) with the guest's own package
+ * tool inside the chroot: dpkg -i for .deb, rpm -Uhv for .rpm. Each package is copied into the
+ * guest's temporary directory just before, and removed after. The guest's kernel hooks build the
+ * initrd (with the virtio modules the other steps listed, since files are written first); their
+ * boot menu update is not run, because GRUB's tools probe the host's devices from a chroot: the
+ * grub-config step writes the menu entry for the new kernel itself.
+ */
+import { lstatSync, statSync } from 'node:fs';
+import { basename } from 'node:path';
+import { UserError } from '../src/errors.js';
+import { GUEST_PATH } from '../src/exec.js';
+import { findInitrdTool, missingFromInitrd, requiredModules } from '../src/guest/initrd-tools.js';
+import { findKernels } from '../src/inspect/kernels.js';
+import { GUEST_TMPDIR } from '../src/pipeline/apply.js';
+import type { Step } from '../src/pipeline/types.js';
+
+/** A stand-in for update-grub while a kernel package installs (Debian's zz-update-grub hook calls it). */
+const UPDATE_GRUB_STANDIN = `#!/bin/sh
+echo "update-grub: skipped inside xen2kvm's chroot; xen2kvm writes the boot menu entry itself"
+`;
+
+type Kind = 'dir' | 'file' | 'absent';
+
+/** A symlink to a directory counts as one (/lib -> usr/lib on merged-/usr guests). */
+function kindOf(host: string): Kind {
+  try {
+    return statSync(host).isDirectory() ? 'dir' : 'file';
+  } catch {
+    try {
+      lstatSync(host);
+      return 'file';
+    } catch {
+      return 'absent';
+    }
+  }
+}
+
+/**
+ * The fewest journal roots that cover every path a package installs: a new path whose parent
+ * exists (a new directory covers all beneath it), and every existing file it replaces. Existing
+ * directories hold other packages' files and are not recorded whole.
+ */
+export function newRoots(paths: readonly string[], kind: (path: string) => Kind): string[] {
+  const roots: string[] = [];
+  for (const path of [...new Set(paths)].sort()) {
+    if (roots.some((root) => path.startsWith(`${root}/`))) continue;
+    const parent = path.slice(0, path.lastIndexOf('/')) || '/';
+    const here = kind(path);
+    if (here === 'file' || (here === 'absent' && kind(parent) === 'dir')) roots.push(path);
+  }
+  return roots;
+}
+
+export const kernelPackageStep: Step = {
+  id: 'kernel-package',
+  title: 'Install the kernel packages given with --kernel-package',
+  plan({ guest, tree, inspect, command }) {
+    const packages = guest.kernelPackages;
+    if (packages.length === 0) return;
+    const format = packages[0]?.format;
+    if (packages.some((p) => p.format !== format)) {
+      throw new UserError(
+        '--kernel-package: give packages of one format (.deb or .rpm), the one the guest uses',
+      );
+    }
+    const tool = format === 'deb' ? '/usr/bin/dpkg' : '/usr/bin/rpm';
+    if (!tree.exists(tool) && !tree.exists(tool.replace('/usr', ''))) {
+      throw new UserError(
+        `${guest.label}: the guest has no ${basename(tool)} to install ${format} packages with; give the guest's own package format`,
+      );
+    }
+    const staged = packages.map((p) => ({
+      path: `${GUEST_TMPDIR}/packages/${p.name}.${p.format}`,
+      from: p.file,
+    }));
+    const argv =
+      format === 'deb'
+        ? ['dpkg', '-i', ...staged.map((s) => s.path)]
+        : ['rpm', '-Uhv', ...staged.map((s) => s.path)];
+    const versions = packages.flatMap((p) => p.versions);
+    const initrdTool = findInitrdTool(tree);
+    const required = requiredModules(guest.rootFsType);
+    command({
+      argv,
+      why: `install ${packages.map((p) => p.name).join(', ')} (kernel ${versions.join(', ') || 'modules'}) from ${packages.map((p) => p.file).join(', ')}`,
+      timeout: 'packages',
+      // The package manager's database and everything a kernel package installs.
+      // Everything the packages install (a new directory is recorded as absent, so a rollback
+      // removes it whole), the package database, and the /vmlinuz and /initrd.img links Debian's
+      // kernel hooks move. /boot is recorded whole.
+      touches: [
+        '/boot',
+        ...newRoots(
+          packages.flatMap((p) => p.paths).filter((path) => !/^\/boot(\/|$)/.test(path)),
+          (path) => kindOf(tree.entryHostPath(path)),
+        ),
+        format === 'deb' ? '/var/lib/dpkg' : '/var/lib/rpm',
+        ...(format === 'deb'
+          ? ['/vmlinuz', '/vmlinuz.old', '/initrd.img', '/initrd.img.old', '/var/log/dpkg.log']
+          : []),
+        GUEST_TMPDIR,
+      ],
+      stage: [
+        ...staged,
+        { path: `${GUEST_TMPDIR}/bin/update-grub`, content: UPDATE_GRUB_STANDIN, mode: 0o755 },
+        { path: `${GUEST_TMPDIR}/bin/update-bootloader`, content: UPDATE_GRUB_STANDIN, mode: 0o755 },
+      ],
+      env: { PATH: `${GUEST_TMPDIR}/bin:${GUEST_PATH}` },
+      check: {
+        describe: `/boot holds kernel ${versions.join(', ')} with an initrd holding ${required.join(', ')}`,
+        async run() {
+          for (const version of versions) {
+            const installed = findKernels(tree).find((k) => k.version === version);
+            if (!installed) throw new UserError(`${argv[0]} finished but /boot has no kernel ${version}`);
+            if (!initrdTool) continue;
+            const missing = await missingFromInitrd(
+              inspect,
+              tree,
+              initrdTool,
+              version,
+              installed.initrd,
+              required,
+            );
+            if (missing.length > 0) {
+              throw new UserError(
+                `${argv[0]} installed kernel ${version} but its initrd lacks ${missing.join(', ')}`,
+              );
+            }
+          }
+        },
+      },
+    });
+  },
+};

@@ -1,0 +1,31 @@
+/** Driving the CLI in a real pseudo-terminal (tmux): read the screen, wait for text, send keys. */
+import { execa } from 'execa';
+
+export async function screen(session: string): Promise<string> {
+  const { stdout } = await execa('tmux', ['capture-pane', '-p', '-J', '-S', '-200', '-t', session]);
+  return stdout;
+}
+
+export async function waitFor(session: string, pattern: RegExp, seconds = 60): Promise<string> {
+  for (let i = 0; i < seconds * 4; i++) {
+    const text = await screen(session);
+    if (pattern.test(text)) return text;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`timed out waiting for ${pattern} on the terminal; it shows:\n${await screen(session)}`);
+}
+
+export async function keys(session: string, ...names: string[]): Promise<void> {
+  for (const name of names) await execa('tmux', ['send-keys', '-t', session, name]);
+}
+
+/** Starts `command` (a shell line) in a new 200x50 terminal; returns the session name. */
+export async function startTerminal(command: string): Promise<string> {
+  const session = `xen2kvm-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  await execa('tmux', ['new-session', '-d', '-s', session, '-x', '200', '-y', '50', command]);
+  return session;
+}
+
+export async function stopTerminal(session: string): Promise<void> {
+  await execa('tmux', ['kill-session', '-t', session], { reject: false });
+}
