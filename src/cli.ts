@@ -165,6 +165,9 @@ async function migrateMany(images: string[], opts: Record<string, unknown>, io: 
     memory: opts.memory as number | undefined,
     vcpus: opts.vcpus as number | undefined,
     verify: Boolean(opts.verify),
+    kernelPackages: ((opts.kernelPackage as string[] | undefined) ?? []).map((file) => resolve(file)),
+    kernel: opts.kernel as string | undefined,
+    disks: {},
     line: index + 1,
   }));
   return runBatch(

@@ -18,11 +18,17 @@ export interface ImageJob {
   memory?: number;
   vcpus?: number;
   verify: boolean;
+  /** KVM kernel packages to install (absolute paths). */
+  kernelPackages: string[];
+  kernel?: string;
+  /** A partitionless guest's other disks: Xen device -> file (absolute). */
+  disks: Record<string, string>;
+  boot?: 'guest' | 'direct';
   /** Manifest line of the entry, for messages. */
   line: number;
 }
 
-const KEYS: Record<string, 'string' | 'number' | 'boolean' | 'map'> = {
+const KEYS: Record<string, 'string' | 'number' | 'boolean' | 'map' | 'list'> = {
   mode: 'string',
   'output-dir': 'string',
   output: 'string',
@@ -33,6 +39,10 @@ const KEYS: Record<string, 'string' | 'number' | 'boolean' | 'map'> = {
   memory: 'number',
   vcpus: 'number',
   verify: 'boolean',
+  'kernel-packages': 'list',
+  kernel: 'string',
+  disks: 'map',
+  boot: 'string',
 };
 
 type Settings = Record<string, unknown>;
@@ -62,6 +72,12 @@ function readSettings(file: string, lines: LineCounter, map: YAMLMap, allowImage
         pair.key as Node,
         `unknown setting '${key}' (known: ${[...(allowImage ? ['image'] : []), ...Object.keys(KEYS)].join(', ')})`,
       );
+    if (type === 'list') {
+      if (!isSeq(value) || !value.items.every((v) => isScalar(v) && typeof v.value === 'string'))
+        fail(file, lines, value ?? (pair.key as Node), `${key}: expected a list of paths`);
+      settings[key] = value.items.map((v) => String((v as { value: unknown }).value));
+      continue;
+    }
     if (type === 'map') {
       if (!isMap(value))
         fail(file, lines, value ?? (pair.key as Node), `${key}: expected a mapping like {xenbr0: br0}`);
@@ -130,6 +146,8 @@ export function parseManifest(file: string, text = readFileSync(file, 'utf8')): 
     const mode = (s.mode ?? 'copy') as string;
     if (mode !== 'copy' && mode !== 'in-place')
       fail(file, lines, node, `mode: expected copy or in-place, not ${mode}`);
+    if (s.boot !== undefined && s.boot !== 'guest' && s.boot !== 'direct')
+      fail(file, lines, node, `boot: expected guest or direct, not ${String(s.boot)}`);
     const outputFormat = (s['output-format'] ?? 'raw') as string;
     if (outputFormat !== 'raw' && outputFormat !== 'qcow2')
       fail(file, lines, node, `output-format: expected raw or qcow2, not ${outputFormat}`);
@@ -166,6 +184,15 @@ export function parseManifest(file: string, text = readFileSync(file, 'utf8')): 
       memory: s.memory as number | undefined,
       vcpus: s.vcpus as number | undefined,
       verify: s.verify === true,
+      kernelPackages: ((s['kernel-packages'] as string[] | undefined) ?? []).map(path),
+      kernel: s.kernel as string | undefined,
+      disks: Object.fromEntries(
+        Object.entries({
+          ...((defaults.disks as Record<string, string>) ?? {}),
+          ...((entry.disks as Record<string, string>) ?? {}),
+        }).map(([xen, file]) => [xen, path(file)]),
+      ),
+      boot: s.boot as 'guest' | 'direct' | undefined,
       line,
     } as ImageJob;
   });

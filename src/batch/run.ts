@@ -62,6 +62,10 @@ export function argsFor(job: ImageJob, dryRun: boolean): string[] {
   if (job.memory) args.push('--memory', String(job.memory));
   if (job.vcpus) args.push('--vcpus', String(job.vcpus));
   if (job.verify && !dryRun) args.push('--verify');
+  for (const file of job.kernelPackages) args.push('--kernel-package', file);
+  if (job.kernel) args.push('--kernel', job.kernel);
+  for (const [xen, file] of Object.entries(job.disks)) args.push('--disk', `${xen}=${file}`);
+  if (job.boot) args.push('--boot', job.boot);
   args.push(job.image);
   return args;
 }

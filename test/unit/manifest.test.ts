@@ -44,7 +44,47 @@ images:
     ]);
   });
 
+  it("carries kernel packages, the kernel, a partitionless guest's disks and boot mode to migrate", () => {
+    const [job] = parse(`defaults:
+  kernel-packages: [kernels/linux-image-6.1.0-56-cloud-amd64.deb]
+images:
+  - image: xen/disk.img
+    output: kvm/web03.raw
+    kernel: 6.1.0-56-cloud-amd64
+    disks: { xvda1: xen/swap.img }
+    boot: guest
+`);
+    expect(job && argsFor(job, true)).toEqual([
+      'migrate',
+      '--json',
+      '--dry-run',
+      '--output',
+      '/srv/kvm/web03.raw',
+      '--output-format',
+      'raw',
+      '--kernel-package',
+      '/srv/kernels/linux-image-6.1.0-56-cloud-amd64.deb',
+      '--kernel',
+      '6.1.0-56-cloud-amd64',
+      '--disk',
+      'xvda1=/srv/xen/swap.img',
+      '--boot',
+      'guest',
+      '/srv/xen/disk.img',
+    ]);
+  });
+
   const errors: [string, string, RegExp][] = [
+    [
+      'kernel packages that are not a list of paths',
+      'images:\n  - image: a.raw\n    mode: in-place\n    kernel-packages: k.deb\n',
+      /^\/srv\/m\.yaml:4:22: kernel-packages: expected a list of paths$/,
+    ],
+    [
+      'an unknown boot mode',
+      'images:\n  - image: a.raw\n    mode: in-place\n    boot: pygrub\n',
+      /^\/srv\/m\.yaml:2:5: boot: expected guest or direct, not pygrub$/,
+    ],
     [
       'an unknown setting',
       'images:\n  - image: a.raw\n    memroy: 512\n',
