@@ -10,7 +10,9 @@ import { initramfsModulesStep } from './initramfs-modules.js';
 import { initrdStep } from './initrd.js';
 import { kernelPackageStep } from './kernel-package.js';
 import { modprobeStep } from './modprobe.js';
+import { networkStep } from './network.js';
 import { securettyStep } from './securetty.js';
+import { selinuxStep } from './selinux.js';
 import { sysconfigStep } from './sysconfig.js';
 
 export const guestSteps: readonly Step[] = [
@@ -22,8 +24,10 @@ export const guestSteps: readonly Step[] = [
   securettyStep,
   sysconfigStep,
   modprobeStep,
+  networkStep,
   initramfsModulesStep,
   kernelPackageStep,
   initrdStep,
   bootloaderStep,
+  selinuxStep,
 ];

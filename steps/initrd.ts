@@ -4,7 +4,12 @@
  * the result: a module still missing afterwards is an error whatever the tool's exit code said.
  */
 import { UserError } from '../src/errors.js';
-import { findInitrdTool, missingFromInitrd, requiredModules } from '../src/guest/initrd-tools.js';
+import {
+  findInitrdTool,
+  missingFromInitrd,
+  requiredModules,
+  rootFsModule,
+} from '../src/guest/initrd-tools.js';
 import { GUEST_TMPDIR } from '../src/pipeline/apply.js';
 import type { Step } from '../src/pipeline/types.js';
 
@@ -14,6 +19,15 @@ export function kernelPackageHint(family: string): string {
   if (family === 'redhat') return 'FILE.rpm (the kernel package)';
   return 'FILE.deb (a linux-image-VERSION-amd64 package, from apt-get download)';
 }
+
+/** What the backup of a replaced initrd is called: /boot/initrd.img-VERSION.xen2kvm-orig. */
+export const INITRD_BACKUP_SUFFIX = '.xen2kvm-orig';
+
+const TOOLS_BY_FAMILY: Record<string, string> = {
+  debian: 'update-initramfs or dracut',
+  redhat: 'dracut or mkinitrd',
+  suse: 'dracut or mkinitrd',
+};
 
 export const initrdStep: Step = {
   id: 'initrd',
@@ -33,21 +47,31 @@ export const initrdStep: Step = {
     }
     const kernels = guest.kernels.filter((k) => !k.xenOnly && tree.exists(`/lib/modules/${k.version}`));
     if (kernels.length === 0) return;
-    const tool = findInitrdTool(tree);
+    const tool = findInitrdTool(tree, guest.os.family);
     if (!tool) {
       throw new UserError(
-        `${guest.label}: the guest has no initrd tool xen2kvm can drive (update-initramfs); install initramfs-tools in it first`,
+        `${guest.label}: the guest has no initrd tool xen2kvm can drive (${TOOLS_BY_FAMILY[guest.os.family] ?? 'update-initramfs or dracut'}); install one in it first`,
       );
     }
     const required = requiredModules(guest.rootFsType);
     for (const kernel of kernels) {
       const missing = await missingFromInitrd(inspect, tree, tool, kernel.version, kernel.initrd, required);
       if (missing.length === 0) continue;
-      const initrd = kernel.initrd ?? `/boot/initrd.img-${kernel.version}`;
+      const initrd = kernel.initrd ?? tool.defaultInitrd(kernel.version);
+      if (kernel.initrd) {
+        // The Xen-era initrd stays beside the new one, so the Xen kernel can still boot from it.
+        command({
+          argv: ['cp', '-p', kernel.initrd, `${kernel.initrd}${INITRD_BACKUP_SUFFIX}`],
+          why: `keep the initrd ${tool.name} replaces as a backup`,
+          timeout: 'copy',
+          touches: [`${kernel.initrd}${INITRD_BACKUP_SUFFIX}`],
+        });
+      }
       command({
-        argv: tool.rebuild(kernel.version),
+        argv: tool.rebuild(kernel.version, initrd, [rootFsModule(guest.rootFsType)]),
         why: `${initrd} lacks ${missing.join(', ')}`,
         timeout: 'initrd',
+        harmless: tool.harmless,
         // /boot whole: an interrupted rebuild can leave initrd.img-VERSION.new beside the initrd.
         touches: ['/boot', ...tool.stateFiles(kernel.version), GUEST_TMPDIR],
         check: {

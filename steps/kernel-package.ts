@@ -79,7 +79,7 @@ export const kernelPackageStep: Step = {
         ? ['dpkg', '-i', ...staged.map((s) => s.path)]
         : ['rpm', '-Uhv', ...staged.map((s) => s.path)];
     const versions = packages.flatMap((p) => p.versions);
-    const initrdTool = findInitrdTool(tree);
+    const initrdTool = findInitrdTool(tree, guest.os.family);
     const required = requiredModules(guest.rootFsType);
     command({
       argv,

@@ -7,22 +7,107 @@ import type { StagedTree } from '../tree/staged-tree.js';
 import { listInitramfs } from './initrd-listing.js';
 
 export interface InitrdTool {
-  name: 'update-initramfs';
-  rebuild(kernelVersion: string): string[];
+  name: 'update-initramfs' | 'dracut' | 'mkinitrd (SUSE)' | 'mkinitrd (Red Hat)';
+  /** The command that rebuilds `initrd` for a kernel with the virtio drivers and `modules` in it. */
+  rebuild(kernelVersion: string, initrd: string, modules: readonly string[]): string[];
   list(initrd: string): string[];
   /** Files the tool keeps beside the initrd (checksums), which a rebuild rewrites too. */
   stateFiles(kernelVersion: string): string[];
+  /** Where the tool puts a kernel's initrd when it has none yet. */
+  defaultInitrd(kernelVersion: string): string;
+  /**
+   * Complaints the tool makes inside a chroot that do not mean failure (it cannot see the root
+   * device from there): a non-zero exit with one of these is judged by the check alone.
+   */
+  harmless: readonly RegExp[];
 }
+
+/** The drivers a KVM guest boots with: PCI transport, disk, network. */
+export const VIRTIO_DRIVERS = ['virtio', 'virtio_ring', 'virtio_pci', 'virtio_blk', 'virtio_net'];
 
 const initramfsTools: InitrdTool = {
   name: 'update-initramfs',
+  // The drivers come from /etc/initramfs-tools/modules, which the initramfs-modules step writes.
   rebuild: (version) => ['update-initramfs', '-u', '-k', version],
   list: (initrd) => ['lsinitramfs', initrd],
   stateFiles: (version) => [`/var/lib/initramfs-tools/${version}`],
+  defaultInitrd: (version) => `/boot/initrd.img-${version}`,
+  harmless: [],
 };
 
-export function findInitrdTool(tree: StagedTree): InitrdTool | undefined {
+function dracut(defaultInitrd: (version: string) => string): InitrdTool {
+  return {
+    name: 'dracut',
+    rebuild: (version, initrd, modules) => [
+      'dracut',
+      '--force',
+      '--add-drivers',
+      [...VIRTIO_DRIVERS, ...modules].filter((m, i, all) => all.indexOf(m) === i).join(' '),
+      initrd,
+      version,
+    ],
+    list: (initrd) => ['lsinitrd', initrd],
+    stateFiles: () => [],
+    defaultInitrd,
+    harmless: [],
+  };
+}
+
+/** SUSE's mkinitrd (SLES 10/11): modules from -m, on top of INITRD_MODULES in /etc/sysconfig/kernel. */
+const suseMkinitrd: InitrdTool = {
+  name: 'mkinitrd (SUSE)',
+  rebuild: (version, initrd, modules) => [
+    'mkinitrd',
+    '-k',
+    `/boot/vmlinuz-${version}`,
+    '-i',
+    initrd,
+    '-m',
+    [...VIRTIO_DRIVERS, ...modules].join(' '),
+  ],
+  list: (initrd) => ['lsinitrd', initrd],
+  stateFiles: () => [],
+  defaultInitrd: (version) => `/boot/initrd-${version}`,
+  harmless: [/root device/i, /could not find the root/i, /no root device/i],
+};
+
+/** Red Hat's mkinitrd (RHEL/CentOS 5): --with for each module, --force to replace. */
+const redhatMkinitrd: InitrdTool = {
+  name: 'mkinitrd (Red Hat)',
+  rebuild: (version, initrd, modules) => [
+    'mkinitrd',
+    '-f',
+    ...[...VIRTIO_DRIVERS, ...modules].map((m) => `--with=${m}`),
+    initrd,
+    version,
+  ],
+  list: (initrd) => ['lsinitrd', initrd],
+  stateFiles: () => [],
+  defaultInitrd: (version) => `/boot/initrd-${version}.img`,
+  harmless: [/root device/i, /no module .* found for kernel/i],
+};
+
+const DRACUT_PATHS = ['/usr/bin/dracut', '/usr/sbin/dracut', '/sbin/dracut'];
+const MKINITRD_PATHS = ['/sbin/mkinitrd', '/usr/sbin/mkinitrd', '/usr/bin/mkinitrd'];
+
+/**
+ * The guest's initrd tool, in the order that suits its family: Debian and Ubuntu use
+ * initramfs-tools unless dracut replaced it; Red Hat uses dracut (RHEL 6 and later) or mkinitrd
+ * (RHEL 5); SUSE uses dracut (SLES 12 and later) or its own mkinitrd (SLES 10/11).
+ */
+export function findInitrdTool(tree: StagedTree, family = 'debian'): InitrdTool | undefined {
+  const has = (paths: string[]) => paths.some((p) => tree.exists(p));
+  const hasDracut = has(DRACUT_PATHS);
+  if (family === 'redhat') {
+    if (hasDracut) return dracut((v) => `/boot/initramfs-${v}.img`);
+    return has(MKINITRD_PATHS) ? redhatMkinitrd : undefined;
+  }
+  if (family === 'suse') {
+    if (hasDracut) return dracut((v) => `/boot/initrd-${v}`);
+    return has(MKINITRD_PATHS) ? suseMkinitrd : undefined;
+  }
   if (tree.exists('/usr/sbin/update-initramfs') && tree.exists('/etc/initramfs-tools')) return initramfsTools;
+  if (hasDracut) return dracut((v) => `/boot/initrd.img-${v}`);
   return undefined;
 }
 

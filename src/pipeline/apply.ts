@@ -4,7 +4,7 @@
  */
 import { chmodSync, copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { type CommandRunner, inGuest } from '../exec.js';
+import { CommandError, type CommandRunner, inGuest } from '../exec.js';
 
 /** Where guest commands keep their temporary files: recorded by the journal, removed by rollback. */
 export const GUEST_TMPDIR = '/var/lib/xen2kvm/tmp';
@@ -38,6 +38,14 @@ export async function runPlannedCommand(
     await runner.run(
       inGuest(root, command.argv, 'write', command.timeout, { TMPDIR: GUEST_TMPDIR, ...command.env }),
     );
+  } catch (error) {
+    // A known-harmless complaint (mkinitrd cannot see the root device from a chroot) leaves the
+    // verdict to the check; anything else fails the command.
+    const output =
+      error instanceof CommandError ? `${error.result?.stdout ?? ''}\n${error.result?.stderr ?? ''}` : '';
+    const tolerated =
+      error instanceof CommandError && error.result && command.harmless?.some((p) => p.test(output));
+    if (!tolerated || !command.check) throw error;
   } finally {
     for (const host of staged) rmSync(host, { force: true });
   }

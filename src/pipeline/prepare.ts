@@ -41,7 +41,7 @@ export interface PrepareOptions {
 export type KernelChooser = (versions: string[], preferred: string) => Promise<string>;
 
 /** Families whose whole conversion xen2kvm can carry out today. */
-const SUPPORTED_FAMILIES = ['debian'];
+const SUPPORTED_FAMILIES = ['debian', 'redhat', 'suse'];
 
 export async function mapPhase(
   env: SessionEnv,
@@ -60,7 +60,7 @@ export async function findRootPhase(env: SessionEnv, options: PrepareOptions, ma
   const root = await chooseRoot(options.label ?? options.image, search, options.root, options.askRoot);
   if (!SUPPORTED_FAMILIES.includes(root.os.family)) {
     throw new UserError(
-      `${options.label ?? options.image}: ${root.os.prettyName} (${root.os.family} family) is not supported yet; supported: Debian and Ubuntu guests`,
+      `${options.label ?? options.image}: ${root.os.prettyName} (${root.os.family} family) is not supported; supported: Debian, Ubuntu, Red Hat (RHEL, CentOS, Fedora) and SUSE (SLES, openSUSE) guests`,
     );
   }
   return { search, root };

@@ -48,6 +48,8 @@ export interface PlannedCommand {
   check?: { describe: string; run: () => Promise<void> };
   /** Files put into the guest just before the command runs (under GUEST_TMPDIR), and removed after. */
   stage?: StagedFile[];
+  /** Complaints that do not make a non-zero exit a failure: the check alone then judges the result. */
+  harmless?: readonly RegExp[];
   /** Environment for the command, over the guest's clean one (PATH may be extended, say). */
   env?: Record<string, string>;
 }

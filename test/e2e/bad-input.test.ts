@@ -137,14 +137,39 @@ const cases: Case[] = [
     exitCode: 1,
   },
   {
-    name: 'a guest of a family not supported yet',
+    name: 'a guest of an unknown distribution',
+    make: () =>
+      partitioned('arch.raw', '83', 'mkfs.ext4 -q', {
+        'etc/fstab': '/dev/xvda1 / ext4 defaults 1 1\n',
+        'etc/os-release': 'NAME="Arch Linux"\nID=arch\nPRETTY_NAME="Arch Linux"\n',
+      }),
+    message:
+      /arch\.raw: Arch Linux \(unknown family\) is not supported; supported: Debian, Ubuntu, Red Hat \(RHEL, CentOS, Fedora\) and SUSE \(SLES, openSUSE\) guests$/,
+    exitCode: 1,
+  },
+  {
+    name: 'a Red Hat guest with a kernel but no initrd tool',
     make: () =>
       partitioned('centos.raw', '83', 'mkfs.ext4 -q', {
         'etc/fstab': '/dev/xvda1 / ext4 defaults 1 1\n',
         'etc/os-release':
           'NAME="CentOS Linux"\nID="centos"\nID_LIKE="rhel fedora"\nVERSION_ID="7"\nPRETTY_NAME="CentOS Linux 7 (Core)"\n',
+        'boot/vmlinuz-3.10.0-1160.el7.x86_64': 'not a real kernel\n',
+        'lib/modules/3.10.0-1160.el7.x86_64/modules.builtin': '',
       }),
-    message: /CentOS Linux 7 \(Core\) \(redhat family\) is not supported yet/,
+    message:
+      /centos\.raw: the guest has no initrd tool xen2kvm can drive \(dracut or mkinitrd\); install one in it first$/,
+    exitCode: 1,
+  },
+  {
+    name: 'a Red Hat guest with no kernel',
+    make: () =>
+      partitioned('nokernel.raw', '83', 'mkfs.ext4 -q', {
+        'etc/fstab': '/dev/xvda1 / ext4 defaults 1 1\n',
+        'etc/redhat-release': 'CentOS release 5.11 (Final)\n',
+      }),
+    message:
+      /nokernel\.raw: no kernel in the guest's \/boot \(it was booted by a kernel kept on the Xen host\); give one with --kernel-package FILE\.rpm \(the kernel package\)$/,
     exitCode: 1,
   },
   {
