@@ -8,18 +8,55 @@ import { hasBootCode, readBootCode } from '../src/disk/mbr.js';
 import { bootAreaLength, isBiosBoot } from '../src/disk/partition-table.js';
 import { UserError } from '../src/errors.js';
 import { GUEST_TMPDIR } from '../src/pipeline/apply.js';
-import type { Step } from '../src/pipeline/types.js';
-import { GRUB2_CONFIG } from './grub-config.js';
+import type { Step, StepContext } from '../src/pipeline/types.js';
+import { GRUB_LEGACY_CONFIGS, GRUB2_CONFIG } from './grub-config.js';
+
+const bootCodeCheck = (guest: StepContext['guest'], tool: string) => ({
+  describe: 'the MBR holds boot code',
+  async run() {
+    if (!hasBootCode(await readBootCode(guest.image))) {
+      throw new UserError(`${tool} finished but the MBR still holds no boot code`);
+    }
+  },
+});
+
+/**
+ * GRUB legacy (SLES 10/11, RHEL 5/6): its shell, in batch mode, told that (hd0) is the whole disk,
+ * writes stage1 into the MBR and stage1.5 behind it, reading the stage files from the partition
+ * that holds /boot (msdos partitions only).
+ */
+function planGrubLegacy({ guest, command }: StepContext): void {
+  if (guest.table.label !== 'dos') {
+    throw new UserError(`${guest.label}: GRUB legacy can only be installed on an msdos-labelled disk`);
+  }
+  const partition = guest.bootPartition - 1;
+  command({
+    argv: ['grub', '--batch', '--no-floppy', '--device-map=/dev/null'],
+    input: `device (hd0) ${guest.disk.disk}\nroot (hd0,${partition})\nsetup (hd0)\nquit\n`,
+    why: `the MBR holds no boot code (the guest was booted by pygrub): GRUB legacy's setup (hd0) with /boot on (hd0,${partition})`,
+    timeout: 'bootloader',
+    touches: ['/boot/grub', GUEST_TMPDIR],
+    writesBootArea: true,
+    check: bootCodeCheck(guest, 'grub setup'),
+  });
+}
 
 export const bootloaderStep: Step = {
   id: 'bootloader',
   title: 'Install a bootloader when the MBR has none',
-  plan({ tree, guest, command }) {
+  plan(ctx) {
+    const { tree, guest, command } = ctx;
     // Direct kernel boot needs no boot code; a disk that has some keeps it.
     if (guest.boot === 'direct' || hasBootCode(guest.bootCode)) return;
-    if (!tree.exists('/usr/sbin/grub-install') || !tree.exists('/usr/lib/grub/i386-pc')) {
+    const grub2 = tree.exists('/usr/sbin/grub-install') && tree.exists('/usr/lib/grub/i386-pc');
+    const legacyShell = ['/sbin/grub', '/usr/sbin/grub'].find((p) => tree.exists(p));
+    if (!grub2 && legacyShell && GRUB_LEGACY_CONFIGS.some((p) => tree.exists(p))) {
+      planGrubLegacy(ctx);
+      return;
+    }
+    if (!grub2) {
       throw new UserError(
-        `${guest.label} has no boot code and the guest has no GRUB for BIOS (grub-pc-bin) to install; install it in the guest first`,
+        `${guest.label} has no boot code and the guest has no GRUB for BIOS (grub-pc-bin, or GRUB legacy with its menu.lst) to install; install it in the guest first`,
       );
     }
     if (!tree.exists(GRUB2_CONFIG)) {
@@ -47,14 +84,7 @@ export const bootloaderStep: Step = {
       timeout: 'bootloader',
       touches: ['/boot/grub', GUEST_TMPDIR],
       writesBootArea: true,
-      check: {
-        describe: 'the MBR holds boot code',
-        async run() {
-          if (!hasBootCode(await readBootCode(guest.image))) {
-            throw new UserError('grub-install finished but the MBR still holds no boot code');
-          }
-        },
-      },
+      check: bootCodeCheck(guest, 'grub-install'),
     });
   },
 };

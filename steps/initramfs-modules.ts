@@ -34,7 +34,8 @@ export const initramfsModulesStep: Step = {
   title: 'List the virtio drivers for the initramfs',
   plan({ tree, guest }) {
     if (!tree.exists('/etc/initramfs-tools')) return;
-    const modules = [...KVM_MODULES, rootFsModule(guest.rootFsType)];
+    const config = guest.bootKernel ? tree.read(`/boot/config-${guest.bootKernel}`) : undefined;
+    const modules = [...KVM_MODULES, rootFsModule(guest.rootFsType, config)];
     tree.write(
       MODULES_FILE,
       addInitramfsModules(tree.read(MODULES_FILE) ?? '', modules),

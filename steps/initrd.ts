@@ -53,8 +53,9 @@ export const initrdStep: Step = {
         `${guest.label}: the guest has no initrd tool xen2kvm can drive (${TOOLS_BY_FAMILY[guest.os.family] ?? 'update-initramfs or dracut'}); install one in it first`,
       );
     }
-    const required = requiredModules(guest.rootFsType);
     for (const kernel of kernels) {
+      const config = tree.read(`/boot/config-${kernel.version}`);
+      const required = requiredModules(guest.rootFsType, config);
       const missing = await missingFromInitrd(inspect, tree, tool, kernel.version, kernel.initrd, required);
       if (missing.length === 0) continue;
       const initrd = kernel.initrd ?? tool.defaultInitrd(kernel.version);
@@ -68,7 +69,7 @@ export const initrdStep: Step = {
         });
       }
       command({
-        argv: tool.rebuild(kernel.version, initrd, [rootFsModule(guest.rootFsType)]),
+        argv: tool.rebuild(kernel.version, initrd, [rootFsModule(guest.rootFsType, config)]),
         why: `${initrd} lacks ${missing.join(', ')}`,
         timeout: 'initrd',
         harmless: tool.harmless,

@@ -80,6 +80,7 @@ export const kernelPackageStep: Step = {
         : ['rpm', '-Uhv', ...staged.map((s) => s.path)];
     const versions = packages.flatMap((p) => p.versions);
     const initrdTool = findInitrdTool(tree, guest.os.family);
+    // The packaged kernel's config is not in /boot yet: the newer kernels packages bring use ext4 for ext3.
     const required = requiredModules(guest.rootFsType);
     command({
       argv,

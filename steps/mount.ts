@@ -47,7 +47,7 @@ export async function mountGuest(
   disk: AttachedDisk,
   root: RootCandidate,
   filesystems: FilesystemSeen[],
-): Promise<string> {
+): Promise<{ dir: string; bootPartition: number }> {
   const dir = await makeMountPoint(env.cleanup, 'root');
   const refuse = (why: string) =>
     new UserError(
@@ -65,6 +65,7 @@ export async function mountGuest(
   // The kernel may turn a read-write mount read-only (a read-only feature flag, errors): refuse then too.
   if (!env.readOnly && mountedOptions(dir).includes('ro')) throw refuse('the kernel mounted it read-only');
   const tree = new StagedTree(dir);
+  let bootPartition = root.partition;
   for (const entry of parseFstab(tree.read('/etc/fstab') ?? '')) {
     if (!NEEDED_MOUNTS.includes(entry.mountPoint)) continue;
     const partition = partitionOf(entry.device, filesystems);
@@ -75,6 +76,7 @@ export async function mountGuest(
       fsType,
       readOnly: env.readOnly,
     });
+    if (entry.mountPoint === '/boot' && partition !== undefined) bootPartition = partition;
   }
   // Guest commands (the chroot) need /dev, /proc and /sys; a review runs none that needs them.
   if (!env.readOnly) {
@@ -82,5 +84,5 @@ export async function mountGuest(
       await bindMount(env.runner, env.cleanup, special, tree.hostPath(special));
     }
   }
-  return dir;
+  return { dir, bootPartition };
 }

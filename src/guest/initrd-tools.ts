@@ -112,12 +112,17 @@ export function findInitrdTool(tree: StagedTree, family = 'debian'): InitrdTool 
 }
 
 /** Modules a KVM guest needs at boot to reach a virtio root disk, plus the root filesystem's own. */
-export function requiredModules(rootFsType: string): string[] {
-  return ['virtio_pci', 'virtio_blk', rootFsModule(rootFsType)];
+export function requiredModules(rootFsType: string, kernelConfig?: string): string[] {
+  return ['virtio_pci', 'virtio_blk', rootFsModule(rootFsType, kernelConfig)];
 }
 
-/** ext2 and ext3 are served by the ext4 driver on every kernel KVM guests run. */
-export function rootFsModule(fsType: string): string {
+/**
+ * The module that mounts the root filesystem. ext2 and ext3 are served by the ext4 driver, unless
+ * the kernel builds them as modules of their own (CONFIG_EXT3_FS=m: SLES 11, RHEL 5 and 6).
+ */
+export function rootFsModule(fsType: string, kernelConfig = ''): string {
+  if (fsType === 'ext3' && /^CONFIG_EXT3_FS=m$/m.test(kernelConfig)) return 'ext3';
+  if (fsType === 'ext2' && /^CONFIG_EXT2_FS=m$/m.test(kernelConfig)) return 'ext2';
   return ['ext2', 'ext3', 'ext4'].includes(fsType) ? 'ext4' : fsType;
 }
 

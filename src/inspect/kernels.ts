@@ -10,13 +10,19 @@ export interface KernelInfo {
   xenOnly: boolean;
 }
 
-/** A kernel built for Xen only: CONFIG_X86_XEN / CONFIG_X86_64_XEN, or a -xen flavour name. */
+/** A kernel built for Xen only: CONFIG_X86_XEN / CONFIG_X86_64_XEN, or a Xen flavour name (3.0.101-63-xen, 2.6.18-398.el5xen). */
 export function isXenOnlyKernel(version: string, config: string | undefined): boolean {
   if (config && /^CONFIG_X86(_64)?_XEN=y/m.test(config)) return true;
-  return /(^|[-.])xen$/.test(version);
+  return /xen$/.test(version);
 }
 
-const INITRD_NAMES = ['initrd.img-', 'initramfs-', 'initrd-'];
+/** Where each family keeps a kernel's initrd: Debian, Red Hat 6+, Red Hat 5, SUSE. */
+const INITRD_NAMES = [
+  (v: string) => `initrd.img-${v}`,
+  (v: string) => `initramfs-${v}.img`,
+  (v: string) => `initrd-${v}.img`,
+  (v: string) => `initrd-${v}`,
+];
 
 export function findKernels(tree: StagedTree): KernelInfo[] {
   const kernels: KernelInfo[] = [];
@@ -24,9 +30,7 @@ export function findKernels(tree: StagedTree): KernelInfo[] {
     const match = /^vmlinu[xz]-(.+)$/.exec(name);
     if (!match?.[1]) continue;
     const version = match[1];
-    const initrdName = INITRD_NAMES.map((p) => `${p}${version}${p === 'initramfs-' ? '.img' : ''}`).find(
-      (n) => tree.exists(`/boot/${n}`),
-    );
+    const initrdName = INITRD_NAMES.find((n) => tree.exists(`/boot/${n(version)}`))?.(version);
     kernels.push({
       version,
       vmlinuz: `/boot/${name}`,

@@ -35,9 +35,10 @@ export async function runPlannedCommand(
     return host;
   });
   try {
-    await runner.run(
-      inGuest(root, command.argv, 'write', command.timeout, { TMPDIR: GUEST_TMPDIR, ...command.env }),
-    );
+    await runner.run({
+      ...inGuest(root, command.argv, 'write', command.timeout, { TMPDIR: GUEST_TMPDIR, ...command.env }),
+      input: command.input,
+    });
   } catch (error) {
     // A known-harmless complaint (mkinitrd cannot see the root device from a chroot) leaves the
     // verdict to the check; anything else fails the command.

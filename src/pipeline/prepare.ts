@@ -107,7 +107,12 @@ export async function mountPhase(
   mapped: MappedImage,
   found: Awaited<ReturnType<typeof findRootPhase>>,
 ): Promise<Guest> {
-  const rootDir = await mountGuest(env, mapped.disk, found.root, found.search.filesystems);
+  const { dir: rootDir, bootPartition } = await mountGuest(
+    env,
+    mapped.disk,
+    found.root,
+    found.search.filesystems,
+  );
   const tree = new StagedTree(rootDir);
   const kernels = findKernels(tree);
   const kernelPackages = options.kernelPackages ?? [];
@@ -119,6 +124,7 @@ export async function mountPhase(
     table: mapped.table,
     disk: mapped.disk,
     rootPartition: found.root.partition,
+    bootPartition,
     rootFsType: found.root.fsType,
     bootCode: await readBootCode(options.image),
     kernels,

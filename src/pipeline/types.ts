@@ -20,6 +20,8 @@ export interface Guest {
   table: PartitionTable;
   disk: AttachedDisk;
   rootPartition: number;
+  /** The partition holding /boot (the root's, unless fstab mounts /boot from another). */
+  bootPartition: number;
   rootFsType: string;
   /** The image's MBR boot code area (440 bytes). */
   bootCode: Buffer;
@@ -46,6 +48,8 @@ export interface PlannedCommand {
   writesBootArea?: boolean;
   /** Run after the command: throws when the command did not achieve what it must, whatever its exit code. */
   check?: { describe: string; run: () => Promise<void> };
+  /** Text for the command's standard input (the GRUB legacy shell's script). */
+  input?: string;
   /** Files put into the guest just before the command runs (under GUEST_TMPDIR), and removed after. */
   stage?: StagedFile[];
   /** Complaints that do not make a non-zero exit a failure: the check alone then judges the result. */

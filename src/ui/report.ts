@@ -31,6 +31,11 @@ export function renderPlan(input: ReportInput): string {
   for (const command of input.commands) {
     out.push(`${formatCommand({ file: command.argv[0] ?? '', args: command.argv.slice(1) })}`);
     out.push(`#   why: ${command.why}`);
+    for (const line of command.input?.trimEnd().split('\n') ?? []) out.push(`#   input: ${line}`);
+    if (command.stage?.some((file) => file.from))
+      out.push(
+        `#   copies in: ${command.stage.flatMap((f) => (f.from ? [`${f.from} -> ${f.path}`] : [])).join(', ')}`,
+      );
     if (command.check) out.push(`#   then check: ${command.check.describe}`);
   }
   for (const warning of input.warnings) out.push(`# warning: ${warning}`);

@@ -39,3 +39,35 @@ describe('SUSE and Red Hat configuration', () => {
     expect(rewriteGrubLegacyConfig(out, { extra: [] })).toBe(out);
   });
 });
+
+describe('network pinning and SELinux', async () => {
+  const { rewriteIfcfg, rewritePersistentNetRules } = await import('../../steps/network.js');
+  const { selinuxEnabled } = await import('../../steps/selinux.js');
+
+  it('comments out udev rules that name a NIC by its MAC, and only those', () => {
+    const rules = [
+      '# Xen virtual device (vif)',
+      'SUBSYSTEM=="net", ACTION=="add", DRIVERS=="?*", ATTR{address}=="00:16:3e:5a:21:0c", KERNEL=="eth*", NAME="eth0"',
+      'SUBSYSTEM=="net", ACTION=="add", KERNEL=="eth*", RUN+="/bin/true"',
+    ].join('\n');
+    expect(rewritePersistentNetRules(rules).split('\n')).toEqual([
+      '# Xen virtual device (vif)',
+      '#SUBSYSTEM=="net", ACTION=="add", DRIVERS=="?*", ATTR{address}=="00:16:3e:5a:21:0c", KERNEL=="eth*", NAME="eth0"',
+      'SUBSYSTEM=="net", ACTION=="add", KERNEL=="eth*", RUN+="/bin/true"',
+    ]);
+  });
+
+  it('comments out HWADDR in ifcfg files and leaves files without one alone', () => {
+    expect(rewriteIfcfg('DEVICE=eth0\nHWADDR=00:16:3E:2B:7A:41\nONBOOT=yes\n')).toBe(
+      'DEVICE=eth0\n# xen2kvm: the MAC below belonged to the Xen NIC\n#HWADDR=00:16:3E:2B:7A:41\nONBOOT=yes\n',
+    );
+    expect(rewriteIfcfg("BOOTPROTO='dhcp4'\n")).toBe("BOOTPROTO='dhcp4'\n");
+  });
+
+  it('relabels only when SELinux is enforcing or permissive', () => {
+    expect(selinuxEnabled('SELINUX=enforcing\nSELINUXTYPE=targeted\n')).toBe(true);
+    expect(selinuxEnabled('SELINUX=permissive\n')).toBe(true);
+    expect(selinuxEnabled('SELINUX=disabled\n')).toBe(false);
+    expect(selinuxEnabled(undefined)).toBe(false);
+  });
+});

@@ -1,0 +1,98 @@
+/**
+ * SUSE, Red Hat and Ubuntu guests, as their installers set them up for Xen: the recipes under
+ * fixtures/images carry those distributions' real configuration files (their userland cannot be
+ * installed here), so the whole plan - every diff, every command, the XML - is checked against a
+ * golden copy (test/golden/NAME.plan; XEN2KVM_UPDATE_GOLDEN=1 rewrites them after a deliberate change).
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type FixtureName, workingCopy } from '../../fixtures/images/fixtures.js';
+import { runCli } from '../helpers/cli.js';
+import { leftovers, NOTHING_LEFT, sha256 } from '../helpers/host-state.js';
+
+const GOLDEN = join(import.meta.dirname, '..', 'golden');
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'e2e-families-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** The plan with what differs between runs (the scratch directory, loop device numbers) made fixed. */
+function normalize(plan: string): string {
+  return plan
+    .replaceAll(dir, '<dir>')
+    .replace(/\/dev\/loop\d+/g, '/dev/loopN')
+    .replace(
+      /^# partitions mapped with .*$/m,
+      '# partitions mapped with <kpartx or loop devices, as the host allows>',
+    );
+}
+
+const guests: { fixture: FixtureName; expect: (plan: string) => void }[] = [
+  {
+    fixture: 'sles11-xen',
+    expect: (plan) => {
+      expect(plan).toContain('# boots by default: 3.0.101-63-default');
+      expect(plan).toMatch(/^-default 0\n\+default 1$/m);
+      expect(plan).toContain(
+        "mkinitrd -k /boot/vmlinuz-3.0.101-63-default -i /boot/initrd-3.0.101-63-default -m 'virtio virtio_ring virtio_pci virtio_blk virtio_net ext3'",
+      );
+      expect(plan).toContain('+S0:12345:respawn:/sbin/agetty -L 115200 ttyS0 vt102');
+    },
+  },
+  {
+    fixture: 'rhel5-xen',
+    expect: (plan) => {
+      expect(plan).toContain('+title CentOS (2.6.18-398.el5)');
+      expect(plan).toContain('+DEFAULTKERNEL=kernel');
+      expect(plan).toContain('+++ b/.autorelabel');
+      expect(plan).toMatch(
+        /^mkinitrd -f (--with=\S+ )+\/boot\/initrd-2\.6\.18-398\.el5\.img 2\.6\.18-398\.el5$/m,
+      );
+      expect(plan).toContain('#   input: root (hd0,1)');
+    },
+  },
+  {
+    fixture: 'rhel6-xen',
+    expect: (plan) => {
+      expect(plan).toMatch(
+        /^dracut --force --add-drivers '[^']*virtio_blk[^']*' \/boot\/initramfs-2\.6\.32-754\.el6\.x86_64\.img/m,
+      );
+      expect(plan).toContain('+#HWADDR=00:16:3E:6C:19:D2');
+      expect(plan).toContain('+alias scsi_hostadapter virtio_blk');
+    },
+  },
+  {
+    fixture: 'ubuntu1404-xen',
+    expect: (plan) => {
+      expect(plan).toContain('+++ b/etc/init/ttyS0.conf');
+      expect(plan).toContain('+exec /sbin/getty -8 115200 ttyS0');
+      expect(plan).toMatch(/^update-initramfs -u -k 3\.13\.0-170-generic$/m);
+    },
+  },
+];
+
+describe("guests of every family, planned from their installers' own configuration files", () => {
+  for (const guest of guests) {
+    it(`${guest.fixture}: the whole plan matches the golden copy, and the image is untouched`, async () => {
+      const image = await workingCopy(guest.fixture, join(dir, `${guest.fixture}.raw`));
+      const before = await sha256(image);
+      const run = await runCli(['migrate', '--dry-run', image]);
+      expect(run.stderr).not.toMatch(/^\s+at /m);
+      expect(run.exitCode, run.stderr).toBe(0);
+      const plan = normalize(run.stdout);
+      guest.expect(plan);
+      const golden = join(GOLDEN, `${guest.fixture}.plan`);
+      if (process.env.XEN2KVM_UPDATE_GOLDEN) writeFileSync(golden, plan);
+      expect(existsSync(golden), `${golden} is missing: run with XEN2KVM_UPDATE_GOLDEN=1 and review it`).toBe(
+        true,
+      );
+      expect(plan).toBe(readFileSync(golden, 'utf8'));
+      expect(await sha256(image)).toBe(before);
+      expect(await leftovers(image)).toEqual(NOTHING_LEFT);
+    });
+  }
+});
