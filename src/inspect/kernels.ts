@@ -10,10 +10,13 @@ export interface KernelInfo {
   xenOnly: boolean;
 }
 
-/** A kernel built for Xen only: CONFIG_X86_XEN / CONFIG_X86_64_XEN, or a Xen flavour name (3.0.101-63-xen, 2.6.18-398.el5xen). */
+/**
+ * A kernel built for Xen only: CONFIG_X86_XEN / CONFIG_X86_64_XEN, or a Xen flavour name: SUSE's
+ * 3.0.101-63-xen, Red Hat's 2.6.18-398.el5xen, Debian's linux-image-2.6.26-2-xen-amd64.
+ */
 export function isXenOnlyKernel(version: string, config: string | undefined): boolean {
   if (config && /^CONFIG_X86(_64)?_XEN=y/m.test(config)) return true;
-  return /xen$/.test(version);
+  return /xen$/.test(version) || /-xen-/.test(version);
 }
 
 /** Where each family keeps a kernel's initrd: Debian, Red Hat 6+, Red Hat 5, SUSE. */

@@ -1,8 +1,9 @@
 /**
- * SUSE, Red Hat and Ubuntu guests, as their installers set them up for Xen: the recipes under
- * fixtures/images carry those distributions' real configuration files (their userland cannot be
- * installed here), so the whole plan - every diff, every command, the XML - is checked against a
- * golden copy (test/golden/NAME.plan; XEN2KVM_UPDATE_GOLDEN=1 rewrites them after a deliberate change).
+ * Every family. SUSE, Red Hat and Ubuntu guests as their installers set them up for Xen: the recipes
+ * under fixtures/images carry those distributions' real configuration files (their userland cannot
+ * be installed here), so the whole plan - every diff, every command, the XML - is checked against a
+ * golden copy (test/golden/NAME.plan; XEN2KVM_UPDATE_GOLDEN=1 rewrites them after a deliberate
+ * change). Debian guests on dracut and on sysvinit, whose userland is real, are converted and booted.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,7 @@ import { runCli } from '../helpers/cli.js';
 import { leftovers, NOTHING_LEFT, sha256 } from '../helpers/host-state.js';
 
 const GOLDEN = join(import.meta.dirname, '..', 'golden');
+const BOOT_TEST_TIMEOUT = 8 * 60_000;
 
 let dir: string;
 beforeAll(() => {
@@ -95,4 +97,51 @@ describe("guests of every family, planned from their installers' own configurati
       expect(await leftovers(image)).toEqual(NOTHING_LEFT);
     });
   }
+});
+
+describe('Debian guests on dracut and on sysvinit, converted and booted', () => {
+  const boot = (name: string) => [
+    '--verify',
+    '--accel',
+    'tcg',
+    '--boot-timeout',
+    '240',
+    '--console-log',
+    join(dir, `${name}.console.log`),
+  ];
+
+  it(
+    'dracut: the initrd is rebuilt by dracut with the virtio drivers, and the guest boots to a login on ttyS0',
+    async () => {
+      const image = await workingCopy('debian12-xen-dracut', join(dir, 'dracut.raw'));
+      const run = await runCli(['migrate', image, '--in-place', '--yes', ...boot('dracut')]);
+      expect(run.stderr).not.toMatch(/^\s+at /m);
+      expect(run.stderr).toMatch(
+        /Run in guest: dracut --force --add-drivers virtio virtio_ring virtio_pci virtio_blk virtio_net ext4 \/boot\/initrd\.img-\S+/,
+      );
+      expect(run.stdout).toMatch(/boot check passed: xen-guest login:/);
+      expect(run.exitCode).toBe(0);
+      expect(await leftovers(image)).toEqual(NOTHING_LEFT);
+    },
+    BOOT_TEST_TIMEOUT,
+  );
+
+  it(
+    'sysvinit: the hvc0 getty in inittab moves to ttyS0, and the guest boots to a login there',
+    async () => {
+      const image = await workingCopy('debian12-xen-sysvinit', join(dir, 'sysvinit.raw'));
+      const dry = await runCli(['migrate', image, '--dry-run']);
+      expect(dry.stdout).toContain('-hvc0:2345:respawn:/sbin/getty 38400 hvc0');
+      expect(dry.stdout).toContain('+#hvc0:2345:respawn:/sbin/getty 38400 hvc0');
+      expect(dry.stdout).toContain('+T0:23:respawn:/sbin/getty -L ttyS0 115200 vt100');
+      const run = await runCli(['migrate', image, '--in-place', '--yes', ...boot('sysvinit')]);
+      expect(run.stderr).not.toMatch(/^\s+at /m);
+      expect(run.stdout).toMatch(/boot check passed: xen-guest login:/);
+      expect(run.exitCode).toBe(0);
+      // sysvinit, not systemd, started it.
+      expect(readFileSync(join(dir, 'sysvinit.console.log'), 'utf8')).toMatch(/INIT: version/);
+      expect(await leftovers(image)).toEqual(NOTHING_LEFT);
+    },
+    BOOT_TEST_TIMEOUT,
+  );
 });

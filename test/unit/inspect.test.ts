@@ -139,6 +139,9 @@ describe('operating system and kernels', () => {
       ['2.6.32-5-xen-amd64', undefined, true],
     ]);
     expect(isXenOnlyKernel('3.0.13-0.27-xen', undefined)).toBe(true);
+    expect(isXenOnlyKernel('2.6.18-398.el5xen', undefined)).toBe(true);
+    expect(isXenOnlyKernel('2.6.26-2-xen-amd64', undefined)).toBe(true);
+    expect(isXenOnlyKernel('6.1.0-18-amd64', 'CONFIG_XEN=y\nCONFIG_XEN_PVHVM=y\n')).toBe(false);
   });
   it('reads module names from an initrd listing, whatever the compression', () => {
     const names = modulesInListing(
