@@ -31,7 +31,7 @@ async function migrateAnswering(
 ): Promise<{ screen: string; exitCode: number }> {
   const session = await startTerminal(`node ${CLI} migrate ${image}; echo "EXIT=$?"; sleep 120`);
   try {
-    await waitFor(session, /Apply these 7 change\(s\) and 2 command\(s\)/);
+    await waitFor(session, /Apply these 7 change\(s\) and 3 command\(s\)/);
     await keys(session, ...first);
     for (const [index, answer] of perFile.entries()) {
       await waitFor(session, new RegExp(`\\(${index + 1}/7\\) `));
@@ -57,7 +57,7 @@ describe('interactive migrate on a terminal', () => {
 
   it('"apply all" converts it', async () => {
     const run = await migrateAnswering(['Enter']);
-    expect(run.screen).toMatch(/converted .*guest\.raw in place: 7 file\(s\) changed, 2 command\(s\) run/);
+    expect(run.screen).toMatch(/converted .*guest\.raw in place: 7 file\(s\) changed, 3 command\(s\) run/);
     expect(run.exitCode).toBe(0);
     expect(await leftovers(image)).toEqual(NOTHING_LEFT);
   });

@@ -37,7 +37,7 @@ describe('copy mode', () => {
     const output = join(dir, 'converted.raw');
     const run = await runCli(['migrate', '--yes', '--output', output, source]);
     expect(run.exitCode).toBe(0);
-    expect(run.stdout).toContain(`converted ${source} into ${output}: 7 file(s) changed, 2 command(s) run`);
+    expect(run.stdout).toContain(`converted ${source} into ${output}: 7 file(s) changed, 3 command(s) run`);
     expect(await sha256(source)).toBe(before);
     expect(existsSync(`${source}.xen2kvm-journal`)).toBe(false);
     // Sparse: the copy costs about what the source's data does, far less than its 2 GiB.

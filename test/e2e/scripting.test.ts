@@ -46,8 +46,8 @@ describe('scripting', () => {
     const fstab = plan.changes.find((c) => c.path === '/etc/fstab');
     expect(fstab).toMatchObject({ kind: 'write', added: 2, removed: 2 });
     expect(fstab?.diff).toContain('+/dev/vda2');
-    expect(plan.commands.map((c) => c.argv[0])).toEqual(['update-initramfs', 'grub-install']);
-    expect(plan.commands[0]?.check).toMatch(/holds virtio_pci, virtio_blk, ext4/);
+    expect(plan.commands.map((c) => c.argv[0])).toEqual(['cp', 'update-initramfs', 'grub-install']);
+    expect(plan.commands[1]?.check).toMatch(/holds virtio_pci, virtio_blk, ext4/);
     expect(plan.domainXml.content).toContain('<domain type="kvm">');
   });
 
@@ -117,7 +117,7 @@ describe('scripting', () => {
     const applied = await runCli(['apply', planFile, '--yes', '--output', output]);
     expect(applied.exitCode).toBe(0);
     expect(applied.stdout).toContain(
-      `converted ${planned} into ${output}: 7 file(s) changed, 2 command(s) run`,
+      `converted ${planned} into ${output}: 7 file(s) changed, 3 command(s) run`,
     );
     // The options the plan was made with (here --memory) shape what apply writes.
     expect(readFileSync(join(dir, 'applied.xml'), 'utf8')).toContain('<memory unit="KiB">2097152</memory>');
