@@ -9,7 +9,7 @@ import { bootAreaLength, isBiosBoot } from '../src/disk/partition-table.js';
 import { UserError } from '../src/errors.js';
 import { GUEST_TMPDIR } from '../src/pipeline/apply.js';
 import type { Step, StepContext } from '../src/pipeline/types.js';
-import { GRUB_LEGACY_CONFIGS, GRUB2_CONFIG } from './grub-config.js';
+import { GRUB_LEGACY_CONFIGS, GRUB2_CONFIG, GRUB2_LAYOUTS } from './grub-config.js';
 
 const bootCodeCheck = (guest: StepContext['guest'], tool: string) => ({
   describe: 'the MBR holds boot code',
@@ -48,20 +48,23 @@ export const bootloaderStep: Step = {
     const { tree, guest, command } = ctx;
     // Direct kernel boot needs no boot code; a disk that has some keeps it.
     if (guest.boot === 'direct' || hasBootCode(guest.bootCode)) return;
-    const grub2 = tree.exists('/usr/sbin/grub-install') && tree.exists('/usr/lib/grub/i386-pc');
+    const grub2 = GRUB2_LAYOUTS.find(
+      (l) =>
+        tree.exists(l.config) &&
+        tree.exists(`/usr/sbin/${l.install}`) &&
+        tree.exists('/usr/lib/grub/i386-pc'),
+    );
     const legacyShell = ['/sbin/grub', '/usr/sbin/grub'].find((p) => tree.exists(p));
     if (!grub2 && legacyShell && GRUB_LEGACY_CONFIGS.some((p) => tree.exists(p))) {
       planGrubLegacy(ctx);
       return;
     }
     if (!grub2) {
+      const hasGrub2 = GRUB2_LAYOUTS.some((l) => tree.exists(`/usr/sbin/${l.install}`));
       throw new UserError(
-        `${guest.label} has no boot code and the guest has no GRUB for BIOS (grub-pc-bin, or GRUB legacy with its menu.lst) to install; install it in the guest first`,
-      );
-    }
-    if (!tree.exists(GRUB2_CONFIG)) {
-      throw new UserError(
-        `${guest.label} has no boot code and no ${GRUB2_CONFIG} to boot from; create one in the guest first`,
+        hasGrub2
+          ? `${guest.label} has no boot code and no ${GRUB2_CONFIG} (or /boot/grub2/grub.cfg) to boot from; create one in the guest first`
+          : `${guest.label} has no boot code and the guest has no GRUB for BIOS (grub-pc-bin, or GRUB legacy with its menu.lst) to install; install it in the guest first`,
       );
     }
     const gpt = guest.table.label === 'gpt';
@@ -79,12 +82,12 @@ export const bootloaderStep: Step = {
     const partitionModule = gpt ? 'part_gpt' : 'part_msdos';
     const fsModule = ['ext2', 'ext3', 'ext4'].includes(guest.rootFsType) ? 'ext2' : guest.rootFsType;
     command({
-      argv: ['grub-install', '--target=i386-pc', `--modules=${partitionModule} ${fsModule}`, guest.disk.disk],
+      argv: [grub2.install, '--target=i386-pc', `--modules=${partitionModule} ${fsModule}`, guest.disk.disk],
       why: 'the MBR holds no boot code (the guest was booted by pygrub)',
       timeout: 'bootloader',
-      touches: ['/boot/grub', GUEST_TMPDIR],
+      touches: [grub2.dir, GUEST_TMPDIR],
       writesBootArea: true,
-      check: bootCodeCheck(guest, 'grub-install'),
+      check: bootCodeCheck(guest, grub2.install),
     });
   },
 };

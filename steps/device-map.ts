@@ -8,16 +8,12 @@ export function rewriteDeviceMap(text: string, renames?: DeviceRenames): string 
 
 export const deviceMapStep: Step = {
   id: 'device-map',
-  title: 'Rewrite /boot/grub/device.map',
+  title: "Rewrite GRUB's device.map",
   plan({ tree, guest }) {
-    const text = tree.read('/boot/grub/device.map');
-    if (text !== undefined) {
-      tree.write(
-        '/boot/grub/device.map',
-        rewriteDeviceMap(text, guest.renames),
-        'device-map',
-        '(hd0) is the virtio disk',
-      );
+    for (const path of ['/boot/grub/device.map', '/boot/grub2/device.map']) {
+      const text = tree.read(path);
+      if (text === undefined) continue;
+      tree.write(path, rewriteDeviceMap(text, guest.renames), 'device-map', '(hd0) is the virtio disk');
     }
   },
 };

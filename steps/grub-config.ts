@@ -90,20 +90,34 @@ export function bootDefault(
     entries = entriesOf(text);
     entry = entries.find((e) => e.version === version) as MenuEntry;
   }
-  return defaultEntry(text, entries, legacy) === entry ? text : setDefault(text, entry.path, legacy);
+  const current = defaultEntry(text, entries, legacy);
+  if (current === entry) return text;
+  // A default kept in grubenv (set default="${saved_entry}", Red Hat 7) is not this file's to change.
+  if (!legacy && /^\s*set\s+default=["']?\$/m.test(text)) {
+    warn(`the menu's default comes from grubenv: run grub2-set-default for kernel ${version} in the guest`);
+    return text;
+  }
+  return setDefault(text, entry.path, legacy);
 }
 
 export const GRUB2_CONFIG = '/boot/grub/grub.cfg';
+
+/** GRUB 2 as Debian installs it (grub, grub-install) and as Red Hat and SUSE do (grub2, grub2-install). */
+export const GRUB2_LAYOUTS = [
+  { config: GRUB2_CONFIG, dir: '/boot/grub', install: 'grub-install' },
+  { config: '/boot/grub2/grub.cfg', dir: '/boot/grub2', install: 'grub2-install' },
+] as const;
 export const GRUB_LEGACY_CONFIGS = ['/boot/grub/menu.lst', '/boot/grub/grub.conf'];
 
 export const grubConfigStep: Step = {
   id: 'grub-config',
   title: 'Rewrite the boot menu for ttyS0 and virtio',
   plan({ tree, kernelArgs, guest, warn }) {
-    const grub2 = tree.read(GRUB2_CONFIG);
-    if (grub2 !== undefined) {
+    for (const { config } of GRUB2_LAYOUTS) {
+      const grub2 = tree.read(config);
+      if (grub2 === undefined) continue;
       const converted = bootDefault(rewriteGrub2Config(grub2, kernelArgs), guest.bootKernel, false, warn);
-      tree.write(GRUB2_CONFIG, converted, 'grub-config', reason(guest.bootKernel));
+      tree.write(config, converted, 'grub-config', reason(guest.bootKernel));
     }
     const seen = new Set<string>();
     for (const path of GRUB_LEGACY_CONFIGS) {

@@ -59,8 +59,8 @@ export const initrdStep: Step = {
       const missing = await missingFromInitrd(inspect, tree, tool, kernel.version, kernel.initrd, required);
       if (missing.length === 0) continue;
       const initrd = kernel.initrd ?? tool.defaultInitrd(kernel.version);
-      if (kernel.initrd) {
-        // The Xen-era initrd stays beside the new one, so the Xen kernel can still boot from it.
+      // The Xen-era initrd stays beside the new one; a backup an earlier run made is the original.
+      if (kernel.initrd && !tree.exists(`${kernel.initrd}${INITRD_BACKUP_SUFFIX}`)) {
         command({
           argv: ['cp', '-p', kernel.initrd, `${kernel.initrd}${INITRD_BACKUP_SUFFIX}`],
           why: `keep the initrd ${tool.name} replaces as a backup`,

@@ -62,7 +62,7 @@ export async function requirePartitionTable(
   const fs = await probeFilesystem(runner, image);
   if (fs.type) {
     throw new UserError(
-      `${label} holds a bare ${fs.type} filesystem with no partition table (a partitionless Xen disk); only partitioned disk images are supported`,
+      `${label} holds a bare ${fs.type} filesystem and no partition table: not a Linux guest xen2kvm can convert`,
     );
   }
   throw new UserError(`${label} is not a disk image: it has no partition table and no filesystem`);

@@ -142,7 +142,7 @@ export async function prepareFsImage(
   const fstab = await readFromFilesystem(runner, options.image, fsType, options.mapper, '/etc/fstab');
   if (fstab === undefined) {
     throw new UserError(
-      `${options.image} holds a ${fsType} filesystem with no /etc/fstab: not a guest's root`,
+      `${options.image} holds a bare ${fsType} filesystem with no /etc/fstab: not a guest's root filesystem; give the image that holds /etc/fstab`,
     );
   }
   const size = statSync(options.image).size;

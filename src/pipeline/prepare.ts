@@ -4,7 +4,7 @@
  */
 
 import { chooseRoot, findRoots, type RootChooser, type RootSearch } from '../../steps/find-root.js';
-import { GRUB_LEGACY_CONFIGS, GRUB2_CONFIG } from '../../steps/grub-config.js';
+import { GRUB_LEGACY_CONFIGS, GRUB2_LAYOUTS } from '../../steps/grub-config.js';
 import { type MappedImage, mapImage } from '../../steps/map.js';
 import { mountGuest } from '../../steps/mount.js';
 import type { MapperChoice } from '../disk/attach.js';
@@ -91,9 +91,10 @@ async function chooseBootKernel(
   }
   const newestPackaged = packaged.sort((a, b) => compareVersions(b, a))[0];
   if (newestPackaged) return newestPackaged;
-  const menus = [GRUB2_CONFIG, ...GRUB_LEGACY_CONFIGS].flatMap((path) => {
+  const grub2 = GRUB2_LAYOUTS.map((l) => l.config as string);
+  const menus = [...grub2, ...GRUB_LEGACY_CONFIGS].flatMap((path) => {
     const text = tree.read(path);
-    return text === undefined ? [] : [{ text, legacy: path !== GRUB2_CONFIG }];
+    return text === undefined ? [] : [{ text, legacy: !grub2.includes(path) }];
   });
   const current = menuDefaultVersion(menus);
   const preferred = current && bootable.includes(current) ? current : bootable[0];

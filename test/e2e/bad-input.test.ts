@@ -101,12 +101,13 @@ const cases: Case[] = [
     exitCode: 1,
   },
   {
-    name: 'a bare filesystem without a partition table',
+    name: 'a bare filesystem (no partition table) that holds no guest',
     make: async () => {
       await sh('truncate -s 32M bare.img && mkfs.ext4 -q bare.img');
       return join(dir, 'bare.img');
     },
-    message: /bare\.img holds a bare ext4 filesystem with no partition table/,
+    message:
+      /bare\.img holds a bare ext4 filesystem with no \/etc\/fstab: not a guest's root filesystem; give the image that holds \/etc\/fstab/,
     exitCode: 1,
   },
   {

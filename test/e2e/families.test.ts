@@ -68,6 +68,16 @@ const guests: { fixture: FixtureName; expect: (plan: string) => void }[] = [
     },
   },
   {
+    fixture: 'centos7-xen',
+    expect: (plan) => {
+      expect(plan).toContain(
+        '+\tlinux16 /boot/vmlinuz-3.10.0-1160.el7.x86_64 root=/dev/vda2 ro crashkernel=auto console=ttyS0,115200',
+      );
+      expect(plan).toMatch(/^grub2-install --target=i386-pc '--modules=part_msdos ext2' \/dev\/loopN$/m);
+      expect(plan).toContain('+#HWADDR=00:16:3e:4d:07:b9');
+    },
+  },
+  {
     fixture: 'ubuntu1404-xen',
     expect: (plan) => {
       expect(plan).toContain('+++ b/etc/init/ttyS0.conf');

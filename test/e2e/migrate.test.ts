@@ -98,7 +98,7 @@ describe('migrate a Debian 12 Xen PV guest', () => {
     const run = await runCli(['migrate', '--yes', '--in-place', image]);
     expect(run.stderr).not.toMatch(/^\s+at /m);
     expect(run.exitCode).toBe(0);
-    expect(run.stdout).toMatch(/converted .*guest\.raw in place: 7 file\(s\) changed, 2 command\(s\) run/);
+    expect(run.stdout).toMatch(/converted .*guest\.raw in place: 7 file\(s\) changed, 3 command\(s\) run/);
     expect(await leftovers(image)).toEqual(NOTHING_LEFT);
     const xml = join(dir, 'guest.xml');
     const validate = await execa('virt-xml-validate', [xml, 'domain'], { reject: false });
