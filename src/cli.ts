@@ -148,6 +148,12 @@ async function migrateMany(images: string[], opts: Record<string, unknown>, io: 
     throw new UserError('several images: add --in-place, --output-dir DIR, or --dry-run', 2);
   }
   if (opts.output) throw new UserError('several images: use --output-dir DIR, not --output', 2);
+  if ((opts.disk as string[] | undefined)?.length) {
+    throw new UserError(
+      "several images: --disk names one guest's disks; give them per image in a batch manifest",
+      2,
+    );
+  }
   const bridges = await bridgeOptions(opts.bridge as string[]);
   const format = (opts.outputFormat as 'raw' | 'qcow2') ?? 'raw';
   const jobs = images.map((image, index) => ({
@@ -168,6 +174,7 @@ async function migrateMany(images: string[], opts: Record<string, unknown>, io: 
     kernelPackages: ((opts.kernelPackage as string[] | undefined) ?? []).map((file) => resolve(file)),
     kernel: opts.kernel as string | undefined,
     disks: {},
+    boot: opts.boot as 'guest' | 'direct' | undefined,
     line: index + 1,
   }));
   return runBatch(

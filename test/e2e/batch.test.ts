@@ -95,6 +95,11 @@ describe('batch', () => {
     expect(refused.stderr.trim()).toBe(
       'xen2kvm: several images: add --in-place, --output-dir DIR, or --dry-run',
     );
+    const withDisk = await runCli(['migrate', '--dry-run', '--disk', 'xvda1=swap.img', a, b]);
+    expect(withDisk.exitCode).toBe(2);
+    expect(withDisk.stderr.trim()).toBe(
+      "xen2kvm: several images: --disk names one guest's disks; give them per image in a batch manifest",
+    );
     const run = await runCli(
       ['migrate', '--yes', '--output-dir', join(dir, 'multi-out'), '--jobs', '2', a, b],
       { cwd: dir },
