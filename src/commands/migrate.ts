@@ -16,7 +16,6 @@ import { CleanupStack } from '../cleanup.js';
 import { chooseMapper, type MapMethod } from '../disk/attach.js';
 import { detectContainer, formatName, rawWorkingCopy, toQcow2 } from '../disk/container.js';
 import { copySparse, qcow2Overlay } from '../disk/copy.js';
-import { identifyBootCode } from '../disk/mbr.js';
 import { bootAreaLength as bootAreaOf, type PartitionTable } from '../disk/partition-table.js';
 import { InterruptedError, UserError } from '../errors.js';
 import { type CommandListener, formatCommand, HostCommandRunner, ReadOnlyRunner } from '../exec.js';
@@ -40,14 +39,14 @@ import { advanceJournal, checkJournalRoom, prepareJournal } from '../safety/in-p
 import { acquireLock } from '../safety/lock.js';
 import { RecoveryLog, recoverLeftovers } from '../safety/recovery.js';
 import { allocatedBytes, requireRoom } from '../safety/space.js';
-import type { FileChange } from '../tree/staged-tree.js';
-import { colorDiff, unifiedDiff } from '../ui/diff.js';
 import { type CliIo, writeLine } from '../ui/io.js';
 import { type DiffFormat, type ReportInput, renderPlanAs } from '../ui/report.js';
 import { seconds, taskList, withProgress } from '../ui/task-list.js';
 import { loadXenConfig } from '../xen/load.js';
 import { unmappedBridges } from '../xml/from-xen.js';
+import { formatTimings, summaryLines, sumTimings } from './migrate-summary.js';
 import { directBoot, layoutLines, partitionlessInput } from './partitionless.js';
+import { reviewChanges } from './review-prompt.js';
 import { runBootCheck, type VerifyOptions } from './verify.js';
 
 export interface MigrateOptions {
@@ -508,36 +507,6 @@ function diskEnd(table: PartitionTable): number {
   return Math.max(...table.partitions.map((p) => p.start + p.size));
 }
 
-const ACCEPT_ALL = 'Apply all of it';
-const FILE_BY_FILE = 'Review it file by file';
-const ABORT = 'Abort: change nothing';
-
-/**
- * The operator's review on a terminal: everything at once, or each file's diff with accept, skip
- * or abort. Skipped paths go into `skipped`. Returns false when the operator aborts.
- */
-async function reviewChanges(
-  io: CliIo,
-  changes: readonly FileChange[],
-  question: string,
-  skipped: Set<string>,
-): Promise<boolean> {
-  const first = await io.choose(question, [ACCEPT_ALL, FILE_BY_FILE, ABORT]);
-  if (first === ABORT) return false;
-  if (first === ACCEPT_ALL) return true;
-  for (const [index, change] of changes.entries()) {
-    io.stdout.write(`${colorDiff(unifiedDiff(change), io.color).trimEnd()}\n`);
-    const answer = await io.choose(`(${index + 1}/${changes.length}) ${change.path}: ${change.reason}`, [
-      'accept',
-      'skip',
-      'abort',
-    ]);
-    if (answer === 'abort') return false;
-    if (answer === 'skip') skipped.add(change.path);
-  }
-  return true;
-}
-
 /** What must be identical between the reviewed plan and the one applied. */
 function fingerprint({ guest, plan }: Inspection): string {
   const changes = plan.tree.allChanges().map((c) => ({
@@ -550,41 +519,6 @@ function fingerprint({ guest, plan }: Inspection): string {
     c.argv.map((word) => (word === guest.disk.disk ? '<disk>' : word)),
   );
   return JSON.stringify({ root: guest.rootPartition, changes, commands });
-}
-
-function summaryLines({ mapped, guest }: Inspection, options: MigrateOptions, newDisk: boolean): string[] {
-  const { disk } = mapped;
-  const kernels = guest.kernels.map((k) => `${k.version}${k.xenOnly ? ' (Xen only)' : ''}`).join(', ');
-  const mode = options.output
-    ? `copy to ${options.output} (${options.outputFormat}); ${options.image} is only read`
-    : newDisk
-      ? 'needs --output NEW.raw (the guest gets a new whole disk)'
-      : 'in place, with a journal for xen2kvm rollback';
-  return [
-    `partitions mapped with ${disk.method === 'kpartx' ? 'kpartx' : 'loop devices'}: ${disk.reason}`,
-    `root: partition ${guest.rootPartition} (${guest.rootFsType}), ${guest.os.prettyName}`,
-    `kernels: ${kernels || 'none found in /boot'}`,
-    ...guest.kernelPackages.map(
-      (p) =>
-        `kernel package: ${p.file} (${p.name}${p.versions.length ? `, kernel ${p.versions.join(', ')}` : ''})`,
-    ),
-    `boots by default: ${guest.bootKernel ?? 'no kernel that runs on KVM'}`,
-    `boot code in the MBR: ${identifyBootCode(guest.bootCode)}`,
-    `apply: ${mode}`,
-  ];
-}
-
-/** Sums the phases that ran twice (review and apply) so each step shows once. */
-function sumTimings(timings: Timings): [string, number][] {
-  const sums = new Map<string, number>();
-  for (const [name, ms] of timings) sums.set(name, (sums.get(name) ?? 0) + ms);
-  return [...sums];
-}
-
-function formatTimings(timings: Timings): string {
-  return sumTimings(timings)
-    .map(([name, ms]) => `${name} ${(ms / 1000).toFixed(2)} s`)
-    .join(', ');
 }
 
 export async function releaseAll(io: CliIo, cleanup: CleanupStack, timings: Timings): Promise<void> {

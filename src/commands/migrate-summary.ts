@@ -1,0 +1,43 @@
+/** What migrate tells the operator about a run: the plan's summary lines and the time each step took. */
+import { identifyBootCode } from '../disk/mbr.js';
+import type { Inspection, Timings } from '../pipeline/inspect-and-plan.js';
+import type { MigrateOptions } from './migrate.js';
+
+export function summaryLines(
+  { mapped, guest }: Inspection,
+  options: MigrateOptions,
+  newDisk: boolean,
+): string[] {
+  const { disk } = mapped;
+  const kernels = guest.kernels.map((k) => `${k.version}${k.xenOnly ? ' (Xen only)' : ''}`).join(', ');
+  const mode = options.output
+    ? `copy to ${options.output} (${options.outputFormat}); ${options.image} is only read`
+    : newDisk
+      ? 'needs --output NEW.raw (the guest gets a new whole disk)'
+      : 'in place, with a journal for xen2kvm rollback';
+  return [
+    `partitions mapped with ${disk.method === 'kpartx' ? 'kpartx' : 'loop devices'}: ${disk.reason}`,
+    `root: partition ${guest.rootPartition} (${guest.rootFsType}), ${guest.os.prettyName}`,
+    `kernels: ${kernels || 'none found in /boot'}`,
+    ...guest.kernelPackages.map(
+      (p) =>
+        `kernel package: ${p.file} (${p.name}${p.versions.length ? `, kernel ${p.versions.join(', ')}` : ''})`,
+    ),
+    `boots by default: ${guest.bootKernel ?? 'no kernel that runs on KVM'}`,
+    `boot code in the MBR: ${identifyBootCode(guest.bootCode)}`,
+    `apply: ${mode}`,
+  ];
+}
+
+/** Sums the phases that ran twice (review and apply) so each step shows once. */
+export function sumTimings(timings: Timings): [string, number][] {
+  const sums = new Map<string, number>();
+  for (const [name, ms] of timings) sums.set(name, (sums.get(name) ?? 0) + ms);
+  return [...sums];
+}
+
+export function formatTimings(timings: Timings): string {
+  return sumTimings(timings)
+    .map(([name, ms]) => `${name} ${(ms / 1000).toFixed(2)} s`)
+    .join(', ');
+}
