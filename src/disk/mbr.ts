@@ -1,18 +1,23 @@
 /** Looks at an image's boot sector without attaching it. */
-import { open } from 'node:fs/promises';
+import { closeSync, openSync, readSync } from 'node:fs';
 
 /** Bytes 0..439 of an MBR hold boot code; 440.. hold the disk signature and the partition table. */
 const BOOT_CODE_BYTES = 440;
 
-export async function readBootCode(image: string): Promise<Buffer> {
-  const handle = await open(image, 'r');
+/** The first `length` bytes of an image (zeros past its end): boot code, boot area, a GPT's head. */
+export function readImageHead(image: string, length: number): Buffer {
+  const fd = openSync(image, 'r');
   try {
-    const buffer = Buffer.alloc(BOOT_CODE_BYTES);
-    await handle.read(buffer, 0, BOOT_CODE_BYTES, 0);
+    const buffer = Buffer.alloc(length);
+    readSync(fd, buffer, 0, length, 0);
     return buffer;
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
+}
+
+export async function readBootCode(image: string): Promise<Buffer> {
+  return readImageHead(image, BOOT_CODE_BYTES);
 }
 
 /** Xen PV guests booted by pygrub often have an all-zero boot code area: SeaBIOS would run zeros. */

@@ -6,6 +6,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { readImageHead } from '../disk/mbr.js';
 import type { PlannedCommand } from '../pipeline/types.js';
 import type { FileChange, StagedTree } from '../tree/staged-tree.js';
 import {
@@ -15,7 +16,6 @@ import {
   GUEST_JOURNAL_DIR,
   type Journal,
   journalDir,
-  readBootArea,
   readJournal,
   saveJournal,
   snapshot,
@@ -68,7 +68,7 @@ export function prepareJournal(options: {
     staging.entries.push(...snapshot(options.tree, root, blobs));
   }
   if (staging.bootArea.length === 0) {
-    const area = readBootArea(options.image, options.bootAreaLength);
+    const area = readImageHead(options.image, options.bootAreaLength);
     staging.bootArea = { length: area.length, sha256: writeBlob(blobs, area) };
   }
   const bytes =

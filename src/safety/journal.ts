@@ -19,7 +19,6 @@ import {
   readdirSync,
   readFileSync,
   readlinkSync,
-  readSync,
   renameSync,
   rmSync,
   symlinkSync,
@@ -152,17 +151,6 @@ export function snapshot(tree: StagedTree, root: string, blobs: string): Journal
   };
   walk(root);
   return entries;
-}
-
-export function readBootArea(image: string, length: number): Buffer {
-  const fd = openSync(image, 'r');
-  try {
-    const buffer = Buffer.alloc(length);
-    readSync(fd, buffer, 0, length, 0);
-    return buffer;
-  } finally {
-    closeSync(fd);
-  }
 }
 
 export function writeBootArea(image: string, data: Buffer): void {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FixtureName, workingCopy } from '../../fixtures/images/fixtures.js';
-import { runCli } from '../helpers/cli.js';
+import { bootCheckArgs, runCli } from '../helpers/cli.js';
 import { leftovers, NOTHING_LEFT, sha256 } from '../helpers/host-state.js';
 
 const GOLDEN = join(import.meta.dirname, '..', 'golden');
@@ -110,21 +110,17 @@ describe("guests of every family, planned from their installers' own configurati
 });
 
 describe('Debian guests on dracut and on sysvinit, converted and booted', () => {
-  const boot = (name: string) => [
-    '--verify',
-    '--accel',
-    'tcg',
-    '--boot-timeout',
-    '240',
-    '--console-log',
-    join(dir, `${name}.console.log`),
-  ];
-
   it(
     'dracut: the initrd is rebuilt by dracut with the virtio drivers, and the guest boots to a login on ttyS0',
     async () => {
       const image = await workingCopy('debian12-xen-dracut', join(dir, 'dracut.raw'));
-      const run = await runCli(['migrate', image, '--in-place', '--yes', ...boot('dracut')]);
+      const run = await runCli([
+        'migrate',
+        image,
+        '--in-place',
+        '--yes',
+        ...bootCheckArgs(join(dir, 'dracut.console.log')),
+      ]);
       expect(run.stderr).not.toMatch(/^\s+at /m);
       expect(run.stderr).toMatch(
         /Run in guest: dracut --force --add-drivers virtio virtio_ring virtio_pci virtio_blk virtio_net ext4 \/boot\/initrd\.img-\S+/,
@@ -144,7 +140,13 @@ describe('Debian guests on dracut and on sysvinit, converted and booted', () => 
       expect(dry.stdout).toContain('-hvc0:2345:respawn:/sbin/getty 38400 hvc0');
       expect(dry.stdout).toContain('+#hvc0:2345:respawn:/sbin/getty 38400 hvc0');
       expect(dry.stdout).toContain('+T0:23:respawn:/sbin/getty -L ttyS0 115200 vt100');
-      const run = await runCli(['migrate', image, '--in-place', '--yes', ...boot('sysvinit')]);
+      const run = await runCli([
+        'migrate',
+        image,
+        '--in-place',
+        '--yes',
+        ...bootCheckArgs(join(dir, 'sysvinit.console.log')),
+      ]);
       expect(run.stderr).not.toMatch(/^\s+at /m);
       expect(run.stdout).toMatch(/boot check passed: xen-guest login:/);
       expect(run.exitCode).toBe(0);

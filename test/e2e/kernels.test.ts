@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureFixture, workingCopy } from '../../fixtures/images/fixtures.js';
-import { CLI, runCli } from '../helpers/cli.js';
+import { bootCheckArgs, CLI, runCli } from '../helpers/cli.js';
 import { editGuest, guestFingerprint } from '../helpers/guest-tree.js';
 import { leftovers, NOTHING_LEFT, sha256 } from '../helpers/host-state.js';
 import { keys, startTerminal, stopTerminal, waitFor } from '../helpers/terminal.js';
@@ -67,13 +67,7 @@ describe('a guest with only a Xen kernel', () => {
         '--yes',
         '--kernel-package',
         kernelDeb,
-        '--verify',
-        '--accel',
-        'tcg',
-        '--boot-timeout',
-        '240',
-        '--console-log',
-        join(dir, 'xenonly.console.log'),
+        ...bootCheckArgs(join(dir, 'xenonly.console.log')),
       ]);
       expect(run.stderr).not.toMatch(/^\s+at /m);
       expect(run.stdout).toMatch(/boot check passed: xen-guest login:/);

@@ -5,14 +5,11 @@
  * partitionless guest (both ways) and the separate-/boot guest boot to a login on ttyS0.
  */
 import {
-  closeSync,
   copyFileSync,
   existsSync,
   mkdtempSync,
-  openSync,
   readdirSync,
   readFileSync,
-  readSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
@@ -21,7 +18,8 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { workingCopy } from '../../fixtures/images/fixtures.js';
-import { runCli } from '../helpers/cli.js';
+import { readImageHead } from '../../src/disk/mbr.js';
+import { bootCheckArgs, runCli } from '../helpers/cli.js';
 import { editGuest, readFromPartition } from '../helpers/guest-tree.js';
 import { leftovers, NOTHING_LEFT, sha256 } from '../helpers/host-state.js';
 
@@ -49,16 +47,6 @@ async function validateXml(path: string): Promise<void> {
 
 const scratchDisks = () =>
   readdirSync(process.env.XEN2KVM_WORK_DIR ?? '/var/tmp').filter((n) => n.startsWith('.xen2kvm-'));
-
-const bootArgs = (dir: string, name: string) => [
-  '--verify',
-  '--accel',
-  'tcg',
-  '--boot-timeout',
-  '240',
-  '--console-log',
-  join(dir, `${name}.console.log`),
-];
 
 describe('a partitionless guest: a bare root filesystem image, and swap in a file of its own', () => {
   let dir: string;
@@ -130,7 +118,7 @@ describe('a partitionless guest: a bare root filesystem image, and swap in a fil
         '--output',
         output,
         '--yes',
-        ...bootArgs(dir, 'whole'),
+        ...bootCheckArgs(join(dir, 'whole.console.log')),
       ]);
       expect(run.stderr).not.toMatch(/^\s+at /m);
       expect(run.stdout).toMatch(/boot check passed: xen-guest login:/);
@@ -192,7 +180,7 @@ describe('a partitionless guest: a bare root filesystem image, and swap in a fil
         `xvda1=${swap}`,
         '--in-place',
         '--yes',
-        ...bootArgs(dir, 'direct'),
+        ...bootCheckArgs(join(dir, 'direct.console.log')),
       ]);
       expect(run.stderr).not.toMatch(/^\s+at /m);
       expect(run.stdout).toMatch(/boot check passed: xen-guest login:/);
@@ -294,7 +282,13 @@ describe('/boot on its own partition, fstab by UUID and LABEL', () => {
   it(
     'rewrites the menu on the /boot partition, keeps UUID and LABEL entries, and boots to a login on ttyS0',
     async () => {
-      const run = await runCli(['migrate', image, '--in-place', '--yes', ...bootArgs(dir, 'bootpart')]);
+      const run = await runCli([
+        'migrate',
+        image,
+        '--in-place',
+        '--yes',
+        ...bootCheckArgs(join(dir, 'bootpart.console.log')),
+      ]);
       expect(run.stderr).not.toMatch(/^\s+at /m);
       expect(run.stdout).toMatch(/boot check passed: xen-guest login:/);
       expect(run.exitCode).toBe(0);
@@ -321,33 +315,22 @@ describe('GPT with a BIOS boot partition', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const head = (image: string, bytes: number) => {
-    const data = Buffer.alloc(bytes);
-    const fd = openSync(image, 'r');
-    try {
-      readSync(fd, data, 0, bytes, 0);
-    } finally {
-      closeSync(fd);
-    }
-    return data;
-  };
-
   it('embeds GRUB in the BIOS boot partition, and rollback restores it with the MBR', async () => {
     const image = await workingCopy('debian12-xen-gpt', join(dir, 'gpt.raw'));
-    const before = head(image, 2 * MIB);
+    const before = readImageHead(image, 2 * MIB);
     expect(before.subarray(MIB).every((b) => b === 0)).toBe(true);
     const run = await runCli(['migrate', image, '--in-place', '--yes']);
     expect(run.stderr).not.toMatch(/^\s+at /m);
     expect(run.exitCode).toBe(0);
     expect(run.stderr).toMatch(/grub-install --target=i386-pc --modules=part_gpt ext2/);
-    const after = head(image, 2 * MIB);
+    const after = readImageHead(image, 2 * MIB);
     expect(after.subarray(0, 440).some((b) => b !== 0)).toBe(true);
     // GRUB's core image now fills the start of the BIOS boot partition (sector 2048).
     expect(after.subarray(MIB, MIB + 512).some((b) => b !== 0)).toBe(true);
     const rollback = await runCli(['rollback', image]);
     expect(rollback.exitCode).toBe(0);
     expect(rollback.stdout).toContain('boot area (2097152 bytes) restored');
-    expect(head(image, 2 * MIB).equals(before)).toBe(true);
+    expect(readImageHead(image, 2 * MIB).equals(before)).toBe(true);
   });
 
   it('refuses a GPT disk with no BIOS boot partition before changing anything', async () => {

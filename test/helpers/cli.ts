@@ -5,6 +5,11 @@ import { execa } from 'execa';
 
 export const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
 
+/** migrate's flags for a boot check under TCG that keeps its console log at `consoleLog`. */
+export function bootCheckArgs(consoleLog: string): string[] {
+  return ['--verify', '--accel', 'tcg', '--boot-timeout', '240', '--console-log', consoleLog];
+}
+
 export interface CliRun {
   exitCode: number;
   stdout: string;

@@ -4,20 +4,11 @@
  * plus the boot area in front of the first partition), and read-write access to build hostile images.
  */
 import { createHash } from 'node:crypto';
-import {
-  closeSync,
-  lstatSync,
-  mkdtempSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  readSync,
-  rmdirSync,
-} from 'node:fs';
+import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { execa } from 'execa';
+import { readImageHead } from '../../src/disk/mbr.js';
 
 interface SfdiskTable {
   partitiontable: { sectorsize?: number; partitions: { start: number; size: number; type: string }[] };
@@ -64,14 +55,7 @@ async function withRootMounted<T>(
 }
 
 function bootAreaHash(image: string, length: number): string {
-  const head = Buffer.alloc(length);
-  const fd = openSync(image, 'r');
-  try {
-    readSync(fd, head, 0, length, 0);
-  } finally {
-    closeSync(fd);
-  }
-  return createHash('sha256').update(head).digest('hex');
+  return createHash('sha256').update(readImageHead(image, length)).digest('hex');
 }
 
 function treeHash(dir: string): { tree: string; files: number } {
