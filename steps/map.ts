@@ -16,15 +16,19 @@ export interface MappedImage {
   disk: AttachedDisk;
 }
 
-/** `label` names the image in messages (the operator's file, when `image` is a raw working copy of it). */
+/**
+ * `label` names the image in messages (the operator's file, when `image` is a raw working copy of
+ * it); `known` is the partition table when the caller has read it already.
+ */
 export async function preflight(
   env: SessionEnv,
   image: string,
   needWrite: boolean,
   label = image,
+  known?: PartitionTable,
 ): Promise<PartitionTable> {
   await checkImageFile(image, needWrite);
-  const table = await requirePartitionTable(env.runner, image, label);
+  const table = known ?? (await requirePartitionTable(env.runner, image, label));
   const size = statSync(image).size;
   for (const p of table.partitions) {
     if (p.start + p.size > size) {

@@ -16,7 +16,11 @@ import { CleanupStack } from '../cleanup.js';
 import { chooseMapper, type MapMethod } from '../disk/attach.js';
 import { detectContainer, formatName, rawWorkingCopy, toQcow2 } from '../disk/container.js';
 import { copySparse, qcow2Overlay } from '../disk/copy.js';
-import { bootAreaLength as bootAreaOf, type PartitionTable } from '../disk/partition-table.js';
+import {
+  bootAreaLength as bootAreaOf,
+  type PartitionTable,
+  readPartitionTable,
+} from '../disk/partition-table.js';
 import { InterruptedError, UserError } from '../errors.js';
 import { type CommandListener, formatCommand, HostCommandRunner, ReadOnlyRunner } from '../exec.js';
 import { readKernelPackage } from '../guest/kernel-packages.js';
@@ -199,12 +203,26 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
         },
       ]).run();
     }
-    // A bare filesystem (no partition table) is laid out anew, or kept for direct kernel boot.
-    const fsInput = await partitionlessInput(io, host, inputs, options, source, domain, mapper, timings);
+    // The partition table is read once. A bare filesystem (no table) is laid out anew, or kept for
+    // direct kernel boot.
+    const sourceTable = await timed(timings, 'check', () => readPartitionTable(review.runner, source));
+    const fsInput = await partitionlessInput(
+      io,
+      host,
+      inputs,
+      options,
+      source,
+      domain,
+      mapper,
+      timings,
+      sourceTable,
+    );
     if (fsInput) source = fsInput.image;
     const table =
       fsInput?.table ??
-      (await timed(timings, 'check', () => preflight(review, source, options.inPlace, options.image)));
+      (await timed(timings, 'check', () =>
+        preflight(review, source, options.inPlace, options.image, sourceTable),
+      ));
     const kernelPackages = [];
     for (const file of options.kernelPackages) kernelPackages.push(await readKernelPackage(host, file));
     const prepare: PrepareOptions = {

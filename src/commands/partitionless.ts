@@ -7,6 +7,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { DomainOptions } from '../../steps/domain-xml.js';
 import type { CleanupStack } from '../cleanup.js';
 import { assertNotAttached, type MapperChoice } from '../disk/attach.js';
+import type { PartitionTable } from '../disk/partition-table.js';
 import { UserError } from '../errors.js';
 import type { CommandRunner } from '../exec.js';
 import { convertKernelArgs } from '../guest/kernel-args.js';
@@ -26,7 +27,10 @@ import type { DirectKernel } from '../verify/boot-check.js';
 import { domainNameFor } from '../xml/domain.js';
 import type { MigrateOptions } from './migrate.js';
 
-/** The partitionless input `source` holds, or undefined for a partitioned disk. */
+/**
+ * The partitionless input `source` holds; undefined for a partitioned disk (`table`), or for an
+ * image holding no Linux filesystem either, which the preflight then explains.
+ */
 export async function partitionlessInput(
   io: CliIo,
   host: CommandRunner,
@@ -36,9 +40,9 @@ export async function partitionlessInput(
   domain: DomainOptions,
   mapper: MapperChoice,
   timings: Timings,
+  table: PartitionTable | undefined,
 ): Promise<FsImageInput | undefined> {
-  const fs = await bareFilesystem(host, source);
-  if (!fs) {
+  if (table) {
     if (options.boot === 'direct') {
       throw new UserError(
         `--boot direct: ${options.image} is a partitioned disk, which boots with its own bootloader; leave out --boot direct`,
@@ -53,6 +57,8 @@ export async function partitionlessInput(
     }
     return undefined;
   }
+  const fs = await bareFilesystem(host, source);
+  if (!fs) return undefined;
   if (options.inPlace && options.boot !== 'direct') {
     throw new UserError(
       `${options.image} holds a bare ${fs.type} filesystem (a partitionless Xen disk) and becomes a new whole disk: use --output NEW.raw, or --boot direct to keep it as it is`,

@@ -45,12 +45,11 @@ export interface FsImageInput {
   warnings: string[];
 }
 
-/** The bare Linux filesystem an image holds at offset 0, if that is what it is. */
+/** The Linux filesystem an image with no partition table holds at offset 0, if it holds one. */
 export async function bareFilesystem(
   runner: CommandRunner,
   image: string,
 ): Promise<FilesystemInfo | undefined> {
-  if (await readPartitionTable(runner, image)) return undefined;
   const fs = await probeFilesystem(runner, image);
   return fs.type && LINUX_ROOT_FILESYSTEMS.includes(fs.type) ? fs : undefined;
 }
