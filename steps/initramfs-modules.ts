@@ -3,7 +3,7 @@
  * /etc/initramfs-tools/modules, and MODULES=dep replaced, since inside a chroot `dep` probes the
  * host's hardware, not the guest's.
  */
-import { rootFsModule } from '../src/guest/initrd-tools.js';
+import { rootModules } from '../src/guest/initrd-tools.js';
 import type { Step } from '../src/pipeline/types.js';
 
 export const KVM_MODULES = ['virtio', 'virtio_ring', 'virtio_pci', 'virtio_blk', 'virtio_net'];
@@ -35,7 +35,10 @@ export const initramfsModulesStep: Step = {
   plan({ tree, guest }) {
     if (!tree.exists('/etc/initramfs-tools')) return;
     const config = guest.bootKernel ? tree.read(`/boot/config-${guest.bootKernel}`) : undefined;
-    const modules = [...KVM_MODULES, rootFsModule(guest.rootFsType, config)];
+    const modules = [
+      ...KVM_MODULES,
+      ...rootModules(guest.rootFsType, config, guest.rootVolume !== undefined),
+    ];
     tree.write(
       MODULES_FILE,
       addInitramfsModules(tree.read(MODULES_FILE) ?? '', modules),

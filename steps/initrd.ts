@@ -8,7 +8,7 @@ import {
   findInitrdTool,
   missingFromInitrd,
   requiredModules,
-  rootFsModule,
+  rootModules,
 } from '../src/guest/initrd-tools.js';
 import { GUEST_TMPDIR } from '../src/pipeline/apply.js';
 import type { Step } from '../src/pipeline/types.js';
@@ -55,7 +55,8 @@ export const initrdStep: Step = {
     }
     for (const kernel of kernels) {
       const config = tree.read(`/boot/config-${kernel.version}`);
-      const required = requiredModules(guest.rootFsType, config);
+      const onLvm = guest.rootVolume !== undefined;
+      const required = requiredModules(guest.rootFsType, config, onLvm);
       const missing = await missingFromInitrd(inspect, tree, tool, kernel.version, kernel.initrd, required);
       if (missing.length === 0) continue;
       const initrd = kernel.initrd ?? tool.defaultInitrd(kernel.version);
@@ -69,7 +70,7 @@ export const initrdStep: Step = {
         });
       }
       command({
-        argv: tool.rebuild(kernel.version, initrd, [rootFsModule(guest.rootFsType, config)]),
+        argv: tool.rebuild(kernel.version, initrd, rootModules(guest.rootFsType, config, onLvm)),
         why: `${initrd} lacks ${missing.join(', ')}`,
         timeout: 'initrd',
         harmless: tool.harmless,

@@ -81,7 +81,7 @@ export const kernelPackageStep: Step = {
     const versions = packages.flatMap((p) => p.versions);
     const initrdTool = findInitrdTool(tree, guest.os.family);
     // The packaged kernel's config is not in /boot yet: the newer kernels packages bring use ext4 for ext3.
-    const required = requiredModules(guest.rootFsType);
+    const required = requiredModules(guest.rootFsType, undefined, guest.rootVolume !== undefined);
     command({
       argv,
       why: `install ${packages.map((p) => p.name).join(', ')} (kernel ${versions.join(', ') || 'modules'}) from ${packages.map((p) => p.file).join(', ')}`,

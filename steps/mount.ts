@@ -2,14 +2,14 @@
  * Step 3: mount the root, then the guest's own fstab entries that live on the same image (a separate
  * /boot), then /dev, /proc and /sys for the chroot when applying.
  */
-import type { AttachedDisk } from '../src/disk/attach.js';
+import { namesVolume } from '../src/disk/lvm.js';
 import { UserError } from '../src/errors.js';
 import { CommandError } from '../src/exec.js';
 import { firstDiskPartition } from '../src/guest/device-names.js';
 import { bindMount, makeMountPoint, mountDevice, mountedOptions } from '../src/guest/mounts.js';
 import type { SessionEnv } from '../src/pipeline/session-env.js';
 import { StagedTree } from '../src/tree/staged-tree.js';
-import type { FilesystemSeen, RootCandidate } from './find-root.js';
+import { type FilesystemSeen, type RootCandidate, whereIs } from './find-root.js';
 
 /** Mount points the conversion touches: kernels, initrds and boot menus live there. */
 const NEEDED_MOUNTS = ['/boot'];
@@ -34,24 +34,27 @@ export function parseFstab(text: string): FstabEntry[] {
     }));
 }
 
-/** The partition an fstab device names, when it is on this image. */
-export function partitionOf(device: string, filesystems: FilesystemSeen[]): number | undefined {
+/** The filesystem an fstab device names, when it is on this image. */
+export function filesystemOf(device: string, filesystems: FilesystemSeen[]): FilesystemSeen | undefined {
   const [key, value] = device.split('=', 2);
-  if (key === 'UUID') return filesystems.find((f) => f.uuid === value)?.partition;
-  if (key === 'LABEL') return filesystems.find((f) => f.label === value)?.partition;
-  return firstDiskPartition(device);
+  if (key === 'UUID') return filesystems.find((f) => f.uuid === value);
+  if (key === 'LABEL') return filesystems.find((f) => f.label === value);
+  const volume = filesystems.find((f) => f.volume && namesVolume(device, f.volume));
+  if (volume) return volume;
+  const partition = firstDiskPartition(device);
+  return filesystems.find((f) => f.partition === partition && !f.volume);
 }
 
 export async function mountGuest(
   env: SessionEnv,
-  disk: AttachedDisk,
+  label: string,
   root: RootCandidate,
   filesystems: FilesystemSeen[],
 ): Promise<{ dir: string; bootPartition: number }> {
   const dir = await makeMountPoint(env.cleanup, 'root');
   const refuse = (why: string) =>
     new UserError(
-      `the guest's root filesystem (partition ${root.partition}) cannot be mounted read-write (${why}); check it with fsck first`,
+      `the guest's root filesystem (${whereIs(root)}) cannot be mounted read-write (${why}); check it with fsck first`,
     );
   try {
     await mountDevice(env.runner, env.cleanup, root.device, dir, {
@@ -65,19 +68,24 @@ export async function mountGuest(
   // The kernel may turn a read-write mount read-only (a read-only feature flag, errors): refuse then too.
   if (!env.readOnly && mountedOptions(dir).includes('ro')) throw refuse('the kernel mounted it read-only');
   const tree = new StagedTree(dir);
-  let bootPartition = root.partition;
+  let boot: Pick<FilesystemSeen, 'partition' | 'volume'> = root;
   for (const entry of parseFstab(tree.read('/etc/fstab') ?? '')) {
     if (!NEEDED_MOUNTS.includes(entry.mountPoint)) continue;
-    const partition = partitionOf(entry.device, filesystems);
-    const device = partition === undefined ? undefined : disk.partitions.get(partition);
-    const fsType = filesystems.find((f) => f.partition === partition)?.type;
-    if (!device || !fsType || partition === root.partition) continue;
-    await mountDevice(env.runner, env.cleanup, device, tree.hostPath(entry.mountPoint), {
-      fsType,
+    const seen = filesystemOf(entry.device, filesystems);
+    if (!seen?.type || seen.device === root.device) continue;
+    await mountDevice(env.runner, env.cleanup, seen.device, tree.hostPath(entry.mountPoint), {
+      fsType: seen.type,
       readOnly: env.readOnly,
     });
-    if (entry.mountPoint === '/boot' && partition !== undefined) bootPartition = partition;
+    if (entry.mountPoint === '/boot') boot = seen;
   }
+  // GRUB is installed to read the kernels from a partition: a /boot inside LVM is not converted.
+  if (boot.volume) {
+    throw new UserError(
+      `${label}: /boot is on the logical volume ${whereIs(boot)}; xen2kvm converts guests on LVM whose /boot is a partition of its own`,
+    );
+  }
+  const bootPartition = boot.partition;
   // Guest commands (the chroot) need /dev, /proc and /sys; a review runs none that needs them.
   if (!env.readOnly) {
     for (const special of ['/dev', '/proc', '/sys']) {

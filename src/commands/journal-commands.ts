@@ -61,7 +61,7 @@ async function withGuest<T>(
     const prepare = {
       image,
       mapper: chooseMapper(mapper),
-      root: beside ? String(beside.rootPartition) : undefined,
+      root: beside ? (beside.rootVolume ?? String(beside.rootPartition)) : undefined,
     };
     const { guest, plan } = await inspectAndPlan(io, env, prepare, table, timings, []);
     let journal = beside;
@@ -71,7 +71,7 @@ async function withGuest<T>(
       journal = readJournal(dir);
       writeLine(
         io.stderr,
-        `note: using the journal kept inside the guest (partition ${guest.rootPartition})`,
+        `note: using the journal kept inside the guest (${guest.rootVolume ? `logical volume ${guest.rootVolume}` : `partition ${guest.rootPartition}`})`,
       );
     }
     const result = work({ tree: plan.tree, journal, dir });

@@ -17,7 +17,7 @@ export function summaryLines(
       : 'in place, with a journal for xen2kvm rollback';
   return [
     `partitions mapped with ${disk.method === 'kpartx' ? 'kpartx' : 'loop devices'}: ${disk.reason}`,
-    `root: partition ${guest.rootPartition} (${guest.rootFsType}), ${guest.os.prettyName}`,
+    `root: ${guest.rootVolume ? `logical volume ${guest.rootVolume} (on partition ${guest.rootPartition})` : `partition ${guest.rootPartition}`} (${guest.rootFsType}), ${guest.os.prettyName}`,
     `kernels: ${kernels || 'none found in /boot'}`,
     ...guest.kernelPackages.map(
       (p) =>

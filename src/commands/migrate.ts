@@ -368,7 +368,7 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
     const fixedRoot: PrepareOptions = {
       ...prepare,
       image: workImage,
-      root: String(reviewed.guest.rootPartition),
+      root: reviewed.guest.rootVolume ?? String(reviewed.guest.rootPartition),
       kernel: reviewed.guest.bootKernel,
       promptKernel: false,
     };
@@ -388,6 +388,7 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
             image: workImage,
             tree: current.plan.tree,
             rootPartition: current.guest.rootPartition,
+            rootVolume: current.guest.rootVolume,
             bootAreaLength,
             changes: currentChanges,
             commands: current.plan.commands,
@@ -536,7 +537,7 @@ function fingerprint({ guest, plan }: Inspection): string {
   const commands = plan.commands.map((c) =>
     c.argv.map((word) => (word === guest.disk.disk ? '<disk>' : word)),
   );
-  return JSON.stringify({ root: guest.rootPartition, changes, commands });
+  return JSON.stringify({ root: guest.rootVolume ?? guest.rootPartition, changes, commands });
 }
 
 export async function releaseAll(io: CliIo, cleanup: CleanupStack, timings: Timings): Promise<void> {

@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import type { CleanupStack } from '../cleanup.js';
 import { UserError } from '../errors.js';
 import type { CommandRunner } from '../exec.js';
+import type { LogicalVolume } from './lvm.js';
 import type { PartitionTable } from './partition-table.js';
 
 export type MapMethod = 'kpartx' | 'loop';
@@ -24,6 +25,8 @@ export interface AttachedDisk extends MapperChoice {
   disk: string;
   /** Partition number -> block device. */
   partitions: Map<number, string>;
+  /** The logical volumes of the image's volume groups, once activated (see lvm.ts). */
+  logicalVolumes?: LogicalVolume[];
 }
 
 export function kernelHasDeviceMapper(): boolean {

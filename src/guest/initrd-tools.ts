@@ -112,8 +112,13 @@ export function findInitrdTool(tree: StagedTree, family = 'debian'): InitrdTool 
 }
 
 /** Modules a KVM guest needs at boot to reach a virtio root disk, plus the root filesystem's own. */
-export function requiredModules(rootFsType: string, kernelConfig?: string): string[] {
-  return ['virtio_pci', 'virtio_blk', rootFsModule(rootFsType, kernelConfig)];
+export function requiredModules(rootFsType: string, kernelConfig?: string, rootOnLvm = false): string[] {
+  return ['virtio_pci', 'virtio_blk', ...rootModules(rootFsType, kernelConfig, rootOnLvm)];
+}
+
+/** What mounting the root takes besides the disk driver: its filesystem's module, device-mapper's on LVM. */
+export function rootModules(rootFsType: string, kernelConfig?: string, rootOnLvm = false): string[] {
+  return [rootFsModule(rootFsType, kernelConfig), ...(rootOnLvm ? ['dm_mod'] : [])];
 }
 
 /**

@@ -3,7 +3,7 @@
  * root (read-only while reviewing, read-write when applying), and plan every step, as task lists.
  */
 import { ListrEnquirerPromptAdapter } from '@listr2/prompt-adapter-enquirer';
-import type { RootCandidate } from '../../steps/find-root.js';
+import { describeRoot, type RootCandidate, rootOptionOf } from '../../steps/find-root.js';
 import { guestSteps } from '../../steps/index.js';
 import type { MappedImage } from '../../steps/map.js';
 import type { PartitionTable } from '../disk/partition-table.js';
@@ -67,17 +67,20 @@ export async function inspectAndPlan(
                 type: 'select',
                 message: 'Several root filesystems were found. Which one is the guest to convert?',
                 choices: candidates.map((c) => ({
-                  name: String(c.partition),
-                  message: `partition ${c.partition} (${c.fsType}): ${c.os.prettyName}`,
+                  name: rootOptionOf(c),
+                  message: `${describeRoot(c)} (${c.fsType}): ${c.os.prettyName}`,
                 })),
               });
-              return candidates.find((c) => String(c.partition) === answer) as RootCandidate;
+              return candidates.find((c) => rootOptionOf(c) === answer) as RootCandidate;
             }
           : undefined;
         found = await timed(timings, 'find root', () =>
           findRootPhase(env, { ...prepare, askRoot }, mapped as MappedImage),
         );
-        task.title = `Root filesystem: partition ${found.root.partition} (${found.root.fsType}), ${found.root.os.prettyName}`;
+        const groups = [...new Set((mapped?.disk.logicalVolumes ?? []).map((lv) => lv.vg))];
+        const activated =
+          groups.length > 0 ? `; LVM volume group ${groups.join(', ')} activated (${mode})` : '';
+        task.title = `Root filesystem: ${describeRoot(found.root)} (${found.root.fsType}), ${found.root.os.prettyName}${activated}`;
       },
     },
     {

@@ -8,6 +8,7 @@ import { GRUB_LEGACY_CONFIGS, GRUB2_LAYOUTS } from '../../steps/grub-config.js';
 import { type MappedImage, mapImage } from '../../steps/map.js';
 import { mountGuest } from '../../steps/mount.js';
 import type { MapperChoice } from '../disk/attach.js';
+import { volumeName } from '../disk/lvm.js';
 import { readBootCode } from '../disk/mbr.js';
 import type { PartitionTable } from '../disk/partition-table.js';
 import { UserError } from '../errors.js';
@@ -52,7 +53,8 @@ export async function mapPhase(
 }
 
 export async function findRootPhase(env: SessionEnv, options: PrepareOptions, mapped: MappedImage) {
-  // A fixed number (an apply after its review, a rollback) needs no look at the other partitions.
+  // A fixed number (an apply after its review, a rollback) needs no look at the other partitions
+  // (for a root on LVM, the number is its physical volume's).
   const fixed = options.root !== undefined && /^\d+$/.test(options.root) ? Number(options.root) : undefined;
   let search: RootSearch = await findRoots(env, mapped.disk, fixed);
   // Nothing on the named partition: look at them all, so the refusal can list the candidates.
@@ -110,7 +112,7 @@ export async function mountPhase(
 ): Promise<Guest> {
   const { dir: rootDir, bootPartition } = await mountGuest(
     env,
-    mapped.disk,
+    options.label ?? options.image,
     found.root,
     found.search.filesystems,
   );
@@ -125,6 +127,7 @@ export async function mountPhase(
     table: mapped.table,
     disk: mapped.disk,
     rootPartition: found.root.partition,
+    rootVolume: found.root.volume && volumeName(found.root.volume),
     bootPartition,
     rootFsType: found.root.fsType,
     bootCode: await readBootCode(options.image),

@@ -19,7 +19,10 @@ export interface Guest {
   os: OsInfo;
   table: PartitionTable;
   disk: AttachedDisk;
+  /** The root's partition; for a root on LVM, its volume group's physical volume. */
   rootPartition: number;
+  /** The root's logical volume (vg/lv), when it is on LVM. */
+  rootVolume?: string;
   /** The partition holding /boot (the root's, unless fstab mounts /boot from another). */
   bootPartition: number;
   rootFsType: string;

@@ -37,6 +37,7 @@ export function prepareJournal(options: {
   image: string;
   tree: StagedTree;
   rootPartition: number;
+  rootVolume?: string;
   bootAreaLength: number;
   changes: readonly FileChange[];
   commands: readonly PlannedCommand[];
@@ -53,6 +54,7 @@ export function prepareJournal(options: {
     created: new Date().toISOString(),
     state: 'prepared',
     rootPartition: options.rootPartition,
+    ...(options.rootVolume ? { rootVolume: options.rootVolume } : {}),
     roots: [],
     entries: [],
     bootArea: { length: 0, sha256: '' },

@@ -43,6 +43,8 @@ export interface Journal {
   created: string;
   state: 'prepared' | 'applying' | 'applied';
   rootPartition: number;
+  /** The root's logical volume (vg/lv), when it is on LVM; rootPartition is then its physical volume's. */
+  rootVolume?: string;
   /** Guest paths whose whole subtree was recorded. */
   roots: string[];
   entries: JournalEntry[];

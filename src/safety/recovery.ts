@@ -5,6 +5,7 @@
 import { existsSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loopDevicesOf } from '../disk/attach.js';
+import { deactivateVolumeGroup } from '../disk/lvm.js';
 import type { CommandRunner } from '../exec.js';
 import { processAlive, runDir, statePath } from './run-dir.js';
 
@@ -12,6 +13,7 @@ export type RecoveryRecord =
   | { kind: 'mount'; path: string }
   | { kind: 'loop'; backing: string }
   | { kind: 'kpartx'; disk: string }
+  | { kind: 'vg'; name: string; pvs: string[] }
   | { kind: 'dir'; path: string };
 
 interface RecoveryFile {
@@ -89,6 +91,11 @@ async function releaseRecord(runner: CommandRunner, record: RecoveryRecord): Pro
         okExitCodes: [1],
       });
       return `removed the partition maps of ${record.disk}`;
+    case 'vg':
+      // Before its physical volumes' maps and loop devices go (records are released newest first).
+      return (await deactivateVolumeGroup(runner, record.name, record.pvs))
+        ? `deactivated volume group ${record.name}`
+        : undefined;
     case 'dir':
       if (!existsSync(record.path)) return undefined;
       rmdirSync(record.path);

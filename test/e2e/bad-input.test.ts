@@ -177,7 +177,7 @@ const cases: Case[] = [
     name: 'a --root that names no root filesystem',
     make: () => workingCopy('debian12-xen-pv', join(dir, 'wrongroot.raw')),
     args: ['--root', '5'],
-    message: /--root 5: no root filesystem on that partition; candidates: 2/,
+    message: /--root 5: no root filesystem there; candidates: 2/,
     exitCode: 2,
   },
   {

@@ -348,7 +348,8 @@ describe('GPT with a BIOS boot partition', () => {
 });
 
 describe('root on LVM', () => {
-  it('says plainly what the host lacks (or what xen2kvm does not do), changing nothing', async () => {
+  // Where device-mapper works, the group is activated (device-mapper.test.ts); it has no volumes here.
+  it('says plainly what the host lacks, changing nothing', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'e2e-lvm-'));
     try {
       const image = join(dir, 'lvm.raw');
@@ -356,8 +357,10 @@ describe('root on LVM', () => {
       await execa('sfdisk', ['-q', image], { input: 'label: dos\nstart=2048, type=8e\n' });
       const loop = (await execa('losetup', ['-f', '--show', '-o', String(MIB), image])).stdout.trim();
       try {
-        await execa('pvcreate', ['-q', '-ff', '-y', loop]);
-        await execa('vgcreate', ['-q', 'xenvg', loop]);
+        // No copy of this volume group's metadata is kept under the host's /etc/lvm.
+        const noBackup = ['--config', 'backup { backup = 0 archive = 0 }'];
+        await execa('pvcreate', ['-q', '-ff', '-y', ...noBackup, loop]);
+        await execa('vgcreate', ['-q', ...noBackup, 'xenvg', loop]);
       } finally {
         await execa('losetup', ['-d', loop]);
       }
@@ -366,10 +369,10 @@ describe('root on LVM', () => {
       expect(run.exitCode).toBe(1);
       const hasDeviceMapper = /\bdevice-mapper\b/.test(readFileSync('/proc/misc', 'utf8'));
       expect(run.stderr.trim().split('\n').pop()).toBe(
-        `xen2kvm: ${image}: no Linux root filesystem found (p1: LVM2_member) ${
+        `xen2kvm: ${image}: no Linux root filesystem found (p1: LVM2_member)${
           hasDeviceMapper
-            ? '(an LVM physical volume: xen2kvm does not activate volume groups yet)'
-            : "(an LVM physical volume: its logical volumes need device-mapper, which this host's kernel lacks; convert it on a host that has device-mapper)"
+            ? ''
+            : " (an LVM physical volume: its logical volumes need device-mapper, which this host's kernel lacks; convert it on a host that has device-mapper)"
         }`,
       );
       expect(await sha256(image)).toBe(before);

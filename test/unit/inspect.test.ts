@@ -11,7 +11,7 @@ import { findKernels, isXenOnlyKernel } from '../../src/inspect/kernels.js';
 import { detectOs } from '../../src/inspect/os-release.js';
 import { StagedTree } from '../../src/tree/staged-tree.js';
 import { chooseRoot, matchRootOption, type RootCandidate } from '../../steps/find-root.js';
-import { parseFstab, partitionOf } from '../../steps/mount.js';
+import { filesystemOf, parseFstab } from '../../steps/mount.js';
 
 const dirs: string[] = [];
 function guestWith(files: Record<string, string>): StagedTree {
@@ -66,13 +66,27 @@ describe('filesystems, fstab and the root choice', () => {
   });
   it('finds fstab devices on the image by name, UUID and LABEL', () => {
     const seen = [
-      { partition: 1, type: 'ext2', uuid: 'u-boot', label: 'boot' },
-      { partition: 2, type: 'ext4', uuid: 'u-root', label: 'root' },
+      { partition: 1, device: '/dev/loop1', type: 'ext2', uuid: 'u-boot', label: 'boot' },
+      { partition: 2, device: '/dev/loop2', type: 'LVM2_member', uuid: 'u-pv', label: undefined },
+      {
+        partition: 2,
+        volume: { vg: 'xen-guest-vg', lv: 'root' },
+        device: '/dev/mapper/xen--guest--vg-root',
+        type: 'ext4',
+        uuid: 'u-root',
+        label: 'root',
+      },
     ];
-    expect(partitionOf('/dev/xvda1', seen)).toBe(1);
-    expect(partitionOf('UUID=u-root', seen)).toBe(2);
-    expect(partitionOf('LABEL=boot', seen)).toBe(1);
-    expect(partitionOf('/dev/xvdb1', seen)).toBeUndefined();
+    const where = (device: string) => filesystemOf(device, seen)?.device;
+    expect(where('/dev/xvda1')).toBe('/dev/loop1');
+    expect(where('UUID=u-root')).toBe('/dev/mapper/xen--guest--vg-root');
+    expect(where('LABEL=boot')).toBe('/dev/loop1');
+    // A logical volume by either of the names LVM gives it; xvda2 is the physical volume itself.
+    expect(where('/dev/mapper/xen--guest--vg-root')).toBe('/dev/mapper/xen--guest--vg-root');
+    expect(where('/dev/xen-guest-vg/root')).toBe('/dev/mapper/xen--guest--vg-root');
+    expect(where('/dev/xvda2')).toBe('/dev/loop2');
+    expect(where('/dev/mapper/xen--guest--vg-swap_1')).toBeUndefined();
+    expect(where('/dev/xvdb1')).toBeUndefined();
     expect(parseFstab('# c\n/dev/xvda1 /boot ext2 defaults 0 2\n\nproc /proc proc defaults 0 0\n')).toEqual([
       { device: '/dev/xvda1', mountPoint: '/boot', type: 'ext2' },
       { device: 'proc', mountPoint: '/proc', type: 'proc' },
@@ -83,6 +97,15 @@ describe('filesystems, fstab and the root choice', () => {
     expect(matchRootOption('3', candidates)?.partition).toBe(3);
     expect(matchRootOption('/dev/xvda2', candidates)?.partition).toBe(2);
     expect(matchRootOption('p4', candidates)).toBeUndefined();
+    const onLvm = [
+      { partition: 1 },
+      { partition: 2, volume: { vg: 'VolGroup00', lv: 'LogVol00' } },
+    ] as RootCandidate[];
+    for (const name of ['VolGroup00/LogVol00', '/dev/VolGroup00/LogVol00', '/dev/mapper/VolGroup00-LogVol00'])
+      expect(matchRootOption(name, onLvm)?.volume?.lv).toBe('LogVol00');
+    // A number names a partition, never the volume group on it.
+    expect(matchRootOption('2', onLvm)).toBeUndefined();
+    expect(matchRootOption('1', onLvm)?.partition).toBe(1);
   });
 });
 
@@ -170,7 +193,9 @@ describe('choosing the root', () => {
   it('explains encrypted and LVM disks', async () => {
     const luks = {
       candidates: [],
-      filesystems: [{ partition: 2, type: 'crypto_LUKS', uuid: undefined, label: undefined }],
+      filesystems: [
+        { partition: 2, device: '/dev/loop2', type: 'crypto_LUKS', uuid: undefined, label: undefined },
+      ],
     };
     await expect(chooseRoot('d.raw', luks, undefined, undefined)).rejects.toThrow(
       'd.raw: no Linux root filesystem found (p2: crypto_LUKS) (an encrypted root cannot be converted)',
