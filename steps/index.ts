@@ -9,6 +9,7 @@ import { grubDefaultsStep } from './grub-defaults.js';
 import { initramfsModulesStep } from './initramfs-modules.js';
 import { initrdStep } from './initrd.js';
 import { kernelPackageStep } from './kernel-package.js';
+import { lvmConfigStep } from './lvm-config.js';
 import { modprobeStep } from './modprobe.js';
 import { networkStep } from './network.js';
 import { securettyStep } from './securetty.js';
@@ -24,6 +25,7 @@ export const guestSteps: readonly Step[] = [
   securettyStep,
   sysconfigStep,
   modprobeStep,
+  lvmConfigStep,
   networkStep,
   initramfsModulesStep,
   kernelPackageStep,

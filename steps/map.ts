@@ -4,8 +4,8 @@
  * is attached.
  */
 
-import { statSync } from 'node:fs';
 import { type AttachedDisk, assertNotAttached, attachImage, type MapperChoice } from '../src/disk/attach.js';
+import { byteSize } from '../src/disk/nbd.js';
 import { mayHoldFilesystem, type PartitionTable } from '../src/disk/partition-table.js';
 import { UserError } from '../src/errors.js';
 import { checkImageFile, requirePartitionTable } from '../src/inspect/image-file.js';
@@ -29,7 +29,7 @@ export async function preflight(
 ): Promise<PartitionTable> {
   await checkImageFile(image, needWrite);
   const table = known ?? (await requirePartitionTable(env.runner, image, label));
-  const size = statSync(image).size;
+  const size = byteSize(image);
   for (const p of table.partitions) {
     if (p.start + p.size > size) {
       throw new UserError(

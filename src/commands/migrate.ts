@@ -14,7 +14,7 @@ import { type DomainOptions, planDomainXml } from '../../steps/domain-xml.js';
 import { preflight } from '../../steps/map.js';
 import { CleanupStack } from '../cleanup.js';
 import { chooseMapper, type MapMethod } from '../disk/attach.js';
-import { detectContainer, formatName, rawWorkingCopy, toQcow2 } from '../disk/container.js';
+import { detectContainer, formatName, toQcow2 } from '../disk/container.js';
 import { copySparse, qcow2Overlay } from '../disk/copy.js';
 import {
   bootAreaLength as bootAreaOf,
@@ -48,6 +48,7 @@ import { type DiffFormat, type ReportInput, renderPlanAs } from '../ui/report.js
 import { seconds, taskList, withProgress } from '../ui/task-list.js';
 import { loadXenConfig } from '../xen/load.js';
 import { unmappedBridges } from '../xml/from-xen.js';
+import { containerOutput, openContainer } from './container-input.js';
 import { formatTimings, summaryLines, sumTimings } from './migrate-summary.js';
 import { directBoot, layoutLines, partitionlessInput } from './partitionless.js';
 import { reviewChanges } from './review-prompt.js';
@@ -188,20 +189,21 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
       );
     }
     let source = options.image;
+    let viaNbd = false;
     if (container) {
       const parent = options.output
         ? dirname(resolve(options.output))
         : (process.env.XEN2KVM_WORK_DIR ?? '/var/tmp');
-      await taskList(io, [
-        {
-          title: `Make a raw working copy of the ${formatName(container)} image (no nbd: qemu-img convert)`,
-          task: async () => {
-            source = await timed(timings, 'raw copy', () =>
-              rawWorkingCopy(host, inputs, options.image, container, parent),
-            );
-          },
-        },
-      ]).run();
+      ({ source, viaNbd } = await openContainer(
+        io,
+        host,
+        cleanup,
+        inputs,
+        options.image,
+        container,
+        parent,
+        timings,
+      ));
     }
     // The partition table is read once. A bare filesystem (no table) is laid out anew, or kept for
     // direct kernel boot.
@@ -238,7 +240,7 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
     };
     const reviewed = await inspectAndPlan(io, review, prepare, table, timings);
     // Anything but the source itself is a working copy that becomes the output (no second copy).
-    const workingCopy = Boolean(container) || fsInput?.mode === 'guest';
+    const workingCopy = (Boolean(container) && !viaNbd) || fsInput?.mode === 'guest';
     const target = options.output ? resolve(options.output) : resolve(options.image);
     const direct = fsInput?.mode === 'direct' ? directBoot(target, fsInput, reviewed) : undefined;
     if (options.planFile || options.expectedPlan) {
@@ -345,7 +347,27 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
 
     // The image the apply writes: the source itself, or a private raw copy of it.
     let workImage = resolve(source);
-    if (options.output && !workingCopy) {
+    if (options.output && container && viaNbd) {
+      partials.push(`${target}.partial`);
+      const into = options.outputFormat === 'qcow2' ? 'a qcow2 overlay served by qemu-nbd' : 'a raw copy';
+      await taskList(io, [
+        {
+          title: `Write the conversion into ${into} of ${options.image}`,
+          task: async () => {
+            workImage = await timed(timings, 'copy', () =>
+              containerOutput(
+                host,
+                cleanup,
+                options.image,
+                container,
+                `${target}.partial`,
+                options.outputFormat,
+              ),
+            );
+          },
+        },
+      ]).run();
+    } else if (options.output && !workingCopy) {
       workImage = `${target}${options.outputFormat === 'qcow2' ? '.work.raw' : ''}.partial`;
       const copySize = allocatedBytes(options.image);
       const overlayRoom = options.outputFormat === 'qcow2' ? 64 * 1024 * 1024 : 0;
@@ -433,7 +455,10 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
     }
     await releaseAll(io, cleanup, timings);
     if (options.output) {
-      if (options.outputFormat === 'qcow2') {
+      if (viaNbd) {
+        // The nbd device is released: the overlay, or the raw copy, is the output.
+        renameSync(`${target}.partial`, target);
+      } else if (options.outputFormat === 'qcow2') {
         partials.push(`${target}.partial`);
         // A raw source gets a thin overlay over it; a container source has no raw to back one.
         await timed(timings, 'qcow2', () =>

@@ -6,6 +6,7 @@
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { detectContainer, formatName } from '../disk/container.js';
+import { byteSize } from '../disk/nbd.js';
 import { type PartitionTable, readPartitionTable } from '../disk/partition-table.js';
 import { UserError } from '../errors.js';
 import type { CommandRunner } from '../exec.js';
@@ -41,8 +42,9 @@ export async function checkImageFile(
   }
   const format = await detectContainer(image);
   // A container's file size says nothing of its disk's; a raw image smaller than 1 MiB is no disk.
-  if (!format && info.size < 1024 * 1024) {
-    throw new UserError(`${image} is too small (${info.size} bytes) to be a guest disk image`);
+  const size = byteSize(image);
+  if (!format && size < 1024 * 1024) {
+    throw new UserError(`${image} is too small (${size} bytes) to be a guest disk image`);
   }
   if (format && !allowContainers) {
     throw new UserError(

@@ -6,6 +6,7 @@ import { existsSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, w
 import { join, resolve } from 'node:path';
 import { loopDevicesOf } from '../disk/attach.js';
 import { deactivateVolumeGroup } from '../disk/lvm.js';
+import { disconnectNbd } from '../disk/nbd.js';
 import type { CommandRunner } from '../exec.js';
 import { processAlive, runDir, statePath } from './run-dir.js';
 
@@ -14,6 +15,7 @@ export type RecoveryRecord =
   | { kind: 'loop'; backing: string }
   | { kind: 'kpartx'; disk: string }
   | { kind: 'vg'; name: string; pvs: string[] }
+  | { kind: 'nbd'; device: string; image: string }
   | { kind: 'dir'; path: string };
 
 interface RecoveryFile {
@@ -95,6 +97,10 @@ async function releaseRecord(runner: CommandRunner, record: RecoveryRecord): Pro
       // Before its physical volumes' maps and loop devices go (records are released newest first).
       return (await deactivateVolumeGroup(runner, record.name, record.pvs))
         ? `deactivated volume group ${record.name}`
+        : undefined;
+    case 'nbd':
+      return (await disconnectNbd(runner, record.device, record.image))
+        ? `disconnected ${record.device}`
         : undefined;
     case 'dir':
       if (!existsSync(record.path)) return undefined;

@@ -1,6 +1,6 @@
 /**
  * Xen guests kept in container formats - qcow2, vhd, vhdx, vmdk - are converted through a raw
- * working copy (this kernel has no nbd): reviewed, converted into raw or qcow2, the source only read.
+ * working copy (this kernel has no nbd module; device-mapper.test.ts covers qemu-nbd): reviewed, converted into raw or qcow2, the source only read.
  */
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -44,7 +44,9 @@ describe('container formats', () => {
       const before = await sha256(source);
       const dry = await runCli(['migrate', '--dry-run', source]);
       expect(dry.exitCode).toBe(0);
-      expect(dry.stderr).toContain(`Make a raw working copy of the ${name} image (no nbd: qemu-img convert)`);
+      expect(dry.stderr).toContain(
+        `Make a raw working copy of the ${name} image (no nbd module loaded: qemu-img convert)`,
+      );
       expect(dry.stdout).toContain('# 7 file change(s) in the guest');
       expect(dry.stdout).toContain(`<driver name="qemu" type="${format}"/>`);
       const output = join(dir, `from-${name}.raw`);

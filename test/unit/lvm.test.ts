@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { inGroup, lvmScope, mapperName, namesVolume, parseLvmReport } from '../../src/disk/lvm.js';
+import { rewriteLvmConf } from '../../steps/lvm-config.js';
 
 describe('LVM names', () => {
   it('doubles the dashes inside each name, as device-mapper does', () => {
@@ -55,5 +56,28 @@ describe('LVM commands', () => {
       { vg_name: 'vg0', lv_name: 'root', lv_dm_path: '/dev/mapper/vg0-root' },
     ]);
     expect(parseLvmReport(output, 'vg')).toEqual([]);
+  });
+});
+
+describe("the guest's lvm.conf", () => {
+  it('lets the filter accept the virtio disks, leaving comments and other settings alone', () => {
+    const conf = [
+      'devices {',
+      '    # filter = [ "a|/dev/xvd.*|" ]',
+      '    filter = [ "a|^/dev/xvd[a-z][0-9]*$|", "r|.*|" ]',
+      '    global_filter = [ "a|/dev/xvda2|", "r|.*|" ]',
+      '    preferred_names = [ "^/dev/xvd" ]',
+      '    scan = [ "/dev" ]',
+      '}',
+    ].join('\n');
+    expect(rewriteLvmConf(conf).split('\n')).toEqual([
+      'devices {',
+      '    # filter = [ "a|/dev/xvd.*|" ]',
+      '    filter = [ "a|^/dev/vd[a-z][0-9]*$|", "r|.*|" ]',
+      '    global_filter = [ "a|/dev/vda2|", "r|.*|" ]',
+      '    preferred_names = [ "^/dev/vd" ]',
+      '    scan = [ "/dev" ]',
+      '}',
+    ]);
   });
 });
