@@ -6,7 +6,7 @@
  */
 import { resolve } from 'node:path';
 import type { CleanupStack } from '../cleanup.js';
-import { type ContainerFormat, formatName, rawWorkingCopy } from '../disk/container.js';
+import { type ContainerFormat, formatName, rawWorkingCopy, toRaw } from '../disk/container.js';
 import { chooseNbd, connectNbd } from '../disk/nbd.js';
 import { readPartitionTable } from '../disk/partition-table.js';
 import type { CommandRunner } from '../exec.js';
@@ -81,12 +81,7 @@ export async function containerOutput(
   outputFormat: 'raw' | 'qcow2',
 ): Promise<string> {
   if (outputFormat === 'raw') {
-    await host.run({
-      file: 'qemu-img',
-      args: ['convert', '-q', '-f', format, '-O', 'raw', image, partial],
-      kind: 'host',
-      timeout: 'copy',
-    });
+    await toRaw(host, image, format, partial);
     return partial;
   }
   await host.run({

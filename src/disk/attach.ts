@@ -37,7 +37,8 @@ export function kernelHasDeviceMapper(): boolean {
   }
 }
 
-function onPath(program: string): boolean {
+/** Whether a program is installed (on PATH). */
+export function onPath(program: string): boolean {
   return (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin')
     .split(':')
     .some((dir) => existsSync(`${dir}/${program}`));

@@ -63,13 +63,23 @@ export async function rawWorkingCopy(
   const dir = mkdtempSync(join(parent, '.xen2kvm-input-'));
   cleanup.push(`remove ${dir}`, async () => rmSync(dir, { recursive: true, force: true }));
   const raw = join(dir, 'input.raw');
+  await toRaw(runner, image, format, raw);
+  return raw;
+}
+
+/** A raw (sparse) copy of a container image at `output`. */
+export async function toRaw(
+  runner: CommandRunner,
+  image: string,
+  format: ContainerFormat,
+  output: string,
+): Promise<void> {
   await runner.run({
     file: 'qemu-img',
-    args: ['convert', '-q', '-f', format, '-O', 'raw', image, raw],
+    args: ['convert', '-q', '-f', format, '-O', 'raw', image, output],
     kind: 'host',
     timeout: 'copy',
   });
-  return raw;
 }
 
 export async function toQcow2(runner: CommandRunner, raw: string, output: string): Promise<void> {

@@ -7,18 +7,13 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { CleanupStack } from '../cleanup.js';
 import type { CommandRunner } from '../exec.js';
+import { onPath } from './attach.js';
 import type { ContainerFormat } from './container.js';
 
 export interface NbdChoice {
   use: boolean;
   /** Why, for the operator. */
   reason: string;
-}
-
-function onPath(program: string): boolean {
-  return (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin')
-    .split(':')
-    .some((dir) => existsSync(`${dir}/${program}`));
 }
 
 /** qemu-nbd where the module is loaded and the tool installed. xen2kvm does not load kernel modules. */

@@ -17,7 +17,12 @@ import { type DmHostRun, runInDmHost } from '../helpers/dm-host.js';
 const SCRIPT = String.raw`
 mkdir -p out
 left() { { dmsetup ls | grep -v '^No devices found'; losetup -a; grep -E ' /tmp/xen2kvm|xen2kvm-' /proc/mounts; ls -d /tmp/xen2kvm-* 2>/dev/null; ls /sys/block/nbd*/pid 2>/dev/null; } >"out/$1.left"; }
-scenario() { local name=$1; shift; xen2kvm "$@" >"out/$name.out" 2>"out/$name.err"; echo $? >"out/$name.rc"; left "$name"; }
+scenario() {
+  local name=$1 start; shift; start=$(date +%s.%N)
+  xen2kvm "$@" >"out/$name.out" 2>"out/$name.err"; echo $? >"out/$name.rc"
+  awk -v n="$name" -v a="$(date +%s.%N)" -v b="$start" 'BEGIN { printf "%s %.1f\n", n, a - b }' >>out/times
+  left "$name"
+}
 sha256sum lvm.raw | cut -d' ' -f1 >out/before.sha
 scenario review migrate lvm.raw --dry-run --diff-format stat
 sha256sum lvm.raw | cut -d' ' -f1 >out/review.sha
@@ -64,6 +69,23 @@ describe('on a host with device-mapper (a KVM host VM)', () => {
   let dir: string;
   let run: DmHostRun;
   const read = (name: string) => run.read(`out/${name}`);
+  /** Fetches an image the VM converted and boots it here with `verify`; returns its console. */
+  const bootToLogin = async (name: string) => {
+    const image = await run.fetch(name, join(dir, name));
+    const consoleLog = join(dir, `${name}.console.log`);
+    const boot = await runCli([
+      'verify',
+      image,
+      '--accel',
+      'tcg',
+      '--timeout',
+      '240',
+      '--console-log',
+      consoleLog,
+    ]);
+    expect(boot.exitCode, boot.stderr).toBe(0);
+    return readFileSync(consoleLog, 'utf8');
+  };
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'e2e-dm-'));
@@ -151,20 +173,7 @@ describe('on a host with device-mapper (a KVM host VM)', () => {
   it(
     'boots the converted LVM guest to a login prompt on ttyS0',
     async () => {
-      const image = await run.fetch('converted.raw', join(dir, 'converted.raw'));
-      const consoleLog = join(dir, 'boot-console.log');
-      const boot = await runCli([
-        'verify',
-        image,
-        '--accel',
-        'tcg',
-        '--timeout',
-        '240',
-        '--console-log',
-        consoleLog,
-      ]);
-      expect(boot.exitCode, boot.stderr).toBe(0);
-      const console = readFileSync(consoleLog, 'utf8');
+      const console = await bootToLogin('converted.raw');
       expect(console).toMatch(/login:/);
       // The root the kernel mounted is the logical volume, found by the initrd's LVM.
       expect(console).toMatch(/root=\/dev\/mapper\/xen--guest--vg-root/);
@@ -204,20 +213,7 @@ describe('on a host with device-mapper (a KVM host VM)', () => {
   it(
     'boots the guest converted through qemu-nbd to a login prompt on ttyS0',
     async () => {
-      const image = await run.fetch('nbd-qcow2.raw', join(dir, 'nbd-qcow2.raw'));
-      const consoleLog = join(dir, 'nbd-console.log');
-      const boot = await runCli([
-        'verify',
-        image,
-        '--accel',
-        'tcg',
-        '--timeout',
-        '240',
-        '--console-log',
-        consoleLog,
-      ]);
-      expect(boot.exitCode, boot.stderr).toBe(0);
-      expect(readFileSync(consoleLog, 'utf8')).toMatch(/login:/);
+      expect(await bootToLogin('nbd-qcow2.raw')).toMatch(/login:/);
     },
     10 * 60_000,
   );
