@@ -9,7 +9,7 @@ import { firstDiskPartition } from '../src/guest/device-names.js';
 import { bindMount, makeMountPoint, mountDevice, mountedOptions } from '../src/guest/mounts.js';
 import type { SessionEnv } from '../src/pipeline/session-env.js';
 import { StagedTree } from '../src/tree/staged-tree.js';
-import { type FilesystemSeen, type RootCandidate, whereIs } from './find-root.js';
+import { describeRoot, type FilesystemSeen, type RootCandidate, whereIs } from './find-root.js';
 
 /** Mount points the conversion touches: kernels, initrds and boot menus live there. */
 const NEEDED_MOUNTS = ['/boot'];
@@ -54,7 +54,7 @@ export async function mountGuest(
   const dir = await makeMountPoint(env.cleanup, 'root');
   const refuse = (why: string) =>
     new UserError(
-      `the guest's root filesystem (${whereIs(root)}) cannot be mounted read-write (${why}); check it with fsck first`,
+      `the guest's root filesystem (${describeRoot(root)}) cannot be mounted read-write (${why}); check it with fsck first`,
     );
   try {
     await mountDevice(env.runner, env.cleanup, root.device, dir, {

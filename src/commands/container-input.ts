@@ -4,13 +4,14 @@
  * a raw copy, for --output-format raw). Elsewhere a raw working copy made by qemu-img convert is
  * reviewed and converted, as it always was.
  */
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import type { CleanupStack } from '../cleanup.js';
 import { type ContainerFormat, formatName, rawWorkingCopy, toRaw } from '../disk/container.js';
 import { chooseNbd, connectNbd } from '../disk/nbd.js';
 import { readPartitionTable } from '../disk/partition-table.js';
 import type { CommandRunner } from '../exec.js';
 import { type Timings, timed } from '../pipeline/inspect-and-plan.js';
+import { allocatedBytes, requireRoom } from '../safety/space.js';
 import type { CliIo } from '../ui/io.js';
 import { taskList } from '../ui/task-list.js';
 
@@ -81,6 +82,8 @@ export async function containerOutput(
   outputFormat: 'raw' | 'qcow2',
 ): Promise<string> {
   if (outputFormat === 'raw') {
+    // A raw copy costs at least what the container holds (more, when the container is compressed).
+    requireRoom(dirname(partial), allocatedBytes(image) + 64 * 1024 * 1024, `a raw copy of ${image}`);
     await toRaw(host, image, format, partial);
     return partial;
   }
