@@ -43,6 +43,20 @@ scenario clash migrate lvm.raw --dry-run
 vgchange -q -a n xen-guest-vg >/dev/null 2>&1; losetup -d "$loop"; rm clash.raw
 sha256sum lvm.raw | cut -d' ' -f1 >out/clash.sha
 
+# /boot inside LVM (made here from a copy: swap_1 becomes an ext2 that fstab mounts on /boot).
+cp --sparse=always lvm.raw bootlv.raw
+loop=$(losetup -f --show bootlv.raw)
+{
+  kpartx -a "$loop" && udevadm settle && vgchange -q -a y xen-guest-vg && udevadm settle &&
+    mkfs.ext2 -q /dev/mapper/xen--guest--vg-swap_1 && mkdir -p /mnt/r &&
+    mount /dev/mapper/xen--guest--vg-root /mnt/r &&
+    sed -i -e '/ \/boot /d' -e 's|^/dev/mapper/xen--guest--vg-swap_1 .*|/dev/mapper/xen--guest--vg-swap_1 /boot ext2 defaults 0 2|' /mnt/r/etc/fstab &&
+    umount /mnt/r && vgchange -q -a n xen-guest-vg && kpartx -d "$loop"
+} >out/bootlv.setup 2>&1
+losetup -d "$loop"
+scenario bootlv migrate bootlv.raw --dry-run
+rm bootlv.raw
+
 # --root by the volume's /dev/mapper name, the way fstab writes it.
 scenario named migrate lvm.raw --dry-run --root /dev/mapper/xen--guest--vg-root --json
 scenario apply migrate lvm.raw --in-place --yes --json
@@ -142,6 +156,15 @@ describe('on a host with device-mapper (a KVM host VM)', () => {
     expect(left[0]).toMatch(/^xen--guest--vg-root\t/);
     expect(left[1]).toMatch(/clash\.raw/);
     expect(await read('clash.sha')).toBe(await read('before.sha'));
+  });
+
+  it('refuses a guest whose /boot is a logical volume, leaving nothing behind', async () => {
+    expect(await read('bootlv.setup')).not.toMatch(/fail|error|warning/i);
+    expect(await read('bootlv.rc')).toBe('1\n');
+    expect((await read('bootlv.err')).trim().split('\n').pop()).toBe(
+      'xen2kvm: bootlv.raw: /boot is on the logical volume xen-guest-vg/swap_1; xen2kvm converts guests on LVM whose /boot is a partition of its own',
+    );
+    expect(await read('bootlv.left')).toBe('');
   });
 
   it('takes --root as the logical volume fstab names, and plans what the apply then did', async () => {
