@@ -8,7 +8,7 @@ import { dirname, join, resolve as resolvePath } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import type { MigrateOptions } from './commands/migrate.js';
+import type { MigrateOptions } from './commands/migrate-options.js';
 import { errorMessage, isUserError, UserError } from './errors.js';
 import type { CliIo } from './ui/io.js';
 

@@ -25,7 +25,7 @@ import { acquireLock } from '../safety/lock.js';
 import { RecoveryLog, recoverLeftovers } from '../safety/recovery.js';
 import type { StagedTree } from '../tree/staged-tree.js';
 import { type CliIo, writeLine } from '../ui/io.js';
-import { releaseAll } from './migrate.js';
+import { releaseAll } from './release.js';
 
 interface Opened {
   tree: StagedTree;

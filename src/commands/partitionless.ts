@@ -25,7 +25,7 @@ import type { CliIo } from '../ui/io.js';
 import { taskList } from '../ui/task-list.js';
 import type { DirectKernel } from '../verify/boot-check.js';
 import { domainNameFor } from '../xml/domain.js';
-import type { MigrateOptions } from './migrate.js';
+import type { MigrateOptions } from './migrate-options.js';
 
 /**
  * The partitionless input `source` holds; undefined for a partitioned disk (`table`), or for an

@@ -1,0 +1,108 @@
+/**
+ * What `xen2kvm migrate` is asked to do, and the refusals of contradictory or unsafe choices that
+ * come before anything is opened.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { DomainOptions } from '../../steps/domain-xml.js';
+import type { MapMethod } from '../disk/attach.js';
+import { UserError } from '../errors.js';
+import { type CommandListener, formatCommand } from '../exec.js';
+import type { BootMode } from '../pipeline/fs-image-input.js';
+import type { PlanFile, PlanOptions } from '../pipeline/plan-file.js';
+import { type CliIo, writeLine } from '../ui/io.js';
+import type { DiffFormat } from '../ui/report.js';
+import { seconds } from '../ui/task-list.js';
+import { unmappedBridges } from '../xml/from-xen.js';
+import type { VerifyOptions } from './verify.js';
+
+export interface MigrateOptions {
+  image: string;
+  dryRun: boolean;
+  yes: boolean;
+  /** Convert the image itself (with a journal). */
+  inPlace: boolean;
+  /** Convert into this new image instead; the source is only read. */
+  output?: string;
+  outputFormat: 'raw' | 'qcow2';
+  root?: string;
+  mapper: MapMethod | 'auto';
+  domain: DomainOptions;
+  /** The guest's Xen configuration, for the domain XML (and a partitionless guest's other disks). */
+  xenConfig?: string;
+  /** A partitionless image: on a new whole disk with its own GRUB, or kept and booted directly. */
+  boot: BootMode;
+  /** The guest's other Xen disks, XENDEVICE=FILE (a partitionless guest's swap, say). */
+  disks: string[];
+  /** The kernel version to boot by default. */
+  kernel?: string;
+  /** Kernel packages (.deb/.rpm) to install into the guest. */
+  kernelPackages: string[];
+  verify?: Omit<VerifyOptions, 'image'>;
+  verbose: boolean;
+  /** How the plan is shown. */
+  diffFormat: DiffFormat;
+  /** Print one JSON report on stdout instead of the human summary. */
+  json: boolean;
+  /** Save the reviewed plan here, for `xen2kvm apply`. */
+  planFile?: string;
+  /** What produced the plan, saved with it so apply makes the same one. */
+  planOptions?: PlanOptions;
+  /** Apply only if the review comes out as this saved plan. */
+  expectedPlan?: PlanFile;
+}
+
+export function verboseListener(io: CliIo): CommandListener {
+  return (spec, result, ms) =>
+    writeLine(
+      io.stderr,
+      `  $ ${formatCommand(spec)}  [${spec.kind}, exit ${result?.exitCode ?? '-'}, ${seconds(ms)}]`,
+    );
+}
+
+/** Refuses contradictory or unsafe choices before anything is opened. */
+export function checkUsage(options: MigrateOptions, io: CliIo): void {
+  if (options.output && options.inPlace)
+    throw new UserError('--output and --in-place exclude each other: choose one', 2);
+  if (options.outputFormat === 'qcow2' && !options.output)
+    throw new UserError('--output-format needs --output NEW', 2);
+  if (options.output && resolve(options.output) === resolve(options.image)) {
+    throw new UserError('--output names the source image itself; use --in-place to convert it in place', 2);
+  }
+  if (options.output && !existsSync(dirname(resolve(options.output)))) {
+    throw new UserError(
+      `${dirname(resolve(options.output))} does not exist; create it, or choose another --output`,
+      2,
+    );
+  }
+  if (options.output && existsSync(options.output)) {
+    throw new UserError(`${options.output} already exists; remove it or choose another --output`, 2);
+  }
+  if (options.dryRun) return;
+  if (!options.yes && !io.interactive) {
+    throw new UserError(
+      'not a terminal, so no confirmation can be asked: review with --dry-run, then apply with --yes',
+      2,
+    );
+  }
+  if (options.yes && !options.inPlace && !options.output) {
+    throw new UserError(
+      '--yes does not choose where to write: add --in-place (journaled, undo with xen2kvm rollback) or --output NEW.raw',
+      2,
+    );
+  }
+}
+
+/** On a terminal, a Xen bridge with no KVM bridge given is the operator's question, asked before any task list runs. */
+export async function askBridges(options: MigrateOptions, domain: DomainOptions, io: CliIo): Promise<void> {
+  if (!domain.xen || !io.interactive || options.yes || options.dryRun) return;
+  const bridges = new Map(domain.bridges);
+  for (const xen of unmappedBridges(domain.xen, bridges)) {
+    const answer = await io.ask(
+      `KVM bridge for Xen bridge ${xen} (ovs:NAME for Open vSwitch; Enter keeps the name)`,
+      xen,
+    );
+    bridges.set(xen, { name: answer.replace(/^ovs:/, ''), openvswitch: answer.startsWith('ovs:') });
+  }
+  domain.bridges = bridges;
+}

@@ -1,0 +1,82 @@
+/**
+ * What migrate says once a conversion is written: the human lines (on stderr with --json), the
+ * optional boot check, and with --json one machine-readable report on stdout. Returns the exit code.
+ */
+import { resolve } from 'node:path';
+import { describeVolumes, type FsImageInput } from '../pipeline/fs-image-input.js';
+import type { Timings } from '../pipeline/inspect-and-plan.js';
+import type { PlannedCommand } from '../pipeline/types.js';
+import type { PreparedJournal } from '../safety/in-place.js';
+import type { FileChange } from '../tree/staged-tree.js';
+import { type CliIo, writeLine } from '../ui/io.js';
+import type { MigrateOptions } from './migrate-options.js';
+import { formatTimings, sumTimings } from './migrate-summary.js';
+import type { DirectBoot } from './partitionless.js';
+import { runBootCheck } from './verify.js';
+
+export interface Converted {
+  /** The output, or the image itself in place. */
+  target: string;
+  accepted: FileChange[];
+  commands: PlannedCommand[];
+  journal?: PreparedJournal;
+  xml: { path: string; unchanged: boolean };
+  warnings: string[];
+  fsInput?: FsImageInput;
+  direct?: DirectBoot;
+  timings: Timings;
+  /** performance.now() when the run began. */
+  started: number;
+}
+
+export async function reportConverted(options: MigrateOptions, io: CliIo, done: Converted): Promise<number> {
+  const { target, journal, xml, warnings, fsInput, direct, timings } = done;
+  // With --json, stdout carries one JSON report and the human lines go to stderr.
+  const human: CliIo = options.json ? { ...io, stdout: io.stderr } : io;
+  const into = options.output ? ` into ${options.output}` : ' in place';
+  writeLine(
+    human.stdout,
+    `converted ${options.image}${into}: ${done.accepted.length} file(s) changed, ${done.commands.length} command(s) run`,
+  );
+  if (journal)
+    writeLine(human.stdout, `journal: ${journal.dir} (undo with xen2kvm rollback, drop with xen2kvm commit)`);
+  writeLine(human.stdout, `domain XML: ${xml.path}${xml.unchanged ? ' (unchanged)' : ''}`);
+  for (const warning of warnings) writeLine(io.stderr, `warning: ${warning}`);
+  const totalSeconds = (performance.now() - done.started) / 1000;
+  writeLine(human.stdout, `time: ${totalSeconds.toFixed(1)} s (${formatTimings(timings)})`);
+  const boot = options.verify
+    ? await runBootCheck(
+        {
+          ...options.verify,
+          image: target,
+          format: options.output ? options.outputFormat : undefined,
+          moreDisks: fsInput?.disks.slice(1),
+          direct: direct?.kernel,
+        },
+        human,
+      )
+    : undefined;
+  if (options.json) {
+    const report = {
+      status: boot && !boot.ok ? 'boot-check-failed' : 'converted',
+      image: resolve(options.image),
+      mode: options.output ? 'copy' : 'in-place',
+      output: options.output ? target : null,
+      outputFormat: options.output ? options.outputFormat : null,
+      journal: journal?.dir ?? null,
+      domainXml: xml.path,
+      layout: fsInput ? describeVolumes(fsInput) : null,
+      directBoot: direct?.kernel ?? null,
+      changes: done.accepted.map((c) => ({ path: c.path, kind: c.kind, step: c.step })),
+      commands: done.commands.map((c) => c.argv),
+      warnings,
+      seconds: Number(totalSeconds.toFixed(3)),
+      steps: Object.fromEntries(
+        sumTimings(timings).map(([name, ms]) => [name, Number((ms / 1000).toFixed(3))]),
+      ),
+      bootCheck: boot ?? null,
+    };
+    io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  }
+  return boot && !boot.ok ? 3 : 0;
+}
