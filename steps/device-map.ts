@@ -11,9 +11,12 @@ export const deviceMapStep: Step = {
   title: "Rewrite GRUB's device.map",
   plan({ tree, guest }) {
     for (const path of ['/boot/grub/device.map', '/boot/grub2/device.map']) {
-      const text = tree.read(path);
-      if (text === undefined) continue;
-      tree.write(path, rewriteDeviceMap(text, guest.renames), 'device-map', '(hd0) is the virtio disk');
+      tree.rewrite(
+        path,
+        (text) => rewriteDeviceMap(text, guest.renames),
+        'device-map',
+        '(hd0) is the virtio disk',
+      );
     }
   },
 };

@@ -23,8 +23,11 @@ export const fstabStep: Step = {
   id: 'fstab',
   title: 'Rewrite /etc/fstab for virtio disks',
   plan({ tree, guest }) {
-    const text = tree.read('/etc/fstab');
-    if (text !== undefined)
-      tree.write('/etc/fstab', rewriteFstab(text, guest.renames), 'fstab', 'Xen disk names to virtio');
+    tree.rewrite(
+      '/etc/fstab',
+      (text) => rewriteFstab(text, guest.renames),
+      'fstab',
+      'Xen disk names to virtio',
+    );
   },
 };

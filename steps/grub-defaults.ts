@@ -4,6 +4,7 @@
  * port too, so an operator on `virsh console` sees it.
  */
 import { convertKernelArgs, type KernelArgsPolicy } from '../src/guest/kernel-args.js';
+import { assigns, rewriteAssignments } from '../src/guest/shell-assignments.js';
 import type { Step } from '../src/pipeline/types.js';
 
 const SERIAL_SETTINGS: [string, string][] = [
@@ -15,26 +16,21 @@ export function rewriteGrubDefaults(
   text: string,
   policy: Pick<KernelArgsPolicy, 'extra' | 'renames'>,
 ): string {
-  const lines = text.split('\n');
-  let sawCmdline = false;
-  const out = lines.map((line) => {
-    const match = /^(\s*)(GRUB_CMDLINE_LINUX(?:_DEFAULT)?)=(["']?)(.*?)\3(\s*)$/.exec(line);
-    if (!match) return line;
-    const [, indent, key, quote, value, trailing] = match;
-    const complete = key === 'GRUB_CMDLINE_LINUX';
-    if (complete) sawCmdline = true;
-    const converted = convertKernelArgs(value ?? '', { ...policy, complete });
-    return `${indent}${key}=${quote || '"'}${converted}${quote || '"'}${trailing}`;
-  });
-  if (!sawCmdline) {
+  const converted = rewriteAssignments(
+    text,
+    /GRUB_CMDLINE_LINUX(?:_DEFAULT)?/,
+    (value, key) => convertKernelArgs(value, { ...policy, complete: key === 'GRUB_CMDLINE_LINUX' }),
+    { bare: 'quote' },
+  );
+  const out = converted.split('\n');
+  if (!assigns(text, 'GRUB_CMDLINE_LINUX')) {
     insertBeforeTrailingBlank(
       out,
       `GRUB_CMDLINE_LINUX="${convertKernelArgs('', { ...policy, complete: true })}"`,
     );
   }
   for (const [key, value] of SERIAL_SETTINGS) {
-    if (!out.some((line) => new RegExp(`^\\s*${key}=`).test(line)))
-      insertBeforeTrailingBlank(out, `${key}=${value}`);
+    if (!assigns(text, key)) insertBeforeTrailingBlank(out, `${key}=${value}`);
   }
   return out.join('\n');
 }
@@ -48,14 +44,11 @@ export const grubDefaultsStep: Step = {
   id: 'grub-defaults',
   title: 'Rewrite /etc/default/grub for ttyS0 and virtio',
   plan({ tree, kernelArgs }) {
-    const text = tree.read('/etc/default/grub');
-    if (text !== undefined) {
-      tree.write(
-        '/etc/default/grub',
-        rewriteGrubDefaults(text, kernelArgs),
-        'grub-defaults',
-        'serial console, virtio root',
-      );
-    }
+    tree.rewrite(
+      '/etc/default/grub',
+      (text) => rewriteGrubDefaults(text, kernelArgs),
+      'grub-defaults',
+      'serial console, virtio root',
+    );
   },
 };

@@ -4,6 +4,7 @@
  * host's hardware, not the guest's.
  */
 import { rootModules } from '../src/guest/initrd-tools.js';
+import { rewriteAssignments } from '../src/guest/shell-assignments.js';
 import type { Step } from '../src/pipeline/types.js';
 
 export const KVM_MODULES = ['virtio', 'virtio_ring', 'virtio_pci', 'virtio_blk', 'virtio_net'];
@@ -26,7 +27,7 @@ export function addInitramfsModules(text: string, modules: readonly string[]): s
 
 /** MODULES=dep picks drivers for the machine it runs on: in a chroot that is the host. */
 export function replaceModulesDep(text: string): string {
-  return text.replace(/^(\s*MODULES=)(["']?)dep\2(\s*)$/m, '$1most$3');
+  return rewriteAssignments(text, /MODULES/, (value) => (value === 'dep' ? 'most' : value), { bare: 'keep' });
 }
 
 export const initramfsModulesStep: Step = {
@@ -47,14 +48,7 @@ export const initramfsModulesStep: Step = {
     );
     const confs = [...CONF_FILES, ...tree.list(CONF_DIR).map((name) => `${CONF_DIR}/${name}`)];
     for (const path of confs) {
-      const text = tree.read(path);
-      if (text !== undefined)
-        tree.write(
-          path,
-          replaceModulesDep(text),
-          'initramfs-modules',
-          'MODULES=dep probes the host in a chroot',
-        );
+      tree.rewrite(path, replaceModulesDep, 'initramfs-modules', 'MODULES=dep probes the host in a chroot');
     }
   },
 };

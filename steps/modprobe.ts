@@ -29,9 +29,7 @@ export const modprobeStep: Step = {
         .map((n) => `/etc/modprobe.d/${n}`),
     ];
     for (const path of files) {
-      const text = tree.read(path);
-      if (text !== undefined)
-        tree.write(path, rewriteModprobeAliases(text), 'modprobe', 'virtio instead of the Xen drivers');
+      tree.rewrite(path, rewriteModprobeAliases, 'modprobe', 'virtio instead of the Xen drivers');
     }
   },
 };

@@ -33,18 +33,11 @@ export const networkStep: Step = {
   title: "Unpin the Xen NIC's MAC address",
   plan({ tree }) {
     for (const path of UDEV_RULES) {
-      const text = tree.read(path);
-      if (text !== undefined) {
-        tree.write(path, rewritePersistentNetRules(text), 'network', 'udev named the NIC by its Xen MAC');
-      }
+      tree.rewrite(path, rewritePersistentNetRules, 'network', 'udev named the NIC by its Xen MAC');
     }
     for (const dir of IFCFG_DIRS) {
       for (const name of tree.list(dir).filter((n) => /^ifcfg-/.test(n) && n !== 'ifcfg-lo')) {
-        const path = `${dir}/${name}`;
-        const text = tree.read(path);
-        if (text !== undefined) {
-          tree.write(path, rewriteIfcfg(text), 'network', 'HWADDR ties the interface to the Xen NIC');
-        }
+        tree.rewrite(`${dir}/${name}`, rewriteIfcfg, 'network', 'HWADDR ties the interface to the Xen NIC');
       }
     }
   },

@@ -14,8 +14,6 @@ export const securettyStep: Step = {
   id: 'securetty',
   title: 'Allow root on ttyS0 in /etc/securetty',
   plan({ tree }) {
-    const text = tree.read('/etc/securetty');
-    if (text !== undefined)
-      tree.write('/etc/securetty', rewriteSecuretty(text), 'securetty', 'ttyS0 is the console');
+    tree.rewrite('/etc/securetty', rewriteSecuretty, 'securetty', 'ttyS0 is the console');
   },
 };

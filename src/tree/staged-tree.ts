@@ -124,6 +124,14 @@ export class StagedTree {
     this.changes.set(path, { kind: 'write', path, before: original.text, after, step, reason });
   }
 
+  /** Stages `edit` of a file's current text, if the file exists; returns whether it does. */
+  rewrite(path: string, edit: (text: string) => string, step: string, reason: string): boolean {
+    const text = this.read(path);
+    if (text === undefined) return false;
+    this.write(path, edit(text), step, reason);
+    return true;
+  }
+
   symlink(path: string, target: string, step: string, reason: string): void {
     const original = this.original(path);
     if (original.type === 'symlink' && original.text === target) {

@@ -44,6 +44,16 @@ describe('StagedTree', () => {
     expect(tree.allChanges()).toEqual([]);
   });
 
+  it('rewrites a file from its staged text, and leaves an absent file absent', () => {
+    const tree = new StagedTree(root);
+    tree.write('/etc/fstab', '/dev/xvda2 / ext4 noatime 0 1\n', 'test', 'first');
+    const toVda = (text: string) => text.replace('xvda', 'vda');
+    expect(tree.rewrite('/etc/fstab', toVda, 'test', 'second')).toBe(true);
+    expect(tree.read('/etc/fstab')).toBe('/dev/vda2 / ext4 noatime 0 1\n');
+    expect(tree.rewrite('/etc/securetty', () => 'ttyS0\n', 'test', 'absent')).toBe(false);
+    expect(tree.allChanges().map((c) => c.path)).toEqual(['/etc/fstab']);
+  });
+
   it('commits a write atomically, keeping the mode', () => {
     const tree = new StagedTree(root);
     tree.write('/etc/fstab', 'new\n', 'test', 'x');
