@@ -80,7 +80,6 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
       { io, host, options, timings, cleanup, inputs },
       review,
       domain,
-      mapper,
     );
     const kernelPackages = [];
     for (const file of options.kernelPackages) kernelPackages.push(await readKernelPackage(host, file));

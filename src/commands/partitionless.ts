@@ -6,7 +6,7 @@
 import { basename, dirname, join, resolve } from 'node:path';
 import type { DomainOptions } from '../../steps/domain-xml.js';
 import type { CleanupStack } from '../cleanup.js';
-import { assertNotAttached, type MapperChoice } from '../disk/attach.js';
+import { assertNotAttached } from '../disk/attach.js';
 import type { PartitionTable } from '../disk/partition-table.js';
 import { UserError } from '../errors.js';
 import type { CommandRunner } from '../exec.js';
@@ -38,7 +38,6 @@ export async function partitionlessInput(
   options: MigrateOptions,
   source: string,
   domain: DomainOptions,
-  mapper: MapperChoice,
   timings: Timings,
   table: PartitionTable | undefined,
 ): Promise<FsImageInput | undefined> {
@@ -84,7 +83,6 @@ export async function partitionlessInput(
             image: source,
             fs,
             mode: options.boot,
-            mapper,
             given,
             workParent,
           }),

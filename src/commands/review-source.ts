@@ -7,7 +7,6 @@ import { dirname, resolve } from 'node:path';
 import type { DomainOptions } from '../../steps/domain-xml.js';
 import { preflight } from '../../steps/map.js';
 import type { CleanupStack } from '../cleanup.js';
-import type { MapperChoice } from '../disk/attach.js';
 import { type ContainerFormat, detectContainer, formatName } from '../disk/container.js';
 import { type PartitionTable, readPartitionTable } from '../disk/partition-table.js';
 import { UserError } from '../errors.js';
@@ -46,7 +45,6 @@ export async function openReviewSource(
   run: SourceRun,
   review: SessionEnv,
   domain: DomainOptions,
-  mapper: MapperChoice,
 ): Promise<ReviewSource> {
   const { io, host, options, timings } = run;
   await checkImageFile(options.image, options.inPlace, true);
@@ -82,7 +80,6 @@ export async function openReviewSource(
     options,
     source,
     domain,
-    mapper,
     timings,
     sourceTable,
   );

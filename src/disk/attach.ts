@@ -113,6 +113,16 @@ async function attachLoop(
   );
 }
 
+/** One loop device over the whole file: for an image that is itself a filesystem. */
+export function attachWholeFile(
+  runner: CommandRunner,
+  image: string,
+  readOnly: boolean,
+  cleanup: CleanupStack,
+): Promise<string> {
+  return attachLoop(runner, image, readOnly, cleanup);
+}
+
 /** Parses `kpartx -av` output lines: "add map loop0p2 (254:1): 0 3667968 linear 7:0 526336". */
 export function parseKpartxMaps(output: string): Map<number, string> {
   const maps = new Map<number, string>();

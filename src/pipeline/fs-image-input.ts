@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CleanupStack } from '../cleanup.js';
 import { assembleWholeDisk } from '../disk/assemble.js';
-import { attachImage, type MapperChoice } from '../disk/attach.js';
+import { attachWholeFile } from '../disk/attach.js';
 import { type PartitionTable, readPartitionTable } from '../disk/partition-table.js';
 import {
   directLayout,
@@ -68,14 +68,13 @@ async function readFromFilesystem(
   runner: CommandRunner,
   image: string,
   fsType: string,
-  mapper: MapperChoice,
   path: string,
 ): Promise<string | undefined> {
   const look = new CleanupStack();
   const read = async () => {
-    const disk = await attachImage(runner, image, wholeFileTable(statSync(image).size), mapper, true, look);
+    const device = await attachWholeFile(runner, image, true, look);
     const dir = await makeMountPoint(look, 'fsimage');
-    await mountDevice(runner, look, disk.partitions.get(1) as string, dir, { fsType, readOnly: true });
+    await mountDevice(runner, look, device, dir, { fsType, readOnly: true });
     return new StagedTree(dir).read(path);
   };
   // Released whatever happens; a failed release is worth more than the read's own error.
@@ -122,7 +121,6 @@ export interface FsImageOptions {
   image: string;
   fs: FilesystemInfo;
   mode: BootMode;
-  mapper: MapperChoice;
   given: GivenDisk[];
   /** Where a new whole disk is assembled (the output's directory, or a scratch one). */
   workParent: string;
@@ -138,7 +136,7 @@ export async function prepareFsImage(
   options: FsImageOptions,
 ): Promise<FsImageInput> {
   const fsType = options.fs.type as string;
-  const fstab = await readFromFilesystem(runner, options.image, fsType, options.mapper, '/etc/fstab');
+  const fstab = await readFromFilesystem(runner, options.image, fsType, '/etc/fstab');
   if (fstab === undefined) {
     throw new UserError(
       `${options.image} holds a bare ${fsType} filesystem with no /etc/fstab: not a guest's root filesystem; give the image that holds /etc/fstab`,
