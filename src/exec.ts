@@ -5,6 +5,8 @@
  */
 import { execa } from 'execa';
 import { InterruptedError } from './errors.js';
+import { bubblewrapArgs } from './sandbox/bubblewrap.js';
+import { createCommandCgroup, type SandboxLimits } from './sandbox/cgroup.js';
 
 export const TIMEOUTS = {
   /** blkid, sfdisk -J, losetup queries */
@@ -38,6 +40,11 @@ export interface CommandSpec {
   /** Exit codes that count as success besides 0. */
   okExitCodes?: readonly number[];
   env?: Record<string, string>;
+  /**
+   * A guest program (bwrap around it): run in a control group of its own with these caps, and
+   * every process it started killed when it ends, times out or is interrupted.
+   */
+  guest?: SandboxLimits;
 }
 
 export interface CommandResult {
@@ -97,11 +104,40 @@ export class HostCommandRunner implements CommandRunner {
   }
 
   async run(spec: CommandSpec): Promise<CommandResult> {
+    if (!spec.guest) return this.start(spec, spec.file, spec.args);
+    const group = createCommandCgroup(spec.guest);
+    if (!group) return this.start(spec, spec.file, spec.args);
+    try {
+      // The shell joins the group, then becomes bwrap: everything the guest starts is counted there.
+      const join =
+        'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 125; shift; n=$((n-1)); done; exec "$@"';
+      const args = ['-c', join, 'xen2kvm-sandbox', String(group.procsFiles.length), ...group.procsFiles];
+      try {
+        return await this.start(spec, '/bin/sh', [...args, spec.file, ...spec.args]);
+      } catch (error) {
+        if (error instanceof CommandError && group.oomKilled()) {
+          throw new CommandError(
+            spec,
+            error.result,
+            `ran out of its memory cap (${Math.round(spec.guest.memoryBytes / 1024 ** 2)} MiB) and was killed`,
+          );
+        }
+        throw error;
+      }
+    } finally {
+      // Whatever the command left running dies before anything it used is unmounted.
+      await group.killAll();
+      group.remove();
+    }
+  }
+
+  private async start(spec: CommandSpec, file: string, args: readonly string[]): Promise<CommandResult> {
     if (this.interruptedBy && spec.kind !== 'host') throw new InterruptedError(this.interruptedBy);
     const started = performance.now();
-    const subprocess = execa(spec.file, [...spec.args], {
+    const subprocess = execa(file, [...args], {
       reject: false,
-      timeout: TIMEOUTS[spec.timeout],
+      timeout: timeoutOf(spec),
+      killSignal: spec.guest ? 'SIGKILL' : 'SIGTERM',
       input: spec.input,
       stdin: spec.input === undefined ? 'ignore' : 'pipe',
       env: { LC_ALL: 'C', ...spec.env },
@@ -117,7 +153,7 @@ export class HostCommandRunner implements CommandRunner {
     };
     this.options.listener?.(spec, result, performance.now() - started);
     if (child.timedOut) {
-      throw new CommandError(spec, result, `timed out after ${TIMEOUTS[spec.timeout] / 1000} s`);
+      throw new CommandError(spec, result, `timed out after ${timeoutOf(spec) / 1000} s`);
     }
     if (child.failed && child.exitCode === undefined) {
       const why = child.code === 'ENOENT' ? 'command not found' : (child.shortMessage ?? 'could not start');
@@ -139,6 +175,11 @@ export class ReadOnlyRunner implements CommandRunner {
   constructor(private readonly inner: CommandRunner) {}
 
   run(spec: CommandSpec): Promise<CommandResult> {
+    if (spec.guest) {
+      return Promise.reject(
+        new CommandError(spec, undefined, 'refused: a review runs no program of the guest'),
+      );
+    }
     if (spec.kind === 'write') {
       return Promise.reject(
         new CommandError(spec, undefined, 'refused: nothing may write the image while reviewing'),
@@ -148,30 +189,93 @@ export class ReadOnlyRunner implements CommandRunner {
   }
 }
 
-/** PATH and locale a guest command sees: nothing of the host's environment leaks into the chroot. */
-export const GUEST_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-const GUEST_ENV = [`PATH=${GUEST_PATH}`, 'LC_ALL=C', 'HOME=/root'];
+/** Limits of every guest command: XEN2KVM_GUEST_MEMORY_MIB and XEN2KVM_GUEST_PROCESSES override them. */
+export function guestLimits(): SandboxLimits {
+  const number = (name: string, fallback: number) => {
+    const value = Number(process.env[name]);
+    return Number.isInteger(value) && value > 0 ? value : fallback;
+  };
+  return {
+    memoryBytes: number('XEN2KVM_GUEST_MEMORY_MIB', 2048) * 1024 ** 2,
+    maxProcesses: number('XEN2KVM_GUEST_PROCESSES', 1024),
+  };
+}
 
-/** A command run inside the guest's root with chroot and a clean environment. */
+/** A guest command's time limit: its named one, or XEN2KVM_GUEST_TIMEOUT seconds when that is shorter. */
+function timeoutOf(spec: CommandSpec): number {
+  const named = TIMEOUTS[spec.timeout];
+  const cap = Number(process.env.XEN2KVM_GUEST_TIMEOUT) * 1000;
+  return spec.guest && cap > 0 ? Math.min(named, cap) : named;
+}
+
+/** A program of the guest's, run confined to it (see sandbox/bubblewrap.ts) with a clean environment. */
 export function inGuest(
   root: string,
   argv: readonly string[],
   kind: CommandSpec['kind'],
   timeout: TimeoutName,
   env: Record<string, string> = {},
+  devices: readonly string[] = [],
 ): CommandSpec {
   return {
-    file: 'chroot',
-    args: [
-      root,
-      '/usr/bin/env',
-      '-i',
-      ...GUEST_ENV,
-      ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
-      ...argv,
-    ],
+    file: 'bwrap',
+    args: bubblewrapArgs({ root, argv, env, devices }),
     kind,
     timeout,
+    guest: guestLimits(),
+  };
+}
+
+export interface StreamOutcome {
+  exitCode: number | undefined;
+  /** The last line of its stderr. */
+  stderr: string;
+  /** The consumer asked to stop; the program was killed. */
+  stopped: boolean;
+  timedOut: boolean;
+  /** The program is not installed. */
+  missing: boolean;
+}
+
+/**
+ * A read-only filter (a decompressor) fed `input`, its output handed over chunk by chunk as it
+ * comes, never held whole: `onChunk` returns false to stop it. For guest data of any size.
+ */
+export async function streamCommand(
+  spec: Pick<CommandSpec, 'file' | 'args'>,
+  input: Uint8Array,
+  timeoutMs: number,
+  onChunk: (chunk: Buffer) => boolean,
+): Promise<StreamOutcome> {
+  const child = execa(spec.file, [...spec.args], {
+    input,
+    reject: false,
+    buffer: { stdout: false, stderr: true },
+    encoding: 'buffer',
+    timeout: timeoutMs,
+    killSignal: 'SIGKILL',
+    env: { LC_ALL: 'C' },
+  });
+  let stopped = false;
+  child.stdout?.on('data', (chunk: Buffer) => {
+    if (stopped) return;
+    if (!onChunk(chunk)) {
+      stopped = true;
+      child.kill('SIGKILL');
+    }
+  });
+  const result = await child;
+  return {
+    exitCode: result.exitCode,
+    stderr:
+      Buffer.from(result.stderr ?? [])
+        .toString('utf8')
+        .trim()
+        .split('\n')
+        .pop() ?? '',
+    stopped,
+    timedOut: result.timedOut,
+    missing: result.code === 'ENOENT',
   };
 }
 

@@ -1,7 +1,7 @@
 /**
  * Xen PV guests were started by pygrub or by a kernel kept on dom0, so their MBR often holds no boot
  * code: under KVM the BIOS would find nothing to run. Install the guest's own GRUB into the disk
- * (grub-install inside the chroot, against the loop device of the whole image); the boot menu it
+ * (grub-install inside its sandbox, against the loop device of the whole image); the boot menu it
  * reads is the one the grub-config step rewrote.
  */
 import { hasBootCode, readBootCode } from '../src/disk/mbr.js';

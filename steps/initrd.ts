@@ -1,6 +1,6 @@
 /**
  * Rebuilds the initrd of every bootable (non-Xen-only) kernel whose initrd lacks the virtio block
- * driver or the root filesystem's driver, with the guest's own tool inside the chroot, and checks
+ * driver or the root filesystem's driver, with the guest's own tool inside its sandbox, and checks
  * the result: a module still missing afterwards is an error whatever the tool's exit code said.
  */
 import { UserError } from '../src/errors.js';
@@ -32,7 +32,7 @@ const TOOLS_BY_FAMILY: Record<string, string> = {
 export const initrdStep: Step = {
   id: 'initrd',
   title: 'Rebuild the initrd with virtio drivers',
-  async plan({ tree, guest, inspect, command }) {
+  async plan({ tree, guest, command, warn }) {
     const supplied = guest.kernelPackages.some((p) => p.versions.length > 0);
     if (guest.kernels.length === 0 && !supplied) {
       throw new UserError(
@@ -57,8 +57,10 @@ export const initrdStep: Step = {
       const config = tree.read(`/boot/config-${kernel.version}`);
       const onLvm = guest.rootVolume !== undefined;
       const required = requiredModules(guest.rootFsType, config, onLvm);
-      const missing = await missingFromInitrd(inspect, tree, tool, kernel.version, kernel.initrd, required);
+      const { missing, unreadable } = await missingFromInitrd(tree, kernel.version, kernel.initrd, required);
       if (missing.length === 0) continue;
+      // Never handed to the guest's own lister: what the host cannot read is rebuilt, and said so.
+      if (unreadable) warn(`${kernel.initrd} cannot be read on the host (${unreadable}): it is rebuilt`);
       const initrd = kernel.initrd ?? tool.defaultInitrd(kernel.version);
       // The Xen-era initrd stays beside the new one; a backup an earlier run made is the original.
       if (kernel.initrd && !tree.exists(`${kernel.initrd}${INITRD_BACKUP_SUFFIX}`)) {
@@ -71,7 +73,9 @@ export const initrdStep: Step = {
       }
       command({
         argv: tool.rebuild(kernel.version, initrd, rootModules(guest.rootFsType, config, onLvm)),
-        why: `${initrd} lacks ${missing.join(', ')}`,
+        why: unreadable
+          ? `${initrd} cannot be read on the host, so it may lack ${missing.join(', ')}`
+          : `${initrd} lacks ${missing.join(', ')}`,
         timeout: 'initrd',
         harmless: tool.harmless,
         // /boot whole: an interrupted rebuild can leave initrd.img-VERSION.new beside the initrd.
@@ -79,9 +83,16 @@ export const initrdStep: Step = {
         check: {
           describe: `${initrd} holds ${required.join(', ')}`,
           async run() {
-            const still = await missingFromInitrd(inspect, tree, tool, kernel.version, initrd, required);
-            if (still.length > 0) {
-              throw new UserError(`${tool.name} finished but ${initrd} still lacks ${still.join(', ')}`);
+            const after = await missingFromInitrd(tree, kernel.version, initrd, required);
+            if (after.unreadable) {
+              throw new UserError(
+                `${tool.name} finished but ${initrd} cannot be read on the host (${after.unreadable})`,
+              );
+            }
+            if (after.missing.length > 0) {
+              throw new UserError(
+                `${tool.name} finished but ${initrd} still lacks ${after.missing.join(', ')}`,
+              );
             }
           },
         },

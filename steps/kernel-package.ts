@@ -1,6 +1,6 @@
 /**
  * Installs the kernel packages the operator supplied (--kernel-package) with the guest's own package
- * tool inside the chroot: dpkg -i for .deb, rpm -Uhv for .rpm. Each package is copied into the
+ * tool inside its sandbox: dpkg -i for .deb, rpm -Uhv for .rpm. Each package is copied into the
  * guest's temporary directory just before, and removed after. The guest's kernel hooks build the
  * initrd (with the virtio modules the other steps listed, since files are written first); their
  * boot menu update is not run, because GRUB's tools probe the host's devices from a chroot: the
@@ -9,15 +9,15 @@
 import { lstatSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { UserError } from '../src/errors.js';
-import { GUEST_PATH } from '../src/exec.js';
 import { findInitrdTool, missingFromInitrd, requiredModules } from '../src/guest/initrd-tools.js';
 import { findKernels } from '../src/inspect/kernels.js';
 import { GUEST_TMPDIR } from '../src/pipeline/apply.js';
 import type { Step } from '../src/pipeline/types.js';
+import { GUEST_PATH } from '../src/sandbox/bubblewrap.js';
 
 /** A stand-in for update-grub while a kernel package installs (Debian's zz-update-grub hook calls it). */
 const UPDATE_GRUB_STANDIN = `#!/bin/sh
-echo "update-grub: skipped inside xen2kvm's chroot; xen2kvm writes the boot menu entry itself"
+echo "update-grub: skipped inside xen2kvm's sandbox; xen2kvm writes the boot menu entry itself"
 `;
 
 type Kind = 'dir' | 'file' | 'absent';
@@ -55,7 +55,7 @@ export function newRoots(paths: readonly string[], kind: (path: string) => Kind)
 export const kernelPackageStep: Step = {
   id: 'kernel-package',
   title: 'Install the kernel packages given with --kernel-package',
-  plan({ guest, tree, inspect, command }) {
+  plan({ guest, tree, command }) {
     const packages = guest.kernelPackages;
     if (packages.length === 0) return;
     const format = packages[0]?.format;
@@ -115,18 +115,12 @@ export const kernelPackageStep: Step = {
             const installed = findKernels(tree).find((k) => k.version === version);
             if (!installed) throw new UserError(`${argv[0]} finished but /boot has no kernel ${version}`);
             if (!initrdTool) continue;
-            const missing = await missingFromInitrd(
-              inspect,
-              tree,
-              initrdTool,
-              version,
-              installed.initrd,
-              required,
-            );
-            if (missing.length > 0) {
-              throw new UserError(
-                `${argv[0]} installed kernel ${version} but its initrd lacks ${missing.join(', ')}`,
-              );
+            const after = await missingFromInitrd(tree, version, installed.initrd, required);
+            if (after.missing.length > 0) {
+              const why = after.unreadable
+                ? `cannot be read on the host (${after.unreadable})`
+                : `lacks ${after.missing.join(', ')}`;
+              throw new UserError(`${argv[0]} installed kernel ${version} but its initrd ${why}`);
             }
           }
         },

@@ -1,12 +1,12 @@
 /**
  * Step 3: mount the root, then the guest's own fstab entries that live on the same image (a separate
- * /boot), then /dev, /proc and /sys for the chroot when applying.
+ * /boot). Nothing of the host's (/dev, /proc, /sys) is bound in: guest commands run in a sandbox.
  */
 import { namesVolume } from '../src/disk/lvm.js';
 import { UserError } from '../src/errors.js';
 import { CommandError } from '../src/exec.js';
 import { firstDiskPartition } from '../src/guest/device-names.js';
-import { bindMount, makeMountPoint, mountDevice, mountedOptions } from '../src/guest/mounts.js';
+import { makeMountPoint, mountDevice, mountedOptions } from '../src/guest/mounts.js';
 import type { SessionEnv } from '../src/pipeline/session-env.js';
 import { StagedTree } from '../src/tree/staged-tree.js';
 import { describeRoot, type FilesystemSeen, type RootCandidate, whereIs } from './find-root.js';
@@ -85,12 +85,7 @@ export async function mountGuest(
       `${label}: /boot is on the logical volume ${whereIs(boot)}; xen2kvm converts guests on LVM whose /boot is a partition of its own`,
     );
   }
-  const bootPartition = boot.partition;
-  // Guest commands (the chroot) need /dev, /proc and /sys; a review runs none that needs them.
-  if (!env.readOnly) {
-    for (const special of ['/dev', '/proc', '/sys']) {
-      await bindMount(env.runner, env.cleanup, special, tree.hostPath(special));
-    }
-  }
-  return { dir, bootPartition };
+  // Nothing of the host is mounted into the guest's tree: its commands get their own /proc and
+  // /dev inside their sandbox, so every path under the root is on the guest's own filesystems.
+  return { dir, bootPartition: boot.partition };
 }

@@ -63,8 +63,7 @@ export async function applyPlan(
           task,
           io,
           (t) => `running for ${t.toFixed(0)} s`,
-          () =>
-            timed(timings, `run ${command.step}`, () => runPlannedCommand(host, current.guest.root, command)),
+          () => timed(timings, `run ${command.step}`, () => runPlannedCommand(host, current.guest, command)),
         );
       },
     })),

@@ -1,8 +1,7 @@
 /**
- * The guest's own initrd tooling: how to rebuild an initrd for one kernel, how to list what is in
- * one, and how to tell whether the modules KVM needs are in it (or built into the kernel).
+ * The guest's own initrd tooling: how to rebuild an initrd for one kernel, and whether the modules
+ * KVM needs are in an initrd (read on the host, never with the guest's lister) or built in.
  */
-import { type CommandRunner, inGuest } from '../exec.js';
 import type { StagedTree } from '../tree/staged-tree.js';
 import { listInitramfs } from './initrd-listing.js';
 
@@ -10,7 +9,6 @@ export interface InitrdTool {
   name: 'update-initramfs' | 'dracut' | 'mkinitrd (SUSE)' | 'mkinitrd (Red Hat)';
   /** The command that rebuilds `initrd` for a kernel with the virtio drivers and `modules` in it. */
   rebuild(kernelVersion: string, initrd: string, modules: readonly string[]): string[];
-  list(initrd: string): string[];
   /** Files the tool keeps beside the initrd (checksums), which a rebuild rewrites too. */
   stateFiles(kernelVersion: string): string[];
   /** Where the tool puts a kernel's initrd when it has none yet. */
@@ -29,7 +27,6 @@ const initramfsTools: InitrdTool = {
   name: 'update-initramfs',
   // The drivers come from /etc/initramfs-tools/modules, which the initramfs-modules step writes.
   rebuild: (version) => ['update-initramfs', '-u', '-k', version],
-  list: (initrd) => ['lsinitramfs', initrd],
   stateFiles: (version) => [`/var/lib/initramfs-tools/${version}`],
   defaultInitrd: (version) => `/boot/initrd.img-${version}`,
   harmless: [],
@@ -46,7 +43,6 @@ function dracut(defaultInitrd: (version: string) => string): InitrdTool {
       initrd,
       version,
     ],
-    list: (initrd) => ['lsinitrd', initrd],
     stateFiles: () => [],
     defaultInitrd,
     harmless: [],
@@ -65,7 +61,6 @@ const suseMkinitrd: InitrdTool = {
     '-m',
     [...VIRTIO_DRIVERS, ...modules].join(' '),
   ],
-  list: (initrd) => ['lsinitrd', initrd],
   stateFiles: () => [],
   defaultInitrd: (version) => `/boot/initrd-${version}`,
   harmless: [/root device/i, /could not find the root/i, /no root device/i],
@@ -81,7 +76,6 @@ const redhatMkinitrd: InitrdTool = {
     initrd,
     version,
   ],
-  list: (initrd) => ['lsinitrd', initrd],
   stateFiles: () => [],
   defaultInitrd: (version) => `/boot/initrd-${version}.img`,
   harmless: [/root device/i, /no module .* found for kernel/i],
@@ -148,22 +142,24 @@ export function builtinModules(tree: StagedTree, kernelVersion: string): Set<str
   return modulesInListing(text);
 }
 
+export interface InitrdVerdict {
+  /** Required modules neither built in nor in the initrd. */
+  missing: string[];
+  /** Why the initrd could not be read on the host (then every required module counts as missing). */
+  unreadable?: string;
+}
+
 export async function missingFromInitrd(
-  runner: CommandRunner,
   tree: StagedTree,
-  tool: InitrdTool,
   kernelVersion: string,
   initrd: string | undefined,
   required: readonly string[],
-): Promise<string[]> {
+): Promise<InitrdVerdict> {
   const builtin = builtinModules(tree, kernelVersion);
   const needed = required.map(normalize).filter((m) => !builtin.has(m));
-  if (!initrd || !tree.exists(initrd)) return needed;
-  // Reading the archive in-process costs milliseconds; the guest's lister, a shell pipeline, ~0.2 s.
-  const own = listInitramfs(tree.hostPath(initrd));
-  const listing = own
-    ? own.join('\n')
-    : (await runner.run(inGuest(tree.root, tool.list(initrd), 'read', 'query'))).stdout;
-  const present = modulesInListing(listing);
-  return needed.filter((m) => !present.has(m));
+  if (!initrd || !tree.isFile(initrd)) return { missing: needed };
+  const listing = await listInitramfs(tree.hostPath(initrd));
+  if ('unreadable' in listing) return { missing: needed, unreadable: listing.unreadable };
+  const present = modulesInListing(listing.paths.join('\n'));
+  return { missing: needed.filter((m) => !present.has(m)) };
 }

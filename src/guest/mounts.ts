@@ -30,7 +30,11 @@ export async function mountDevice(
   options: { fsType: string; readOnly: boolean },
 ): Promise<void> {
   // -w: never let mount fall back to read-only on a write-protected filesystem; that must fail here.
-  const mode = options.readOnly ? ['-o', readOnlyOptions(options.fsType)] : ['-w'];
+  // nosuid,nodev: a set-user-ID file or a device node the guest holds (or its code makes) is inert
+  // on the host; a review also executes nothing from it.
+  const mode = options.readOnly
+    ? ['-o', `${readOnlyOptions(options.fsType)},nosuid,nodev,noexec`]
+    : ['-w', '-o', 'nosuid,nodev'];
   await cleanup.acquire(
     { kind: 'mount', path: target },
     () =>
@@ -40,20 +44,6 @@ export async function mountDevice(
         kind: 'host',
         timeout: 'attach',
       }),
-    () => ({ description: `unmount ${target}`, undo: () => unmount(runner, target) }),
-    () => unmountIfMounted(runner, target),
-  );
-}
-
-export async function bindMount(
-  runner: CommandRunner,
-  cleanup: CleanupStack,
-  source: string,
-  target: string,
-): Promise<void> {
-  await cleanup.acquire(
-    { kind: 'mount', path: target },
-    () => runner.run({ file: 'mount', args: ['--bind', source, target], kind: 'host', timeout: 'attach' }),
     () => ({ description: `unmount ${target}`, undo: () => unmount(runner, target) }),
     () => unmountIfMounted(runner, target),
   );

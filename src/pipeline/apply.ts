@@ -1,17 +1,24 @@
 /**
  * Applying a plan: the staged file changes are written first, then the declared commands run inside
- * the chroot in order, each followed by its check. A dry-run never reaches this module.
+ * the guest's sandbox in order, each followed by its check. A dry-run never reaches this module.
  */
 import { chmodSync, copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type { AttachedDisk } from '../disk/attach.js';
 import { CommandError, type CommandRunner, inGuest } from '../exec.js';
 
 /** Where guest commands keep their temporary files: recorded by the journal, removed by rollback. */
 export const GUEST_TMPDIR = '/var/lib/xen2kvm/tmp';
 
 import { commitChange } from '../tree/commit.js';
+import { resolveInGuest } from '../tree/confine.js';
 import type { FileChange, StagedTree } from '../tree/staged-tree.js';
-import type { PlannedCommand } from './types.js';
+import type { Guest, PlannedCommand } from './types.js';
+
+/** The block devices of this image: the whole disk and its partitions (grub-install needs both). */
+function imageDevices(disk: AttachedDisk): string[] {
+  return [disk.disk, ...disk.partitions.values()];
+}
 
 export function writeChanges(tree: StagedTree, changes: readonly FileChange[]): void {
   for (const change of changes) commitChange(tree, change);
@@ -19,15 +26,17 @@ export function writeChanges(tree: StagedTree, changes: readonly FileChange[]): 
 
 export async function runPlannedCommand(
   runner: CommandRunner,
-  root: string,
+  guest: Pick<Guest, 'root' | 'disk'>,
   command: PlannedCommand,
 ): Promise<void> {
+  const root = guest.root;
   // Temporary files go where the journal covers them, so an interrupted command leaves nothing behind.
-  mkdirSync(`${root}${GUEST_TMPDIR}`, { recursive: true });
+  // Resolved inside the guest: a symlink on the way (/var -> /etc) must not lead onto the host.
+  mkdirSync(resolveInGuest(root, GUEST_TMPDIR), { recursive: true });
   const staged = (command.stage ?? []).map((file) => {
     if (!file.path.startsWith(`${GUEST_TMPDIR}/`))
       throw new Error(`${file.path}: staged files go under ${GUEST_TMPDIR}`);
-    const host = `${root}${file.path}`;
+    const host = resolveInGuest(root, file.path);
     mkdirSync(dirname(host), { recursive: true });
     if (file.from) copyFileSync(file.from, host);
     else writeFileSync(host, file.content ?? '');
@@ -36,7 +45,14 @@ export async function runPlannedCommand(
   });
   try {
     await runner.run({
-      ...inGuest(root, command.argv, 'write', command.timeout, { TMPDIR: GUEST_TMPDIR, ...command.env }),
+      ...inGuest(
+        root,
+        command.argv,
+        'write',
+        command.timeout,
+        { TMPDIR: GUEST_TMPDIR, ...command.env },
+        command.writesBootArea ? imageDevices(guest.disk) : [],
+      ),
       input: command.input,
     });
   } catch (error) {

@@ -115,7 +115,7 @@ export async function inspectAndPlan(
     {
       title: 'Plan the changes',
       task: (_, task) => {
-        const planner = new GuestPlanner(guest as Guest, env.runner);
+        const planner = new GuestPlanner(guest as Guest);
         return task.newListr(
           [
             ...steps.map((step) => ({

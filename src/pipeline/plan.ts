@@ -2,7 +2,6 @@
  * Planning: every guest step declares its file changes and commands against one staged tree.
  * Nothing is written here; dry-run and apply share all of it.
  */
-import type { CommandRunner } from '../exec.js';
 import type { DeviceRenames } from '../guest/device-names.js';
 import type { KernelArgsPolicy } from '../guest/kernel-args.js';
 import { StagedTree } from '../tree/staged-tree.js';
@@ -29,10 +28,7 @@ export class GuestPlanner {
   readonly warnings: string[] = [];
   private readonly kernelArgs: KernelArgsPolicy;
 
-  constructor(
-    private readonly guest: Guest,
-    private readonly inspect: CommandRunner,
-  ) {
+  constructor(private readonly guest: Guest) {
     this.tree = new StagedTree(guest.root);
     this.kernelArgs = kernelArgsFor(this.tree, guest.renames);
   }
@@ -41,7 +37,6 @@ export class GuestPlanner {
     return {
       guest: this.guest,
       tree: this.tree,
-      inspect: this.inspect,
       kernelArgs: this.kernelArgs,
       command: (command) => this.commands.push({ ...command, step: step.id }),
       warn: (message) => this.warnings.push(`${step.id}: ${message}`),

@@ -1,7 +1,7 @@
 /** The data a conversion is made of: what was found, and what the steps declare. */
 import type { AttachedDisk } from '../disk/attach.js';
 import type { PartitionTable } from '../disk/partition-table.js';
-import type { CommandRunner, TimeoutName } from '../exec.js';
+import type { TimeoutName } from '../exec.js';
 import type { DeviceRenames } from '../guest/device-names.js';
 import type { KernelArgsPolicy } from '../guest/kernel-args.js';
 import type { KernelPackage } from '../guest/kernel-packages.js';
@@ -39,7 +39,7 @@ export interface Guest {
   kernelPackages: KernelPackage[];
 }
 
-/** A command a step wants run inside the guest (chroot) after the file changes are written. */
+/** A command a step wants run inside the guest (its sandbox) after the file changes are written. */
 export interface PlannedCommand {
   step: string;
   argv: string[];
@@ -47,7 +47,10 @@ export interface PlannedCommand {
   timeout: TimeoutName;
   /** Guest paths (files or whole directories) the command may change: the journal records them first. */
   touches: string[];
-  /** Whether it writes the boot area in front of the first partition (grub-install). */
+  /**
+   * Whether it writes the boot area in front of the first partition (grub-install): the image's own
+   * block devices are then the only host devices its sandbox holds.
+   */
   writesBootArea?: boolean;
   /** Run after the command: throws when the command did not achieve what it must, whatever its exit code. */
   check?: { describe: string; run: () => Promise<void> };
@@ -73,8 +76,6 @@ export interface StagedFile {
 export interface StepContext {
   guest: Guest;
   tree: StagedTree;
-  /** For read-only inspection while planning (listing an initrd, say). */
-  inspect: CommandRunner;
   kernelArgs: KernelArgsPolicy;
   command(command: Omit<PlannedCommand, 'step'>): void;
   warn(message: string): void;

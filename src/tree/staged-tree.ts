@@ -77,6 +77,15 @@ export class StagedTree {
     return readFileSync(host, 'utf8');
   }
 
+  /** Whether `path` is a regular file on disk (symlinks followed inside the guest): never a fifo or device. */
+  isFile(path: string): boolean {
+    try {
+      return lstatSync(this.hostPath(path)).isFile();
+    } catch {
+      return false;
+    }
+  }
+
   exists(path: string): boolean {
     const staged = this.changes.get(path);
     if (staged) return staged.kind !== 'remove';

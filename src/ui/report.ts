@@ -1,7 +1,9 @@
 /** The dry-run report: every file diff, every guest command, and the domain XML - the complete plan. */
 import pc from 'picocolors';
-import { formatCommand } from '../exec.js';
+import { formatCommand, guestLimits } from '../exec.js';
 import type { PlannedCommand } from '../pipeline/types.js';
+import { describeSandbox } from '../sandbox/bubblewrap.js';
+import { cgroupSupport } from '../sandbox/cgroup.js';
 import type { FileChange } from '../tree/staged-tree.js';
 import { colorDiff, unifiedDiff } from './diff.js';
 
@@ -27,7 +29,8 @@ export function renderPlan(input: ReportInput): string {
     out.push(colorDiff(unifiedDiff(change), input.color).trimEnd());
   }
   out.push('');
-  out.push(heading(`# ${input.commands.length} command(s) to run inside the guest (chroot), in order`));
+  out.push(heading(`# ${input.commands.length} command(s) to run inside the guest, in order`));
+  if (input.commands.length > 0) out.push(`# ${howGuestCommandsRun()}`);
   for (const command of input.commands) {
     out.push(`${formatCommand({ file: command.argv[0] ?? '', args: command.argv.slice(1) })}`);
     out.push(`#   why: ${command.why}`);
@@ -44,6 +47,11 @@ export function renderPlan(input: ReportInput): string {
   out.push(heading(`# libvirt domain XML (${xmlState}: ${input.domainXml.path})`));
   out.push(input.domainXml.content.trimEnd());
   return `${out.join('\n')}\n`;
+}
+
+/** How the plan's guest commands would run on this host (the sandbox, its limits). */
+export function howGuestCommandsRun(): string {
+  return describeSandbox(guestLimits(), cgroupSupport());
 }
 
 /** Lines added and removed by a change, as `git diff --stat` counts them. */
@@ -68,7 +76,7 @@ export function renderPlanStat(input: ReportInput): string {
     );
   }
   out.push(` ${input.changes.length} file(s) changed`);
-  for (const command of input.commands) out.push(` run: ${command.argv.join(' ')}`);
+  for (const command of input.commands) out.push(` run in the guest's sandbox: ${command.argv.join(' ')}`);
   for (const warning of input.warnings) out.push(` warning: ${warning}`);
   out.push(` domain XML: ${input.domainXml.path}${input.domainXml.unchanged ? ' (unchanged)' : ''}`);
   return `${out.join('\n')}\n`;
@@ -93,6 +101,7 @@ export function planJson(input: ReportInput) {
       why: command.why,
       check: command.check?.describe ?? null,
     })),
+    sandbox: input.commands.length > 0 ? howGuestCommandsRun() : null,
     warnings: input.warnings,
     domainXml: {
       path: input.domainXml.path,

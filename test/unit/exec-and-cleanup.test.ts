@@ -37,17 +37,40 @@ describe('command runner', () => {
       runner.run({ file: 'true', args: [], kind: 'host', timeout: 'query' }),
     ).resolves.toMatchObject({ exitCode: 0 });
   });
-  it('runs guest commands through chroot with a clean environment', () => {
-    expect(inGuest('/mnt/g', ['update-initramfs', '-u'], 'write', 'initrd').args).toEqual([
-      '/mnt/g',
-      '/usr/bin/env',
-      '-i',
-      'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-      'LC_ALL=C',
-      'HOME=/root',
-      'update-initramfs',
-      '-u',
+  it('runs guest commands in a bubblewrap sandbox with a clean environment and few capabilities', () => {
+    const spec = inGuest('/mnt/g', ['update-initramfs', '-u'], 'write', 'initrd', {}, ['/dev/loop7']);
+    expect(spec.file).toBe('bwrap');
+    const args = spec.args.join(' ');
+    for (const ns of ['pid', 'ipc', 'uts', 'net', 'cgroup']) expect(spec.args).toContain(`--unshare-${ns}`);
+    expect(args).toContain('--die-with-parent --new-session');
+    expect(args).toContain('--bind /mnt/g / --proc /proc --dev /dev --dev-bind /dev/loop7 /dev/loop7');
+    expect(args).toContain('--cap-drop ALL');
+    expect(spec.args.filter((a) => a.startsWith('CAP_'))).toEqual([
+      'CAP_CHOWN',
+      'CAP_DAC_OVERRIDE',
+      'CAP_DAC_READ_SEARCH',
+      'CAP_FOWNER',
+      'CAP_FSETID',
     ]);
+    expect(args).toContain(
+      '--clearenv --setenv PATH /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    );
+    expect(args).not.toMatch(/--(ro-)?bind \/sys|--share-net/);
+    expect(spec.args.slice(-3)).toEqual(['--', 'update-initramfs', '-u']);
+    expect(spec.guest?.maxProcesses).toBeGreaterThan(0);
+  });
+  it('a review refuses every guest program before starting it', async () => {
+    const started: string[] = [];
+    const runner = new ReadOnlyRunner({
+      run: async (spec) => {
+        started.push(spec.file);
+        return { stdout: '', stderr: '', exitCode: 0 };
+      },
+    });
+    await expect(
+      runner.run(inGuest('/mnt/g', ['lsinitramfs', '/boot/initrd.img'], 'read', 'query')),
+    ).rejects.toThrow(/a review runs no program of the guest/);
+    expect(started).toEqual([]);
   });
 });
 
