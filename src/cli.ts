@@ -59,6 +59,7 @@ interface MigrateFlags {
   dryRun?: boolean;
   yes?: boolean;
   inPlace?: boolean;
+  journalDir?: string;
   output?: string;
   outputFormat?: 'raw' | 'qcow2';
   root?: string;
@@ -92,6 +93,7 @@ async function migrateOptions(image: string, opts: MigrateFlags): Promise<Migrat
     dryRun: Boolean(opts.dryRun),
     yes: Boolean(opts.yes),
     inPlace: Boolean(opts.inPlace),
+    journalDir: opts.journalDir,
     output: opts.output,
     outputFormat: opts.outputFormat ?? 'raw',
     root: opts.root,
@@ -251,6 +253,10 @@ export async function main(options: MainOptions): Promise<number> {
     .option('-n, --dry-run', 'show every file diff, guest command and the XML; change nothing')
     .option('-y, --yes', 'apply without asking for confirmation (needed when not on a terminal)')
     .option('--in-place', 'convert IMAGE itself, keeping a journal for xen2kvm rollback')
+    .option(
+      '--journal-dir <dir>',
+      'keep the in-place journal in DIR instead of beside IMAGE (needed for a block device)',
+    )
     .option('--output-dir <dir>', 'with several images: convert each into DIR/NAME.raw (or .qcow2)')
     .option(
       '-j, --jobs <count>',
@@ -465,9 +471,19 @@ export async function main(options: MainOptions): Promise<number> {
     .description('undo an in-place conversion: restore every file and the boot area from the journal')
     .argument('<image>', 'an image converted with migrate --in-place')
     .addOption(mapperOption())
+    .option('--from-guest-journal', "no journal beside the image: check and use the guest's own copy")
+    .option('--journal-dir <dir>', 'the journal is in DIR (migrate --journal-dir), not beside the image')
     .action(async (image: string, opts) => {
       const { rollback } = await import('./commands/journal-commands.js');
-      exitCode = await rollback(image, opts.mapper, makeIo(options, true));
+      exitCode = await rollback(
+        image,
+        {
+          mapper: opts.mapper,
+          fromGuestJournal: Boolean(opts.fromGuestJournal),
+          journalDir: opts.journalDir,
+        },
+        makeIo(options, true),
+      );
     });
 
   program
@@ -475,9 +491,19 @@ export async function main(options: MainOptions): Promise<number> {
     .description('keep an in-place conversion: drop its journal (and the original files it holds)')
     .argument('<image>', 'an image converted with migrate --in-place')
     .addOption(mapperOption())
+    .option('--from-guest-journal', "no journal beside the image: check and use the guest's own copy")
+    .option('--journal-dir <dir>', 'the journal is in DIR (migrate --journal-dir), not beside the image')
     .action(async (image: string, opts) => {
       const { commit } = await import('./commands/journal-commands.js');
-      exitCode = await commit(image, opts.mapper, makeIo(options, true));
+      exitCode = await commit(
+        image,
+        {
+          mapper: opts.mapper,
+          fromGuestJournal: Boolean(opts.fromGuestJournal),
+          journalDir: opts.journalDir,
+        },
+        makeIo(options, true),
+      );
     });
 
   program

@@ -18,6 +18,8 @@ export interface DomainOptions {
   /** Xen bridge -> KVM bridge mappings. */
   bridges: Map<string, BridgeTarget>;
   xmlPath?: string;
+  /** Where NAME.xml goes when xmlPath is not given (default: beside the image). */
+  xmlDir?: string;
   xen?: XenGuestConfig;
   /** Format of the image the XML points at (a qcow2 overlay in copy mode). */
   diskFormat?: string;
@@ -73,6 +75,8 @@ export function planDomainXml(
       }),
     );
   }
-  const path = options.xmlPath ? resolve(options.xmlPath) : join(dirname(diskPath), `${name}.xml`);
+  const path = options.xmlPath
+    ? resolve(options.xmlPath)
+    : join(options.xmlDir ?? dirname(diskPath), `${name}.xml`);
   return { path, content, warnings };
 }

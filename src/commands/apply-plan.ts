@@ -17,6 +17,8 @@ export interface ApplyTarget {
   /** Journal the run (in place), so it can be rolled back. */
   journaled: boolean;
   bootAreaLength: number;
+  /** --journal-dir, when the journal does not go beside the image. */
+  journalBase?: string;
 }
 
 /** Applies `accepted` (the plan's changes less those the operator skipped) and every planned command. */
@@ -33,6 +35,7 @@ export async function applyPlan(
     ? await timed(timings, 'journal', async () =>
         prepareJournal({
           image: target.image,
+          journalBase: target.journalBase,
           tree,
           rootPartition: current.guest.rootPartition,
           rootVolume: current.guest.rootVolume,

@@ -3,24 +3,19 @@
  * conversion recorded; `xen2kvm commit IMAGE` drops the journal once the operator is satisfied;
  * `xen2kvm cleanup [IMAGE]` releases mounts and loop devices that a killed run left behind.
  */
-import { cpSync, existsSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { preflight } from '../../steps/map.js';
 import { CleanupStack } from '../cleanup.js';
 import { chooseMapper, type MapMethod } from '../disk/attach.js';
+import { bootAreaLength } from '../disk/partition-table.js';
 import { InterruptedError, UserError } from '../errors.js';
 import { HostCommandRunner } from '../exec.js';
 import { inspectAndPlan, type Timings } from '../pipeline/inspect-and-plan.js';
 import type { SessionEnv } from '../pipeline/session-env.js';
+import { adoptGuestJournal, hasGuestJournal, removeFromGuest } from '../safety/guest-journal.js';
 import { processesHolding } from '../safety/holders.js';
-import {
-  GUEST_JOURNAL_DIR,
-  type Journal,
-  journalDir,
-  readJournal,
-  restore,
-  writeBootArea,
-} from '../safety/journal.js';
+import { type Journal, journalDir, readJournal, restore, writeBootArea } from '../safety/journal.js';
 import { acquireLock } from '../safety/lock.js';
 import { RecoveryLog, recoverLeftovers } from '../safety/recovery.js';
 import type { StagedTree } from '../tree/staged-tree.js';
@@ -33,13 +28,32 @@ interface Opened {
   dir: string;
 }
 
-/** Locks the image, attaches it read-write, mounts the guest, and runs `work` on it; always releases. */
+export interface JournalOptions {
+  mapper: MapMethod | 'auto';
+  /** Use the copy of the journal inside the guest when none is beside the image (it is guest data). */
+  fromGuestJournal: boolean;
+  /** migrate's --journal-dir, when the journal is not beside the image. */
+  journalDir?: string;
+}
+
+/**
+ * Locks the image, attaches it read-write, mounts the guest, and runs `work` on it; always
+ * releases. An image with no journal beside it is refused before anything is attached (a refusal
+ * leaves it byte-identical), unless the operator asked for the guest's copy.
+ */
 async function withGuest<T>(
   image: string,
-  mapper: MapMethod | 'auto',
+  options: JournalOptions,
   io: CliIo,
   work: (opened: Opened) => T,
 ): Promise<T> {
+  const dir = journalDir(image, options.journalDir);
+  const beside = readJournal(dir);
+  if (!beside && !options.fromGuestJournal) {
+    throw new UserError(
+      `${image} has no xen2kvm journal beside it (${dir}): nothing to undo or keep (it was not converted in place, or was committed; if it moved hosts without it, --from-guest-journal uses the guest's own copy)`,
+    );
+  }
   const host = new HostCommandRunner();
   const lock = acquireLock(image);
   const cleanup = new CleanupStack(new RecoveryLog(image));
@@ -54,21 +68,22 @@ async function withGuest<T>(
         `${image} is open in ${holders.map((h) => `${h.command} (pid ${h.pid})`).join(', ')}; stop it first`,
       );
     }
-    const dir = journalDir(image);
-    const beside = readJournal(dir);
     const env: SessionEnv = { runner: host, cleanup, readOnly: false };
     const table = await preflight(env, image, true);
     const prepare = {
       image,
-      mapper: chooseMapper(mapper),
+      mapper: chooseMapper(options.mapper),
       root: beside ? (beside.rootVolume ?? String(beside.rootPartition)) : undefined,
     };
     const { guest, plan } = await inspectAndPlan(io, env, prepare, table, timings, []);
     let journal = beside;
-    if (!journal && existsSync(plan.tree.hostPath(`${GUEST_JOURNAL_DIR}/journal.json`))) {
-      // The copy beside the image is gone (the image moved hosts): the guest's own copy serves.
-      cpSync(plan.tree.hostPath(GUEST_JOURNAL_DIR), dir, { recursive: true });
-      journal = readJournal(dir);
+    if (!journal && hasGuestJournal(plan.tree)) {
+      // The copy beside the image is gone (the image moved hosts): the guest's copy, once checked.
+      journal = adoptGuestJournal(plan.tree, dir, {
+        rootPartition: guest.rootPartition,
+        rootVolume: guest.rootVolume,
+        bootAreaMax: bootAreaLength(table),
+      });
       writeLine(
         io.stderr,
         `note: using the journal kept inside the guest (${guest.rootVolume ? `logical volume ${guest.rootVolume}` : `partition ${guest.rootPartition}`})`,
@@ -88,16 +103,13 @@ async function withGuest<T>(
 }
 
 function removeGuestJournal(tree: StagedTree, journal: Journal): void {
-  rmSync(tree.hostPath(GUEST_JOURNAL_DIR), { recursive: true, force: true });
-  if (!journal.guestDirExisted) rmSync(tree.hostPath('/var/lib/xen2kvm'), { recursive: true, force: true });
+  removeFromGuest(tree, journal.guestDirExisted);
 }
 
-export async function rollback(image: string, mapper: MapMethod | 'auto', io: CliIo): Promise<number> {
-  const outcome = await withGuest(image, mapper, io, ({ tree, journal, dir }) => {
+export async function rollback(image: string, options: JournalOptions, io: CliIo): Promise<number> {
+  const outcome = await withGuest(image, options, io, ({ tree, journal, dir }) => {
     if (!journal) {
-      throw new UserError(
-        `${image} has no xen2kvm journal: nothing to roll back (it was not converted in place, or was committed)`,
-      );
+      throw new UserError(`${image} has no xen2kvm journal, inside the guest either: nothing to roll back`);
     }
     const summary = restore(tree, journal, join(dir, 'blobs'));
     removeGuestJournal(tree, journal);
@@ -114,9 +126,10 @@ export async function rollback(image: string, mapper: MapMethod | 'auto', io: Cl
   return 0;
 }
 
-export async function commit(image: string, mapper: MapMethod | 'auto', io: CliIo): Promise<number> {
-  const dir = await withGuest(image, mapper, io, ({ tree, journal, dir }) => {
-    if (!journal) throw new UserError(`${image} has no xen2kvm journal: nothing to commit`);
+export async function commit(image: string, options: JournalOptions, io: CliIo): Promise<number> {
+  const dir = await withGuest(image, options, io, ({ tree, journal, dir }) => {
+    if (!journal)
+      throw new UserError(`${image} has no xen2kvm journal, inside the guest either: nothing to commit`);
     if (journal.state !== 'applied') {
       throw new UserError(
         `the conversion of ${image} did not finish (${journal.state}): run migrate again, or roll it back`,

@@ -2,7 +2,7 @@
  * What `xen2kvm migrate` is asked to do, and the refusals of contradictory or unsafe choices that
  * come before anything is opened.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statfsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { DomainOptions } from '../../steps/domain-xml.js';
 import type { MapMethod } from '../disk/attach.js';
@@ -22,6 +22,8 @@ export interface MigrateOptions {
   yes: boolean;
   /** Convert the image itself (with a journal). */
   inPlace: boolean;
+  /** Where the in-place journal goes instead of beside the image (needed for a block device). */
+  journalDir?: string;
   /** Convert into this new image instead; the source is only read. */
   output?: string;
   outputFormat: 'raw' | 'qcow2';
@@ -78,7 +80,14 @@ export function checkUsage(options: MigrateOptions, io: CliIo): void {
   if (options.output && existsSync(options.output)) {
     throw new UserError(`${options.output} already exists; remove it or choose another --output`, 2);
   }
+  if (options.journalDir) checkJournalDir(options.journalDir);
   if (options.dryRun) return;
+  if (!options.output && !options.journalDir && isBlockDevice(options.image)) {
+    throw new UserError(
+      `${options.image} is a block device: an in-place journal beside it would be in /dev, lost at the next reboot; give --journal-dir DIR on a persistent filesystem, or convert a copy with --output NEW`,
+      2,
+    );
+  }
   if (!options.yes && !io.interactive) {
     throw new UserError(
       'not a terminal, so no confirmation can be asked: review with --dry-run, then apply with --yes',
@@ -88,6 +97,38 @@ export function checkUsage(options: MigrateOptions, io: CliIo): void {
   if (options.yes && !options.inPlace && !options.output) {
     throw new UserError(
       '--yes does not choose where to write: add --in-place (journaled, undo with xen2kvm rollback) or --output NEW.raw',
+      2,
+    );
+  }
+}
+
+export function isBlockDevice(path: string): boolean {
+  try {
+    return statSync(path).isBlockDevice();
+  } catch {
+    return false;
+  }
+}
+
+/** Filesystems that do not survive a reboot: a journal there would be lost with the undo it allows. */
+const VOLATILE = new Map([
+  [0x01021994, 'tmpfs'],
+  [0x858458f6, 'ramfs'],
+]);
+
+/** --journal-dir must be an existing directory on a filesystem that survives a reboot. */
+export function checkJournalDir(dir: string): void {
+  let fsType: number;
+  try {
+    if (!statSync(dir).isDirectory()) throw new Error('not a directory');
+    fsType = statfsSync(dir).type;
+  } catch {
+    throw new UserError(`--journal-dir ${dir} is not a directory; create it on a persistent filesystem`, 2);
+  }
+  const volatile = VOLATILE.get(fsType);
+  if (volatile) {
+    throw new UserError(
+      `--journal-dir ${dir} is on ${volatile}, lost at the next reboot with the journal; choose a directory on a persistent filesystem`,
       2,
     );
   }

@@ -29,7 +29,13 @@ import { type ReportInput, renderPlanAs } from '../ui/report.js';
 import { seconds } from '../ui/task-list.js';
 import { loadXenConfig } from '../xen/load.js';
 import { applyPlan } from './apply-plan.js';
-import { askBridges, checkUsage, type MigrateOptions, verboseListener } from './migrate-options.js';
+import {
+  askBridges,
+  checkUsage,
+  isBlockDevice,
+  type MigrateOptions,
+  verboseListener,
+} from './migrate-options.js';
 import { reportConverted } from './migrate-result.js';
 import { summaryLines } from './migrate-summary.js';
 import { finishOutput, type OutputSource, prepareWorkImage } from './output-image.js';
@@ -109,6 +115,7 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
     if (options.inPlace && !options.dryRun) {
       checkJournalRoom({
         image: source,
+        journalBase: options.journalDir,
         tree: reviewed.plan.tree,
         bootAreaLength,
         changes: reviewed.plan.tree.allChanges(),
@@ -119,6 +126,8 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
 
     const xml = planDomainXml(out.target, {
       ...domain,
+      // Never beside a block device: /dev is lost at the next reboot.
+      xmlDir: isBlockDevice(out.target) ? (options.journalDir ?? process.cwd()) : undefined,
       diskFormat: options.output ? options.outputFormat : (container ?? 'raw'),
       laidOut: fsInput
         ? { disks: [out.target, ...fsInput.disks.slice(1)], absorbed: fsInput.absorbed }
@@ -194,7 +203,7 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
       host,
       current,
       accepted,
-      { image: workImage, journaled: !options.output, bootAreaLength },
+      { image: workImage, journaled: !options.output, bootAreaLength, journalBase: options.journalDir },
       timings,
     );
     if (direct) {

@@ -9,8 +9,8 @@ import { dirname, join } from 'node:path';
 import { readImageHead } from '../disk/mbr.js';
 import type { PlannedCommand } from '../pipeline/types.js';
 import type { FileChange, StagedTree } from '../tree/staged-tree.js';
+import { copyIntoGuest } from './guest-journal.js';
 import {
-  copyIntoGuest,
   coveringRoots,
   estimateSnapshotBytes,
   GUEST_JOURNAL_DIR,
@@ -35,6 +35,8 @@ export interface PreparedJournal {
 
 export function prepareJournal(options: {
   image: string;
+  /** --journal-dir, when the journal does not go beside the image. */
+  journalBase?: string;
   tree: StagedTree;
   rootPartition: number;
   rootVolume?: string;
@@ -42,7 +44,7 @@ export function prepareJournal(options: {
   changes: readonly FileChange[];
   commands: readonly PlannedCommand[];
 }): PreparedJournal {
-  const dir = journalDir(options.image);
+  const dir = journalDir(options.image, options.journalBase);
   const existing = readJournal(dir);
   const wanted = coveringRoots([
     ...options.changes.map((c) => c.path),
@@ -92,6 +94,7 @@ export function prepareJournal(options: {
  */
 export function checkJournalRoom(options: {
   image: string;
+  journalBase?: string;
   tree: StagedTree;
   bootAreaLength: number;
   changes: readonly FileChange[];
@@ -102,7 +105,11 @@ export function checkJournalRoom(options: {
     ...options.commands.flatMap((c) => c.touches),
   ]);
   const bytes = estimateSnapshotBytes(options.tree, roots) + options.bootAreaLength;
-  requireRoom(dirname(journalDir(options.image)), bytes + 1024 * 1024, `the journal beside ${options.image}`);
+  requireRoom(
+    dirname(journalDir(options.image, options.journalBase)),
+    bytes + 1024 * 1024,
+    `the journal beside ${options.image}`,
+  );
   requireRoom(
     options.tree.hostPath('/var/lib'),
     bytes + GUEST_HEADROOM,

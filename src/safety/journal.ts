@@ -1,15 +1,16 @@
 /**
  * The in-place journal: before the first write, the original of every path a conversion may change
  * (files, symlinks, whole directories such as /boot/grub), the boot area in front of the first
- * partition, and the commands run. It is kept beside the image (IMAGE.xen2kvm-journal/) and inside
- * the guest (/var/lib/xen2kvm/journal/), so either copy can undo the conversion byte for byte.
+ * partition, and the commands run. It is kept beside the image (IMAGE.xen2kvm-journal/), the
+ * authority, and copied inside the guest (/var/lib/xen2kvm/journal/) for an image that moves hosts
+ * without it; that copy is guest data and is used only as guest-journal.ts allows.
  */
 import { createHash } from 'node:crypto';
 import {
   chmodSync,
   chownSync,
   closeSync,
-  cpSync,
+  copyFileSync,
   existsSync,
   fsyncSync,
   lchownSync,
@@ -24,7 +25,7 @@ import {
   symlinkSync,
   writeSync,
 } from 'node:fs';
-import { join, posix, resolve } from 'node:path';
+import { basename, join, posix, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import type { StagedTree } from '../tree/staged-tree.js';
 
@@ -54,8 +55,11 @@ export interface Journal {
   guestDirExisted: boolean;
 }
 
-export function journalDir(image: string): string {
-  return `${resolve(image)}.xen2kvm-journal`;
+/** Where an image's journal lives: beside it, or in `base` (--journal-dir, for a block device). */
+export function journalDir(image: string, base?: string): string {
+  return base
+    ? join(resolve(base), `${basename(image)}.xen2kvm-journal`)
+    : `${resolve(image)}.xen2kvm-journal`;
 }
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
@@ -212,7 +216,9 @@ export function restore(tree: StagedTree, journal: Journal, blobs: string): Rest
         const blob = join(blobs, entry.sha256);
         if (!existsSync(blob))
           throw new UserError(`the journal is missing the saved copy of ${entry.path} (${blob})`);
-        cpSync(blob, `${host}.xen2kvm-restore`);
+        // Never through an entry of that name the guest may have put there.
+        rmSync(`${host}.xen2kvm-restore`, { force: true });
+        copyFileSync(blob, `${host}.xen2kvm-restore`, 1);
         renameSync(`${host}.xen2kvm-restore`, host);
         summary.restored++;
       }
@@ -234,13 +240,6 @@ export function restore(tree: StagedTree, journal: Journal, blobs: string): Rest
     }
   }
   return summary;
-}
-
-/** Copies the journal directory beside the image into the guest (its second home). */
-export function copyIntoGuest(tree: StagedTree, dir: string): void {
-  const target = tree.hostPath(GUEST_JOURNAL_DIR);
-  mkdirSync(target, { recursive: true, mode: 0o700 });
-  cpSync(dir, target, { recursive: true, force: true });
 }
 
 export function writeBlob(blobs: string, data: Buffer): string {

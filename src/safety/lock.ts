@@ -1,11 +1,25 @@
 /**
- * One xen2kvm at a time per image: a lock file holding the owner's pid. A lock whose owner is gone
- * (killed, machine rebooted) is stale: it is explained and taken over.
+ * One xen2kvm at a time per image: a lock file holding the owner's pid, created atomically (O_EXCL)
+ * and named by the image's identity - its device and inode, or the block device itself - so a
+ * symlink, a hard link or a bind mount of the same image meets the same lock. A lock whose owner
+ * is gone (killed, machine rebooted) is stale: it is explained and taken over.
  */
-import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { closeSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
-import { processAlive, statePath } from './run-dir.js';
+import { processAlive, runDir } from './run-dir.js';
+
+/** The lock file of the image `image` names, whatever path names it. */
+export function lockPath(image: string): string {
+  let identity: string;
+  try {
+    const stat = statSync(image);
+    identity = stat.isBlockDevice() ? `block-${stat.rdev}` : `file-${stat.dev}-${stat.ino}`;
+  } catch {
+    throw new UserError(`${image}: no such file; give the path of the guest's raw disk image`);
+  }
+  return join(runDir(), `${identity}.lock`);
+}
 
 export interface ImageLock {
   release(): void;
@@ -20,7 +34,7 @@ interface LockContent {
 }
 
 export function acquireLock(image: string): ImageLock {
-  const path = statePath(image, 'lock');
+  const path = lockPath(image);
   let staleFrom: number | undefined;
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
@@ -46,7 +60,7 @@ export function acquireLock(image: string): ImageLock {
       }
       if (owner && processAlive(owner.pid)) {
         throw new UserError(
-          `${image} is being converted by another xen2kvm (pid ${owner.pid}, since ${owner.started}); wait for it to finish`,
+          `${image} is being converted by another xen2kvm (pid ${owner.pid}, since ${owner.started}${owner.image === resolve(image) ? '' : `, as ${owner.image}`}); wait for it to finish`,
         );
       }
       staleFrom = owner?.pid ?? -1;

@@ -8,6 +8,7 @@ import { loopDevicesOf } from '../disk/attach.js';
 import { deactivateVolumeGroup } from '../disk/lvm.js';
 import { disconnectNbd } from '../disk/nbd.js';
 import type { CommandRunner } from '../exec.js';
+import { reapDeadSandboxes } from '../sandbox/cgroup.js';
 import { processAlive, runDir, statePath } from './run-dir.js';
 
 export type RecoveryRecord =
@@ -119,7 +120,8 @@ export async function recoverLeftovers(runner: CommandRunner, image?: string): P
     : readdirSync(runDir())
         .filter((name) => name.endsWith('.state.json'))
         .map((name) => join(runDir(), name));
-  const done: string[] = [];
+  // The processes of a dead run's guest commands die first: nothing is unmounted under them.
+  const done: string[] = await reapDeadSandboxes(processAlive);
   for (const file of files) {
     if (!existsSync(file)) continue;
     const state = JSON.parse(readFileSync(file, 'utf8')) as RecoveryFile;
