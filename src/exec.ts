@@ -45,6 +45,8 @@ export interface CommandSpec {
    * every process it started killed when it ends, times out or is interrupted.
    */
   guest?: SandboxLimits;
+  /** For a guest command, what the guest was asked to run (messages name it, not bwrap's flags). */
+  guestArgv?: readonly string[];
 }
 
 export interface CommandResult {
@@ -60,7 +62,7 @@ export class CommandError extends Error {
     readonly result: CommandResult | undefined,
     reason: string,
   ) {
-    super(`${formatCommand(spec)}: ${reason}`);
+    super(`${describeCommand(spec)}: ${reason}`);
   }
 }
 
@@ -73,6 +75,13 @@ export type CommandListener = (spec: CommandSpec, result: CommandResult | undefi
 
 export function formatCommand(spec: Pick<CommandSpec, 'file' | 'args'>): string {
   return [spec.file, ...spec.args].map(shellQuote).join(' ');
+}
+
+/** The command as messages name it: a guest command by what it runs in the guest. */
+export function describeCommand(spec: Pick<CommandSpec, 'file' | 'args' | 'guestArgv'>): string {
+  if (!spec.guestArgv) return formatCommand(spec);
+  const [file = '', ...args] = spec.guestArgv;
+  return `${formatCommand({ file, args })} (in the guest's sandbox)`;
 }
 
 export function shellQuote(word: string): string {
@@ -223,6 +232,7 @@ export function inGuest(
     kind,
     timeout,
     guest: guestLimits(),
+    guestArgv: argv,
   };
 }
 

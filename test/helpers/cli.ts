@@ -18,14 +18,14 @@ export interface CliRun {
 
 export async function runCli(
   args: string[],
-  options: { timeout?: number; cwd?: string } = {},
+  options: { timeout?: number; cwd?: string; env?: Record<string, string> } = {},
 ): Promise<CliRun> {
   const result = await execa('node', [CLI, ...args], {
     reject: false,
     stdin: 'ignore',
     cwd: options.cwd,
     timeout: options.timeout ?? 10 * 60_000,
-    env: { NO_COLOR: '1' },
+    env: { NO_COLOR: '1', ...options.env },
   });
   return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr) };
 }
