@@ -13,7 +13,8 @@ import { streamCommand } from '../exec.js';
 
 const CPIO_MAGIC = ['070701', '070702'];
 const HEADER = 110;
-const align4 = (n: number) => (n + 3) & ~3;
+// Arithmetic, not bitwise: offsets pass 2^31 in large (or hostile) archives.
+const align4 = (n: number) => n + ((4 - (n % 4)) % 4);
 
 export interface ListingLimits {
   /** Decompressed bytes read at most (the whole stream, all archives). */
