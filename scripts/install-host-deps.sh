@@ -17,6 +17,13 @@ packages=(
   tmux           # the interactive tests drive the CLI in a real pseudo-terminal
   cpio           # the initrd-listing tests build small archives
   lvm2           # the layout tests make an LVM physical volume (pvcreate, vgcreate)
+  bubblewrap     # the sandbox every guest command runs in
+  xz-utils       # reading initrds compressed with xz or lzma
+  bzip2          # ... bzip2
+  lz4            # ... lz4
+  lzop           # ... lzo
+  zstd           # ... zstd (Debian 12's default)
+  perl           # the hostile-guest tests' attacks are perl one-liners run inside the guest
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -135,7 +135,9 @@ const commandsRun = (stderr: string) =>
     .map((line) => line.slice(4).split(' ')[0]);
 
 describe('a review runs nothing of the guest', () => {
-  it('lists a zstd initrd on the host, with no guest program run (the guest wraps its listers)', async () => {
+  it('lists a zstd initrd on the host, with no guest program run (the guest wraps its listers)', {
+    timeout: 240_000,
+  }, async () => {
     const image = await hostile('zstd-initrd', async (root) => {
       const initrd = join(root, `boot/initrd.img-${KERNEL}`);
       const cpio = await execa('sh', ['-c', `zcat '${initrd}'`], { encoding: 'buffer' });
@@ -159,7 +161,9 @@ describe('a review runs nothing of the guest', () => {
     expect(await leftovers(image)).toEqual(NOTHING_LEFT);
   });
 
-  it('stops reading an initrd that is a decompression bomb and says so in one warning', async () => {
+  it('stops reading an initrd that is a decompression bomb and says so in one warning', {
+    timeout: 240_000,
+  }, async () => {
     const image = await hostile('gzip-bomb', async (root) => {
       // A cpio member claiming 4 GiB, then 3 GiB of zeros: 48 gzip members of 64 MiB each.
       const header = `070701${'0'.repeat(8 * 6)}ffffffff${'0'.repeat(8 * 4)}00000006${'0'.repeat(8)}zeros\0`;
@@ -186,7 +190,9 @@ describe('a review runs nothing of the guest', () => {
 });
 
 describe('the journal is the host’s', () => {
-  it('a guest whose journal directory is a symlink to a host path keeps its journal inside itself', async () => {
+  it('a guest whose journal directory is a symlink to a host path keeps its journal inside itself', {
+    timeout: 240_000,
+  }, async () => {
     const image = await hostile('journal-symlink', (root) => {
       rmSync(join(root, 'var/lib/xen2kvm'), { recursive: true, force: true });
       symlinkSync('/dev', join(root, 'var/lib/xen2kvm'));
@@ -202,7 +208,9 @@ describe('the journal is the host’s', () => {
     expect(await hostState()).toEqual(hostBefore);
   });
 
-  it('a journal forged inside the guest is refused, and when adopted changes only the guest', async () => {
+  it('a journal forged inside the guest is refused, and when adopted changes only the guest', {
+    timeout: 240_000,
+  }, async () => {
     const canary = `/dev/x2k-canary-${process.pid}`;
     writeFileSync(canary, 'host file under /dev\n');
     const runMode = statSync('/run').mode;
