@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { ensureFixture } from '../fixtures/images/fixtures.js';
+import { bubblewrapArgs } from '../src/sandbox/bubblewrap.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
@@ -34,11 +35,12 @@ const say = (line = '') => {
 async function measure(
   file: string,
   args: string[],
+  env: Record<string, string> = {},
 ): Promise<{ ms: number; peakKiB: number; stdout: string }> {
   const started = performance.now();
   const run = await execa('/usr/bin/time', ['-f', '%M', file, ...args], {
     reject: false,
-    env: { NO_COLOR: '1' },
+    env: { NO_COLOR: '1', ...env },
   });
   const ms = performance.now() - started;
   if (run.exitCode !== 0) throw new Error(`${file} ${args.join(' ')} failed: ${run.stderr.slice(-500)}`);
@@ -114,6 +116,23 @@ async function main(): Promise<void> {
     say();
     say(
       "The time beyond the floor is the tool's safety and start-up, which the floor does without: Node's start-up and module loading (about the `--version` time), the read-only review pass that maps, mounts and plans everything before anything may write (map, find root, mount and plan above count both passes), the journal, and the check that the rebuilt initrd really holds the drivers.",
+    );
+    say();
+
+    say('## What the sandbox costs: the floor with its guest commands in a chroot, and in the sandbox');
+    // The tool's own bwrap arguments, without the command (the floor script appends it).
+    const sandbox = bubblewrapArgs({ root: '@ROOT@', argv: [] }).slice(0, -1).join('\n');
+    const chrooted: number[] = [];
+    const sandboxed: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      chrooted.push((await measure('bash', [FLOOR, fresh('floor.raw')])).ms);
+      sandboxed.push((await measure('bash', [FLOOR, fresh('floor.raw')], { FLOOR_SANDBOX: sandbox })).ms);
+    }
+    const cost = median(sandboxed) - median(chrooted);
+    say(`- floor, guest commands in a chroot: ${s(median(chrooted))}`);
+    say(`- floor, guest commands in the sandbox: ${s(median(sandboxed))}`);
+    say(
+      `- the sandbox's cost: ${s(cost)}, ${((100 * cost) / toolMedian).toFixed(1)}% of the conversion (xen2kvm --in-place, ${s(toolMedian)})`,
     );
     say();
 
