@@ -224,7 +224,6 @@ describe('guest code runs confined to its sandbox', () => {
     );
     expect(processesWith('x2kbomb')).toEqual([]);
     expect(processesWith(`sleep ${ORPHAN}`)).toEqual([]);
-    expect(readdirSync('/sys/fs/cgroup/pids').filter((n) => n.startsWith('xen2kvm-'))).toEqual([]);
     expect(existsSync(output)).toBe(false);
     expect(await hostCanaries()).toEqual(before);
     expect(await leftovers(image)).toEqual(NOTHING_LEFT);
