@@ -95,7 +95,7 @@ describe('hostile images never touch the host', () => {
     expect(await leftovers(image)).toEqual(NOTHING_LEFT);
   });
 
-  it('a configuration file of gigabytes is refused in one line', async () => {
+  it('a configuration file of gigabytes is refused in one line', { timeout: 240_000 }, async () => {
     const image = await hostile('huge', (root) => {
       truncateSync(join(root, 'etc/default/grub'), 10 * 1024 ** 3);
     });
@@ -182,8 +182,11 @@ describe('a review runs nothing of the guest', () => {
     });
     const run = await runCli(['migrate', '--dry-run', image]);
     expect(run.exitCode).toBe(0);
-    expect(run.stdout).toContain(
-      `# warning: initrd: /boot/initrd.img-${KERNEL} cannot be read on the host (gzip: more than 1024 MiB decompressed (a decompression bomb?)): it is rebuilt`,
+    // Stopped by its byte cap, or by its time cap on a machine busy enough to be slower than that.
+    expect(run.stdout).toMatch(
+      new RegExp(
+        `# warning: initrd: /boot/initrd.img-${KERNEL} cannot be read on the host \\(gzip: (more than 1024 MiB decompressed \\(a decompression bomb\\?\\)|reading it took more than 60 s)\\): it is rebuilt`,
+      ),
     );
     expect(await leftovers(image)).toEqual(NOTHING_LEFT);
   });
@@ -281,12 +284,13 @@ describe('one run per image', () => {
   it('two in-place runs started together, through a symlink or a hard link, never both convert', {
     timeout: 300_000,
   }, async () => {
-    const image = await workingCopy('debian12-xen-pv', join(dir, 'race.raw'));
-    const link = join(dir, 'race-link.raw');
-    const hard = join(dir, 'race-hard.raw');
-    symlinkSync(image, link);
-    linkSync(image, hard);
-    for (const other of [link, hard, link]) {
+    // A fresh guest each round: both runs then have a whole conversion to do, so they overlap.
+    let image = '';
+    for (const [round, kind] of ['symlink', 'hard link', 'symlink'].entries()) {
+      image = await workingCopy('debian12-xen-pv', join(dir, `race-${round}.raw`));
+      const other = join(dir, `race-${round}-other.raw`);
+      if (kind === 'symlink') symlinkSync(image, other);
+      else linkSync(image, other);
       const runs = await Promise.all([
         runCli(['migrate', '--yes', '--in-place', image]),
         runCli(['migrate', '--yes', '--in-place', other]),
