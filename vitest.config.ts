@@ -6,7 +6,8 @@ export default defineConfig({
     // End-to-end files attach loop devices and boot qemu: one file at a time keeps them from
     // competing for the machine's two cores and its loop devices.
     fileParallelism: false,
-    testTimeout: 60_000,
+    // Generous: an end-to-end test hashes 2 GiB images and converts them, slowly on a busy machine.
+    testTimeout: 180_000,
     hookTimeout: 40 * 60_000,
     reporters: ['default', './test/helpers/summary-reporter.ts'],
   },
