@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { workingCopy } from '../../fixtures/images/fixtures.js';
+import { ensureFixture, workingCopy } from '../../fixtures/images/fixtures.js';
 import { runCli } from '../helpers/cli.js';
 import { editGuest } from '../helpers/guest-tree.js';
 import { leftovers, NOTHING_LEFT, sha256 } from '../helpers/host-state.js';
@@ -50,6 +50,8 @@ async function partitioned(
 }
 
 beforeAll(async () => {
+  // Built here, under the hook's time limit, not by the first test that needs it.
+  await ensureFixture('debian12-xen-pv');
   dir = mkdtempSync(join(tmpdir(), 'e2e-bad-input-'));
 });
 

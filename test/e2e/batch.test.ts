@@ -8,13 +8,15 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { workingCopy } from '../../fixtures/images/fixtures.js';
+import { ensureFixture, workingCopy } from '../../fixtures/images/fixtures.js';
 import { runCli } from '../helpers/cli.js';
 import { leftovers, NOTHING_LEFT } from '../helpers/host-state.js';
 
 let dir: string;
 
-beforeAll(() => {
+beforeAll(async () => {
+  // Built here, under the hook's time limit, not by the first test that needs it.
+  await ensureFixture('debian12-xen-pv');
   dir = mkdtempSync(join(tmpdir(), 'e2e-batch-'));
 });
 

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FixtureName, workingCopy } from '../../fixtures/images/fixtures.js';
+import { ensureFixture, type FixtureName, workingCopy } from '../../fixtures/images/fixtures.js';
 import { bootCheckArgs, runCli } from '../helpers/cli.js';
 import { leftovers, NOTHING_LEFT, sha256 } from '../helpers/host-state.js';
 
@@ -17,7 +17,10 @@ const GOLDEN = join(import.meta.dirname, '..', 'golden');
 const BOOT_TEST_TIMEOUT = 8 * 60_000;
 
 let dir: string;
-beforeAll(() => {
+beforeAll(async () => {
+  // Built here, under the hook's time limit, not by the first test that needs them.
+  await ensureFixture('debian12-xen-dracut');
+  await ensureFixture('debian12-xen-sysvinit');
   dir = mkdtempSync(join(tmpdir(), 'e2e-families-'));
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { workingCopy } from '../../fixtures/images/fixtures.js';
+import { ensureFixture, workingCopy } from '../../fixtures/images/fixtures.js';
 import { readImageHead } from '../../src/disk/mbr.js';
 import { bootCheckArgs, runCli } from '../helpers/cli.js';
 import { editGuest, readFromPartition } from '../helpers/guest-tree.js';
@@ -307,7 +307,8 @@ describe('/boot on its own partition, fstab by UUID and LABEL', () => {
 describe('GPT with a BIOS boot partition', () => {
   let dir: string;
 
-  beforeAll(() => {
+  beforeAll(async () => {
+    await ensureFixture('debian12-xen-gpt');
     dir = mkdtempSync(join(tmpdir(), 'e2e-gpt-'));
   });
 

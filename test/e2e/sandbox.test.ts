@@ -22,7 +22,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { workingCopy } from '../../fixtures/images/fixtures.js';
+import { ensureFixture, workingCopy } from '../../fixtures/images/fixtures.js';
 import { runCli } from '../helpers/cli.js';
 import { editGuest, readFromPartition } from '../helpers/guest-tree.js';
 import { leftovers, NOTHING_LEFT, sha256 } from '../helpers/host-state.js';
@@ -138,6 +138,8 @@ async function hostileGuest(name: string, hook: string): Promise<string> {
 let before: Awaited<ReturnType<typeof hostCanaries>>;
 
 beforeAll(async () => {
+  // Built here, under the hook's time limit, not by the first test that needs it.
+  await ensureFixture('debian12-xen-pv');
   dir = mkdtempSync(join(tmpdir(), 'e2e-sandbox-'));
   canaryDir = mkdtempSync('/var/tmp/x2k-canary-');
   writeFileSync(join(canaryDir, 'canary'), `host data that must never change ${SECRET}\n`);
