@@ -33,6 +33,10 @@ function normalize(plan: string): string {
     .replace(
       /^# partitions mapped with .*$/m,
       '# partitions mapped with <kpartx or loop devices, as the host allows>',
+    )
+    .replace(
+      /^(# guest commands run in a bubblewrap sandbox: .*?); (at most \d+ MiB and \d+ processes \([^)]*\)|no memory or process cap \([^)]*\)); /m,
+      '$1; <memory and process caps, as the host allows>; ',
     );
 }
 

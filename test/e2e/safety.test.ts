@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { workingCopy } from '../../fixtures/images/fixtures.js';
-import { imageKey } from '../../src/safety/run-dir.js';
+import { lockPath } from '../../src/safety/lock.js';
 import { migrateKilledAt, runCli } from '../helpers/cli.js';
 import { guestFingerprint } from '../helpers/guest-tree.js';
 import { leftovers, NOTHING_LEFT, sha256 } from '../helpers/host-state.js';
@@ -110,9 +110,14 @@ describe('in-place journal', () => {
     expect(existsSync(`${image}.xen2kvm-journal`)).toBe(false);
     expect(await leftovers(image)).toEqual(NOTHING_LEFT);
 
+    // Refused before the image is attached: it stays byte-identical.
+    const unchanged = await sha256(image);
     const none = await runCli(['rollback', image]);
     expect(none.exitCode).toBe(1);
-    expect(none.stderr.trim().split('\n').pop()).toMatch(/has no xen2kvm journal: nothing to roll back/);
+    expect(none.stderr.trim().split('\n').pop()).toMatch(
+      /has no xen2kvm journal beside it \(.*\): nothing to undo or keep/,
+    );
+    expect(await sha256(image)).toBe(unchanged);
 
     expect((await runCli(['migrate', '--yes', '--in-place', image])).exitCode).toBe(0);
     const kept = await runCli(['commit', image]);
@@ -125,11 +130,14 @@ describe('in-place journal', () => {
     expect((await runCli(['rollback', image])).stderr).toMatch(/has no xen2kvm journal/);
   });
 
-  it('the copy inside the guest serves when the one beside the image is lost', async () => {
+  it('the copy inside the guest serves, when asked for, once the one beside the image is lost', async () => {
     const image = await copy();
     expect((await runCli(['migrate', '--yes', '--in-place', image])).exitCode).toBe(0);
     rmSync(`${image}.xen2kvm-journal`, { recursive: true });
-    const back = await runCli(['rollback', image]);
+    const refused = await runCli(['rollback', image]);
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr).toContain('--from-guest-journal');
+    const back = await runCli(['rollback', '--from-guest-journal', image]);
     expect(back.stderr).toContain('note: using the journal kept inside the guest');
     expect(back.exitCode).toBe(0);
     expect(await guestFingerprint(image)).toEqual(original);
@@ -140,7 +148,7 @@ describe('busy images', () => {
   it('a lock held by a live xen2kvm refuses; a stale one is explained and taken over', async () => {
     const image = await copy();
     const holder = execa('sleep', ['60']);
-    const lock = join(process.env.XEN2KVM_RUN_DIR ?? '/run/xen2kvm', `${imageKey(image)}.lock`);
+    const lock = lockPath(image);
     try {
       writeFileSync(lock, JSON.stringify({ pid: holder.pid, image, started: '2026-01-01T00:00:00Z' }));
       const busy = await runCli(['migrate', '--dry-run', image]);
