@@ -45,7 +45,7 @@ function layout(): Layout | undefined {
 export function cgroupSupport(): string | undefined {
   const found = layout();
   if (!found) return undefined;
-  return found.version === 2 ? 'cgroup v2' : 'cgroup v1 (memory, pids)';
+  return found.version === 2 ? 'cgroup v2' : 'cgroup v1: memory, pids';
 }
 
 let sequence = 0;
