@@ -24,6 +24,7 @@ packages=(
   lzop           # ... lzo
   zstd           # ... zstd (Debian 12's default)
   perl           # the hostile-guest tests' attacks are perl one-liners run inside the guest
+  python3        # the tests' image digest reads only data extents (SEEK_DATA)
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureFixture, workingCopy } from '../../fixtures/images/fixtures.js';
 import { runCli } from '../helpers/cli.js';
 import { editGuest } from '../helpers/guest-tree.js';
-import { leftovers, NOTHING_LEFT, sha256 } from '../helpers/host-state.js';
+import { leftovers, NOTHING_LEFT, contentDigest } from '../helpers/host-state.js';
 
 let dir: string;
 const MiB = 1024 * 1024;
@@ -284,7 +284,7 @@ describe('bad input is refused in one clear line, with nothing lost or left behi
   for (const c of cases) {
     it(c.name, async () => {
       const image = await c.make();
-      const before = await sha256(image).catch(() => 'absent');
+      const before = await contentDigest(image).catch(() => 'absent');
       const extra = c.args?.filter((a) => a !== '--no-dry-run-marker') ?? [];
       const applying = c.args?.includes('--no-dry-run-marker');
       const run = await runCli(['migrate', ...(applying ? [] : ['--dry-run']), ...extra, image]);
@@ -293,7 +293,7 @@ describe('bad input is refused in one clear line, with nothing lost or left behi
       expect(lastLine).toMatch(c.message);
       expect(run.stderr).not.toMatch(/^\s+at /m);
       expect(run.exitCode).toBe(c.exitCode);
-      expect(await sha256(image).catch(() => 'absent')).toBe(before);
+      expect(await contentDigest(image).catch(() => 'absent')).toBe(before);
       expect(await leftovers(image)).toEqual(NOTHING_LEFT);
     });
   }
@@ -302,7 +302,7 @@ describe('bad input is refused in one clear line, with nothing lost or left behi
     const image = await workingCopy('debian12-xen-pv', join(dir, 'busy.raw'));
     const { stdout: loop } = await execa('losetup', ['-f', '--show', '-r', image]);
     try {
-      const before = await sha256(image);
+      const before = await contentDigest(image);
       for (const args of [['--dry-run'], ['--yes', '--in-place']]) {
         const run = await runCli(['migrate', ...args, image]);
         expect(run.stderr.trim()).toBe(
@@ -310,7 +310,7 @@ describe('bad input is refused in one clear line, with nothing lost or left behi
         );
         expect(run.exitCode).toBe(1);
       }
-      expect(await sha256(image)).toBe(before);
+      expect(await contentDigest(image)).toBe(before);
     } finally {
       await execa('losetup', ['-d', loop.trim()]);
     }

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureFixture, type FixtureName, workingCopy } from '../../fixtures/images/fixtures.js';
 import { bootCheckArgs, runCli } from '../helpers/cli.js';
-import { leftovers, NOTHING_LEFT, sha256 } from '../helpers/host-state.js';
+import { leftovers, NOTHING_LEFT, contentDigest } from '../helpers/host-state.js';
 
 const GOLDEN = join(import.meta.dirname, '..', 'golden');
 const BOOT_TEST_TIMEOUT = 8 * 60_000;
@@ -98,7 +98,7 @@ describe("guests of every family, planned from their installers' own configurati
   for (const guest of guests) {
     it(`${guest.fixture}: the whole plan matches the golden copy, and the image is untouched`, async () => {
       const image = await workingCopy(guest.fixture, join(dir, `${guest.fixture}.raw`));
-      const before = await sha256(image);
+      const before = await contentDigest(image);
       const run = await runCli(['migrate', '--dry-run', image]);
       expect(run.stderr).not.toMatch(/^\s+at /m);
       expect(run.exitCode, run.stderr).toBe(0);
@@ -110,7 +110,7 @@ describe("guests of every family, planned from their installers' own configurati
         true,
       );
       expect(plan).toBe(readFileSync(golden, 'utf8'));
-      expect(await sha256(image)).toBe(before);
+      expect(await contentDigest(image)).toBe(before);
       expect(await leftovers(image)).toEqual(NOTHING_LEFT);
     });
   }

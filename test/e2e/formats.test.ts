@@ -9,7 +9,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureFixture } from '../../fixtures/images/fixtures.js';
 import { runCli } from '../helpers/cli.js';
-import { sha256 } from '../helpers/host-state.js';
+import { contentDigest } from '../helpers/host-state.js';
 
 let dir: string;
 let fixture: string;
@@ -41,7 +41,7 @@ describe('container formats', () => {
   ] as const) {
     it(`${name}: reviewed and converted into a raw image, the source only read`, async () => {
       const source = await container(format);
-      const before = await sha256(source);
+      const before = await contentDigest(source);
       const dry = await runCli(['migrate', '--dry-run', source]);
       expect(dry.exitCode).toBe(0);
       expect(dry.stderr).toContain(
@@ -52,7 +52,7 @@ describe('container formats', () => {
       const output = join(dir, `from-${name}.raw`);
       const run = await runCli(['migrate', '--yes', '--output', output, source]);
       expect(run.exitCode).toBe(0);
-      expect(await sha256(source)).toBe(before);
+      expect(await contentDigest(source)).toBe(before);
       expect(workingCopies()).toEqual([]);
       const check = await runCli(['migrate', '--dry-run', output]);
       expect(check.stdout).toContain('# 0 file change(s) in the guest');

@@ -28,7 +28,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureFixture, workingCopy } from '../../fixtures/images/fixtures.js';
 import { runCli } from '../helpers/cli.js';
 import { editGuest, readFromPartition } from '../helpers/guest-tree.js';
-import { leftovers, NOTHING_LEFT, sha256 } from '../helpers/host-state.js';
+import { leftovers, NOTHING_LEFT, contentDigest } from '../helpers/host-state.js';
 
 let dir: string;
 const canaries = ['/etc/host-canary-x2k', '/tmp/host-canary-x2k'];
@@ -36,7 +36,7 @@ const watched = [...canaries, '/etc/passwd', '/etc/shadow', '/etc/fstab', '/etc/
 let hostBefore: Record<string, string>;
 
 async function hostState(): Promise<Record<string, string>> {
-  return Object.fromEntries(await Promise.all(watched.map(async (path) => [path, await sha256(path)])));
+  return Object.fromEntries(await Promise.all(watched.map(async (path) => [path, await contentDigest(path)])));
 }
 
 beforeAll(async () => {
@@ -101,13 +101,13 @@ describe('hostile images never touch the host', () => {
     const image = await hostile('huge', (root) => {
       truncateSync(join(root, 'etc/default/grub'), 10 * 1024 ** 3);
     });
-    const before = await sha256(image);
+    const before = await contentDigest(image);
     const run = await runCli(['migrate', '--dry-run', image]);
     expect(run.exitCode).toBe(1);
     expect(run.stderr.trim().split('\n').pop()).toBe(
       "xen2kvm: the guest's /etc/default/grub is 10737418240 bytes, too large for the file it should be; check the image",
     );
-    expect(await sha256(image)).toBe(before);
+    expect(await contentDigest(image)).toBe(before);
     expect(await leftovers(image)).toEqual(NOTHING_LEFT);
   });
 
@@ -260,13 +260,13 @@ describe('the journal is the host’s', () => {
           }),
         );
       });
-      const before = await sha256(image);
+      const before = await contentDigest(image);
       const refused = await runCli(['rollback', image]);
       expect(refused.exitCode).toBe(1);
       expect(refused.stderr.trim().split('\n')).toEqual([
         `xen2kvm: ${image} has no xen2kvm journal beside it (${image}.xen2kvm-journal): nothing to undo or keep (it was not converted in place, or was committed; if it moved hosts without it, --from-guest-journal uses the guest's own copy)`,
       ]);
-      expect(await sha256(image)).toBe(before);
+      expect(await contentDigest(image)).toBe(before);
       const adopted = await runCli(['rollback', '--from-guest-journal', image]);
       expect(adopted.exitCode).toBe(0);
       expect(readFileSync(canary, 'utf8')).toBe('host file under /dev\n');
@@ -336,7 +336,7 @@ describe('a block device as IMAGE', () => {
     const name = device.replace('/dev/', '');
     const journals = mkdtempSync(join('/var/tmp', 'x2k-journals-'));
     try {
-      const before = await sha256(image);
+      const before = await contentDigest(image);
       const refused = await runCli(['migrate', '--yes', '--in-place', device]);
       expect(refused.exitCode).toBe(2);
       expect(refused.stderr.trim().split('\n').pop()).toBe(
@@ -345,12 +345,12 @@ describe('a block device as IMAGE', () => {
       const tmpfs = await runCli(['migrate', '--yes', '--in-place', '--journal-dir', '/dev/shm', device]);
       expect(tmpfs.exitCode).toBe(2);
       expect(tmpfs.stderr).toContain('--journal-dir /dev/shm is on tmpfs, lost at the next reboot');
-      expect(await sha256(image)).toBe(before);
+      expect(await contentDigest(image)).toBe(before);
       expect((await runCli(['migrate', '--dry-run', device])).exitCode).toBe(0);
       const copy = join(dir, 'blockdev-copy.raw');
       expect((await runCli(['migrate', '--yes', '--output', copy, device])).exitCode).toBe(0);
       expect(existsSync(join(dir, 'blockdev-copy.xml'))).toBe(true);
-      expect(await sha256(image)).toBe(before);
+      expect(await contentDigest(image)).toBe(before);
       const inPlace = await runCli(['migrate', '--yes', '--in-place', '--journal-dir', journals, device]);
       expect(inPlace.exitCode).toBe(0);
       expect(existsSync(join(journals, `${name}.xen2kvm-journal`, 'journal.json'))).toBe(true);

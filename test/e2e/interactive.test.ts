@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { workingCopy } from '../../fixtures/images/fixtures.js';
 import { CLI, runCli } from '../helpers/cli.js';
-import { leftovers, NOTHING_LEFT, sha256 } from '../helpers/host-state.js';
+import { leftovers, NOTHING_LEFT, contentDigest } from '../helpers/host-state.js';
 import { keys, startTerminal, stopTerminal, waitFor } from '../helpers/terminal.js';
 
 let dir: string;
@@ -46,12 +46,12 @@ async function migrateAnswering(
 
 describe('interactive migrate on a terminal', () => {
   it('shows the plan, and "abort" leaves the image untouched', async () => {
-    const before = await sha256(image);
+    const before = await contentDigest(image);
     const run = await migrateAnswering(['Down', 'Down', 'Enter']);
     expect(run.screen).toContain('+++ b/etc/fstab');
     expect(run.screen).toMatch(/aborted; .*guest\.raw was not modified/);
     expect(run.exitCode).toBe(1);
-    expect(await sha256(image)).toBe(before);
+    expect(await contentDigest(image)).toBe(before);
     expect(await leftovers(image)).toEqual(NOTHING_LEFT);
   });
 

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureFixture, workingCopy } from '../../fixtures/images/fixtures.js';
 import { bootCheckArgs, CLI, runCli } from '../helpers/cli.js';
 import { editGuest, guestFingerprint } from '../helpers/guest-tree.js';
-import { leftovers, NOTHING_LEFT, sha256 } from '../helpers/host-state.js';
+import { leftovers, NOTHING_LEFT, contentDigest } from '../helpers/host-state.js';
 import { keys, startTerminal, stopTerminal, waitFor } from '../helpers/terminal.js';
 
 const BOOT_TEST_TIMEOUT = 8 * 60_000;
@@ -86,13 +86,13 @@ describe('a guest with only a Xen kernel', () => {
 
   it('is refused without one, naming the package to give, and changes nothing', async () => {
     const image = await xenOnlyGuest('refused.raw');
-    const before = await sha256(image);
+    const before = await contentDigest(image);
     const run = await runCli(['migrate', image, '--in-place', '--yes']);
     expect(run.exitCode).toBe(1);
     expect(run.stderr.trim().split('\n').pop()).toMatch(
       /^xen2kvm: \S+refused\.raw: only Xen kernels are installed \(\S+\); give a kernel that runs on KVM with --kernel-package FILE\.deb/,
     );
-    expect(await sha256(image)).toBe(before);
+    expect(await contentDigest(image)).toBe(before);
   });
 });
 

@@ -21,7 +21,7 @@ import { ensureFixture, workingCopy } from '../../fixtures/images/fixtures.js';
 import { readImageHead } from '../../src/disk/mbr.js';
 import { bootCheckArgs, runCli } from '../helpers/cli.js';
 import { editGuest, readFromPartition } from '../helpers/guest-tree.js';
-import { leftovers, NOTHING_LEFT, sha256 } from '../helpers/host-state.js';
+import { leftovers, NOTHING_LEFT, contentDigest } from '../helpers/host-state.js';
 
 const BOOT_TEST_TIMEOUT = 8 * 60_000;
 const MIB = 1024 * 1024;
@@ -80,7 +80,7 @@ describe('a partitionless guest: a bare root filesystem image, and swap in a fil
   });
 
   it('dry-run shows where each volume goes and the renamed devices, and changes nothing', async () => {
-    const before = await sha256(root);
+    const before = await contentDigest(root);
     const run = await runCli([
       'migrate',
       '--dry-run',
@@ -98,7 +98,7 @@ describe('a partitionless guest: a bare root filesystem image, and swap in a fil
     expect(run.stdout).toContain('+/dev/vda2       /               ext4');
     expect(run.stdout).toContain('+/dev/vda1       none            swap');
     expect(run.stdout).toMatch(/^grub-install --target=i386-pc '--modules=part_msdos ext2' \/dev\/loop\d+$/m);
-    expect(await sha256(root)).toBe(before);
+    expect(await contentDigest(root)).toBe(before);
     expect(await leftovers(root)).toEqual(NOTHING_LEFT);
     expect(scratchDisks()).toEqual([]);
   });
@@ -106,7 +106,7 @@ describe('a partitionless guest: a bare root filesystem image, and swap in a fil
   it(
     'becomes a new whole disk (swap p1, root p2, GRUB) that boots to a login on ttyS0 with its swap',
     async () => {
-      const before = await sha256(root);
+      const before = await contentDigest(root);
       const output = join(dir, 'kvm.raw');
       const run = await runCli([
         'migrate',
@@ -139,7 +139,7 @@ describe('a partitionless guest: a bare root filesystem image, and swap in a fil
       expect(xml).toContain(`<source file="${output}"/>`);
       expect(xml).toContain('<source bridge="br0"/>');
       await validateXml(join(dir, 'fsguest.xml'));
-      expect(await sha256(root)).toBe(before);
+      expect(await contentDigest(root)).toBe(before);
       expect(await leftovers(root)).toEqual(NOTHING_LEFT);
       expect(scratchDisks()).toEqual([]);
       rmSync(join(dir, 'fsguest.xml'));
@@ -204,7 +204,7 @@ describe('a partitionless guest: a bare root filesystem image, and swap in a fil
   );
 
   it('refuses in one line, changing nothing, in place onto a new disk or a volume not given; given, /var gets its partition', async () => {
-    const before = await sha256(root);
+    const before = await contentDigest(root);
     const inPlace = await runCli(['migrate', root, '--in-place', '--yes']);
     expect(inPlace.exitCode).toBe(2);
     expect(inPlace.stderr.trim().split('\n').pop()).toMatch(
@@ -220,15 +220,15 @@ describe('a partitionless guest: a bare root filesystem image, and swap in a fil
         `${readFileSync(fstab, 'utf8')}/dev/xvda3      /var            ext4    defaults        0       2\n`,
       );
     });
-    const varBefore = await sha256(withVar);
+    const varBefore = await contentDigest(withVar);
     const missing = await runCli(['migrate', withVar, '--output', join(dir, 'withvar.raw'), '--yes']);
     expect(missing.exitCode).toBe(2);
     expect(missing.stderr.trim().split('\n').pop()).toBe(
       'xen2kvm: the guest mounts /var from /dev/xvda3, a Xen disk of its own that was not given: add --disk xvda3=FILE or --xen-config CONFIG',
     );
     expect(existsSync(join(dir, 'withvar.raw'))).toBe(false);
-    expect(await sha256(withVar)).toBe(varBefore);
-    expect(await sha256(root)).toBe(before);
+    expect(await contentDigest(withVar)).toBe(varBefore);
+    expect(await contentDigest(root)).toBe(before);
     expect(await leftovers(withVar)).toEqual(NOTHING_LEFT);
     expect(scratchDisks()).toEqual([]);
 
@@ -337,13 +337,13 @@ describe('GPT with a BIOS boot partition', () => {
   it('refuses a GPT disk with no BIOS boot partition before changing anything', async () => {
     const image = await workingCopy('debian12-xen-gpt', join(dir, 'nobios.raw'));
     await execa('sfdisk', ['-q', '--part-type', image, '1', '0FC63DAF-8483-4772-8E79-3D69D8477DE4']);
-    const before = await sha256(image);
+    const before = await contentDigest(image);
     const run = await runCli(['migrate', image, '--in-place', '--yes']);
     expect(run.exitCode).toBe(1);
     expect(run.stderr.trim().split('\n').pop()).toMatch(
       /^xen2kvm: \S+ is a GPT disk with no boot code and no BIOS boot partition for GRUB to embed itself in; add a 1 MiB partition/,
     );
-    expect(await sha256(image)).toBe(before);
+    expect(await contentDigest(image)).toBe(before);
     expect(await leftovers(image)).toEqual(NOTHING_LEFT);
   });
 });
@@ -365,7 +365,7 @@ describe('root on LVM', () => {
       } finally {
         await execa('losetup', ['-d', loop]);
       }
-      const before = await sha256(image);
+      const before = await contentDigest(image);
       const run = await runCli(['migrate', image, '--dry-run']);
       expect(run.exitCode).toBe(1);
       const hasDeviceMapper = /\bdevice-mapper\b/.test(readFileSync('/proc/misc', 'utf8'));
@@ -376,7 +376,7 @@ describe('root on LVM', () => {
             : " (an LVM physical volume: its logical volumes need device-mapper, which this host's kernel lacks; convert it on a host that has device-mapper)"
         }`,
       );
-      expect(await sha256(image)).toBe(before);
+      expect(await contentDigest(image)).toBe(before);
       expect(await leftovers(image)).toEqual(NOTHING_LEFT);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -11,7 +11,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { workingCopy } from '../../fixtures/images/fixtures.js';
 import { runCli } from '../helpers/cli.js';
-import { leftovers, NOTHING_LEFT, sha256 } from '../helpers/host-state.js';
+import { leftovers, NOTHING_LEFT, contentDigest } from '../helpers/host-state.js';
 
 const BOOT_TEST_TIMEOUT = 8 * 60_000;
 
@@ -31,7 +31,7 @@ describe('migrate a Debian 12 Xen PV guest', () => {
   it(
     'does not boot under KVM before conversion (no boot code, no virtio in the initrd)',
     async () => {
-      const before = await sha256(image);
+      const before = await contentDigest(image);
       const run = await runCli([
         'verify',
         image,
@@ -44,17 +44,17 @@ describe('migrate a Debian 12 Xen PV guest', () => {
       ]);
       expect(run.exitCode).toBe(3);
       expect(run.stdout).toMatch(/boot check FAILED: no login prompt within 60 s/);
-      expect(await sha256(image)).toBe(before);
+      expect(await contentDigest(image)).toBe(before);
     },
     BOOT_TEST_TIMEOUT,
   );
 
   it('dry-run prints every diff, command and the XML, and leaves the image byte-identical', async () => {
-    const before = await sha256(image);
+    const before = await contentDigest(image);
     const run = await runCli(['migrate', '--dry-run', image]);
     expect(run.stderr).not.toMatch(/^\s+at /m);
     expect(run.exitCode).toBe(0);
-    expect(await sha256(image)).toBe(before);
+    expect(await contentDigest(image)).toBe(before);
     expect(await leftovers(image)).toEqual(NOTHING_LEFT);
 
     expect(run.stderr).toMatch(
@@ -121,13 +121,13 @@ describe('migrate a Debian 12 Xen PV guest', () => {
   it(
     'boots the converted guest to a login prompt on ttyS0',
     async () => {
-      const before = await sha256(image);
+      const before = await contentDigest(image);
       const log = join(dir, 'after.log');
       const run = await runCli(['verify', image, '--console-log', log]);
       expect(run.stdout).toMatch(/boot check passed: \S+ login: \((KVM|TCG), [\d.]+ s\)/);
       expect(run.exitCode).toBe(0);
       expect(readFileSync(log, 'utf8')).toMatch(/login: *$/m);
-      expect(await sha256(image)).toBe(before);
+      expect(await contentDigest(image)).toBe(before);
     },
     BOOT_TEST_TIMEOUT,
   );

@@ -13,7 +13,7 @@ import { workingCopy } from '../../fixtures/images/fixtures.js';
 import { lockPath } from '../../src/safety/lock.js';
 import { migrateKilledAt, runCli } from '../helpers/cli.js';
 import { guestFingerprint } from '../helpers/guest-tree.js';
-import { leftovers, NOTHING_LEFT, sha256 } from '../helpers/host-state.js';
+import { leftovers, NOTHING_LEFT, contentDigest } from '../helpers/host-state.js';
 
 let dir: string;
 let original: Awaited<ReturnType<typeof guestFingerprint>>;
@@ -33,12 +33,12 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('copy mode', () => {
   it('--output NEW.raw converts a sparse copy and never writes the source', async () => {
     const source = await copy();
-    const before = await sha256(source);
+    const before = await contentDigest(source);
     const output = join(dir, 'converted.raw');
     const run = await runCli(['migrate', '--yes', '--output', output, source]);
     expect(run.exitCode).toBe(0);
     expect(run.stdout).toContain(`converted ${source} into ${output}: 7 file(s) changed, 3 command(s) run`);
-    expect(await sha256(source)).toBe(before);
+    expect(await contentDigest(source)).toBe(before);
     expect(existsSync(`${source}.xen2kvm-journal`)).toBe(false);
     // Sparse: the copy costs about what the source's data does, far less than its 2 GiB.
     expect(statSync(output).blocks * 512).toBeLessThan(statSync(source).blocks * 512 * 1.2);
@@ -50,11 +50,11 @@ describe('copy mode', () => {
 
   it('--output-format qcow2 writes a thin overlay backed by the untouched source', async () => {
     const source = await copy();
-    const before = await sha256(source);
+    const before = await contentDigest(source);
     const output = join(dir, 'overlay.qcow2');
     const run = await runCli(['migrate', '--yes', '--output', output, '--output-format', 'qcow2', source]);
     expect(run.exitCode).toBe(0);
-    expect(await sha256(source)).toBe(before);
+    expect(await contentDigest(source)).toBe(before);
     const info = JSON.parse((await execa('qemu-img', ['info', '--output=json', output])).stdout) as {
       format: string;
       'backing-filename': string;
@@ -111,13 +111,13 @@ describe('in-place journal', () => {
     expect(await leftovers(image)).toEqual(NOTHING_LEFT);
 
     // Refused before the image is attached: it stays byte-identical.
-    const unchanged = await sha256(image);
+    const unchanged = await contentDigest(image);
     const none = await runCli(['rollback', image]);
     expect(none.exitCode).toBe(1);
     expect(none.stderr.trim().split('\n').pop()).toMatch(
       /has no xen2kvm journal beside it \(.*\): nothing to undo or keep/,
     );
-    expect(await sha256(image)).toBe(unchanged);
+    expect(await contentDigest(image)).toBe(unchanged);
 
     expect((await runCli(['migrate', '--yes', '--in-place', image])).exitCode).toBe(0);
     const kept = await runCli(['commit', image]);

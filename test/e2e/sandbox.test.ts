@@ -25,7 +25,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureFixture, workingCopy } from '../../fixtures/images/fixtures.js';
 import { runCli } from '../helpers/cli.js';
 import { editGuest, readFromPartition } from '../helpers/guest-tree.js';
-import { leftovers, NOTHING_LEFT, sha256 } from '../helpers/host-state.js';
+import { leftovers, NOTHING_LEFT, contentDigest } from '../helpers/host-state.js';
 
 const SECRET = `x2k-secret-${process.pid}-${Date.now()}`;
 const ORPHAN = '86399.123';
@@ -43,10 +43,10 @@ let readAhead: string;
 async function hostCanaries() {
   const minor = hostLoop.replace('/dev/loop', '');
   return {
-    canaryFile: await sha256(join(canaryDir, 'canary')),
+    canaryFile: await contentDigest(join(canaryDir, 'canary')),
     canaryDirEntries: readdirSync(canaryDir).sort(),
     canaryDirMode: statSync(canaryDir).mode,
-    hostDisk: await sha256(hostDisk),
+    hostDisk: await contentDigest(hostDisk),
     readAhead: readFileSync(`/sys/block/loop${minor}/queue/read_ahead_kb`, 'utf8'),
     modules: existsSync('/proc/modules') ? readFileSync('/proc/modules', 'utf8') : 'no modules',
     hostname: hostname(),
@@ -193,7 +193,7 @@ describe('guest code runs confined to its sandbox', () => {
       'memory',
       `${HOOK_HEAD}\nhead -c 1200M /dev/zero | tail -c 1100M >/dev/null || exit 1\n`,
     );
-    const source = await sha256(image);
+    const source = await contentDigest(image);
     const output = join(dir, 'memory-kvm.raw');
     const run = await runCli(['migrate', '--yes', '--output', output, image], {
       env: { XEN2KVM_GUEST_MEMORY_MIB: '256' },
@@ -203,7 +203,7 @@ describe('guest code runs confined to its sandbox', () => {
     expect(run.stderr.trim().split('\n').pop()).toMatch(
       /^xen2kvm: .*update-initramfs .*ran out of its memory cap \(256 MiB\) and was killed/,
     );
-    expect(await sha256(image)).toBe(source);
+    expect(await contentDigest(image)).toBe(source);
     expect(existsSync(output)).toBe(false);
     expect(await hostCanaries()).toEqual(before);
     expect(await leftovers(image)).toEqual(NOTHING_LEFT);

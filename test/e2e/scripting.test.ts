@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { workingCopy } from '../../fixtures/images/fixtures.js';
 import { runCli } from '../helpers/cli.js';
 import { editGuest } from '../helpers/guest-tree.js';
-import { sha256 } from '../helpers/host-state.js';
+import { contentDigest } from '../helpers/host-state.js';
 
 let dir: string;
 let image: string;
@@ -84,7 +84,7 @@ describe('scripting', () => {
   it('--plan saves the reviewed plan; apply carries it out exactly, or refuses once the image changed', async () => {
     const planned = await workingCopy('debian12-xen-pv', join(dir, 'planned.raw'));
     const planFile = join(dir, 'plan.json');
-    const before = await sha256(planned);
+    const before = await contentDigest(planned);
     const dry = await runCli([
       'migrate',
       '--dry-run',
@@ -97,7 +97,7 @@ describe('scripting', () => {
       planned,
     ]);
     expect(dry.exitCode).toBe(0);
-    expect(await sha256(planned)).toBe(before);
+    expect(await contentDigest(planned)).toBe(before);
     const plan = JSON.parse(readFileSync(planFile, 'utf8')) as {
       format: string;
       image: string;
@@ -123,13 +123,13 @@ describe('scripting', () => {
     expect(readFileSync(join(dir, 'applied.xml'), 'utf8')).toContain('<memory unit="KiB">2097152</memory>');
 
     await editGuest(planned, (root) => appendFileSync(join(root, 'etc/fstab'), '# edited after the plan\n'));
-    const changed = await sha256(planned);
+    const changed = await contentDigest(planned);
     const refused = await runCli(['apply', planFile, '--yes', '--in-place']);
     expect(refused.exitCode).toBe(1);
     expect(refused.stderr.trim().split('\n').pop()).toBe(
       'xen2kvm: the image changed since the plan was made: /etc/fstab is not what the plan was made from; make a new plan',
     );
-    expect(await sha256(planned)).toBe(changed);
+    expect(await contentDigest(planned)).toBe(changed);
     expect(existsSync(`${planned}.xen2kvm-journal`)).toBe(false);
 
     const notAPlan = await runCli(['apply', join(dir, 'guest.raw'), '--yes', '--in-place']);
