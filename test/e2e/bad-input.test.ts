@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureFixture, workingCopy } from '../../fixtures/images/fixtures.js';
 import { runCli } from '../helpers/cli.js';
 import { editGuest } from '../helpers/guest-tree.js';
-import { leftovers, NOTHING_LEFT, contentDigest } from '../helpers/host-state.js';
+import { contentDigest, leftovers, NOTHING_LEFT } from '../helpers/host-state.js';
 
 let dir: string;
 const MiB = 1024 * 1024;

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureFixture, type FixtureName, workingCopy } from '../../fixtures/images/fixtures.js';
 import { bootCheckArgs, runCli } from '../helpers/cli.js';
-import { leftovers, NOTHING_LEFT, contentDigest } from '../helpers/host-state.js';
+import { contentDigest, leftovers, NOTHING_LEFT } from '../helpers/host-state.js';
 
 const GOLDEN = join(import.meta.dirname, '..', 'golden');
 const BOOT_TEST_TIMEOUT = 8 * 60_000;

@@ -28,7 +28,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureFixture, workingCopy } from '../../fixtures/images/fixtures.js';
 import { runCli } from '../helpers/cli.js';
 import { editGuest, readFromPartition } from '../helpers/guest-tree.js';
-import { leftovers, NOTHING_LEFT, contentDigest } from '../helpers/host-state.js';
+import { contentDigest, leftovers, NOTHING_LEFT } from '../helpers/host-state.js';
 
 let dir: string;
 const canaries = ['/etc/host-canary-x2k', '/tmp/host-canary-x2k'];
@@ -36,7 +36,9 @@ const watched = [...canaries, '/etc/passwd', '/etc/shadow', '/etc/fstab', '/etc/
 let hostBefore: Record<string, string>;
 
 async function hostState(): Promise<Record<string, string>> {
-  return Object.fromEntries(await Promise.all(watched.map(async (path) => [path, await contentDigest(path)])));
+  return Object.fromEntries(
+    await Promise.all(watched.map(async (path) => [path, await contentDigest(path)])),
+  );
 }
 
 beforeAll(async () => {

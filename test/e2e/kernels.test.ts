@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureFixture, workingCopy } from '../../fixtures/images/fixtures.js';
 import { bootCheckArgs, CLI, runCli } from '../helpers/cli.js';
 import { editGuest, guestFingerprint } from '../helpers/guest-tree.js';
-import { leftovers, NOTHING_LEFT, contentDigest } from '../helpers/host-state.js';
+import { contentDigest, leftovers, NOTHING_LEFT } from '../helpers/host-state.js';
 import { keys, startTerminal, stopTerminal, waitFor } from '../helpers/terminal.js';
 
 const BOOT_TEST_TIMEOUT = 8 * 60_000;

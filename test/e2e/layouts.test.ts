@@ -21,7 +21,7 @@ import { ensureFixture, workingCopy } from '../../fixtures/images/fixtures.js';
 import { readImageHead } from '../../src/disk/mbr.js';
 import { bootCheckArgs, runCli } from '../helpers/cli.js';
 import { editGuest, readFromPartition } from '../helpers/guest-tree.js';
-import { leftovers, NOTHING_LEFT, contentDigest } from '../helpers/host-state.js';
+import { contentDigest, leftovers, NOTHING_LEFT } from '../helpers/host-state.js';
 
 const BOOT_TEST_TIMEOUT = 8 * 60_000;
 const MIB = 1024 * 1024;

@@ -11,7 +11,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { workingCopy } from '../../fixtures/images/fixtures.js';
 import { runCli } from '../helpers/cli.js';
-import { leftovers, NOTHING_LEFT, contentDigest } from '../helpers/host-state.js';
+import { contentDigest, leftovers, NOTHING_LEFT } from '../helpers/host-state.js';
 
 const BOOT_TEST_TIMEOUT = 8 * 60_000;
 

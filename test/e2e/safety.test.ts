@@ -13,7 +13,7 @@ import { workingCopy } from '../../fixtures/images/fixtures.js';
 import { lockPath } from '../../src/safety/lock.js';
 import { migrateKilledAt, runCli } from '../helpers/cli.js';
 import { guestFingerprint } from '../helpers/guest-tree.js';
-import { leftovers, NOTHING_LEFT, contentDigest } from '../helpers/host-state.js';
+import { contentDigest, leftovers, NOTHING_LEFT } from '../helpers/host-state.js';
 
 let dir: string;
 let original: Awaited<ReturnType<typeof guestFingerprint>>;

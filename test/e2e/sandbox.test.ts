@@ -25,7 +25,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureFixture, workingCopy } from '../../fixtures/images/fixtures.js';
 import { runCli } from '../helpers/cli.js';
 import { editGuest, readFromPartition } from '../helpers/guest-tree.js';
-import { leftovers, NOTHING_LEFT, contentDigest } from '../helpers/host-state.js';
+import { contentDigest, leftovers, NOTHING_LEFT } from '../helpers/host-state.js';
 
 const SECRET = `x2k-secret-${process.pid}-${Date.now()}`;
 const ORPHAN = '86399.123';
