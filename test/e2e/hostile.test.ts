@@ -360,7 +360,7 @@ describe('a block device as IMAGE', () => {
       expect(readdirSync('/dev').filter((n) => n.includes('xen2kvm') || n.endsWith('.xml'))).toEqual([]);
       const rolled = await runCli(['rollback', '--journal-dir', journals, device]);
       expect(rolled.exitCode).toBe(0);
-      expect(await leftovers(device)).toEqual(NOTHING_LEFT);
+      expect(await leftovers(device, [device])).toEqual(NOTHING_LEFT);
     } finally {
       await execa('losetup', ['-d', device], { reject: false });
       rmSync(journals, { recursive: true, force: true });

@@ -1,35 +1,32 @@
-/** What a run may leave on the host: loop devices on an image, mounts, temp dirs and sandbox groups of xen2kvm. */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+/**
+ * What a test's runs left on the host. Each test is judged on what appeared while it ran (a snapshot
+ * is taken before it starts), so one leak fails the test that made it, not every test after it; the
+ * suite's global teardown (suite-leftovers.ts) reports anything left overall.
+ */
 import { execa } from 'execa';
+import { beforeEach } from 'vitest';
+import { added, type HostState, hostState, loopDevicesOf } from './host-snapshot.js';
 
-export async function loopDevicesOf(image: string): Promise<string[]> {
-  const { stdout } = await execa('losetup', ['-j', image]);
-  return stdout.split('\n').filter(Boolean);
-}
+export { NOTHING_LEFT } from './host-snapshot.js';
 
-export function xen2kvmMounts(): string[] {
-  return readFileSync('/proc/self/mounts', 'utf8')
-    .split('\n')
-    .filter((line) => line.includes('/xen2kvm-'));
-}
+let atTestStart: HostState | undefined;
+beforeEach(async () => {
+  atTestStart = await hostState();
+});
 
-export function xen2kvmTempDirs(): string[] {
-  return readdirSync(tmpdir()).filter((name) => name.startsWith('xen2kvm-'));
-}
-
-/** Control groups of xen2kvm's guest-command sandboxes (cgroup v2, or v1 memory and pids). */
-export function sandboxGroups(): string[] {
-  const parents = existsSync('/sys/fs/cgroup/cgroup.controllers')
-    ? ['/sys/fs/cgroup']
-    : ['/sys/fs/cgroup/memory', '/sys/fs/cgroup/pids'];
-  return parents.flatMap((parent) =>
-    existsSync(parent)
-      ? readdirSync(parent)
-          .filter((name) => name.startsWith('xen2kvm-'))
-          .map((n) => `${parent}/${n}`)
-      : [],
+/**
+ * What the current test's runs left: every loop device on `image` (whoever attached it), and the
+ * loop devices, mounts, temp dirs, sandbox groups and recovery records that appeared since the
+ * test started, but for `ownLoops`, the loop devices the test attached itself.
+ */
+export async function leftovers(image: string, ownLoops: string[] = []): Promise<HostState> {
+  const now = await hostState();
+  const fresh = atTestStart ? added(atTestStart, now) : now;
+  const ofImage = await loopDevicesOf(image);
+  const loops = [...new Set([...ofImage, ...fresh.loops])].filter(
+    (line) => !ownLoops.some((own) => line.startsWith(`${own}:`)),
   );
+  return { ...fresh, loops };
 }
 
 /**
@@ -70,17 +67,3 @@ export async function contentDigest(path: string): Promise<string> {
   const { stdout } = await execa('python3', ['-c', DIGEST_SCRIPT, path]);
   return stdout.trim();
 }
-
-/** Everything a run must have released, for one assertion with a readable failure. */
-export async function leftovers(
-  image: string,
-): Promise<{ loops: string[]; mounts: string[]; tempDirs: string[]; sandboxGroups: string[] }> {
-  return {
-    loops: await loopDevicesOf(image),
-    mounts: xen2kvmMounts(),
-    tempDirs: xen2kvmTempDirs(),
-    sandboxGroups: sandboxGroups(),
-  };
-}
-
-export const NOTHING_LEFT = { loops: [], mounts: [], tempDirs: [], sandboxGroups: [] };

@@ -1,0 +1,19 @@
+/**
+ * Vitest global setup: remembers what the host held before the suite, and at the end fails the run
+ * if the suite left anything of xen2kvm behind (a test that leaked it has already failed too).
+ */
+import { added, type HostState, hostState } from './host-snapshot.js';
+
+let before: HostState;
+
+export async function setup(): Promise<void> {
+  before = await hostState();
+}
+
+export async function teardown(): Promise<void> {
+  const left = added(before, await hostState());
+  const lines = Object.entries(left).flatMap(([kind, items]) =>
+    (items as string[]).map((item) => `  ${kind}: ${item}`),
+  );
+  if (lines.length > 0) throw new Error(`the suite left these on the host:\n${lines.join('\n')}`);
+}
