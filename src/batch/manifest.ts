@@ -97,7 +97,25 @@ function readSettings(file: string, lines: LineCounter, map: YAMLMap, allowImage
   return settings;
 }
 
-export function parseManifest(file: string, text = readFileSync(file, 'utf8')): ImageJob[] {
+/** The manifest's text; a manifest that cannot be read is a usage error (exit 2), in one line. */
+function readManifest(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EISDIR'
+          ? 'it is a directory'
+          : code === 'EACCES' || code === 'EPERM'
+            ? 'permission denied'
+            : (code ?? String(error));
+    throw new UserError(`manifest ${file} cannot be read (${why}); give the path of a YAML manifest`, 2);
+  }
+}
+
+export function parseManifest(file: string, text = readManifest(file)): ImageJob[] {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
   const firstError = doc.errors[0];

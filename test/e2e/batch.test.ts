@@ -89,6 +89,20 @@ describe('batch', () => {
     expect(existsSync(`${manifest}.logs`)).toBe(false);
   });
 
+  it('a manifest that is missing or is a directory is refused in one line, exit 2', async () => {
+    const missing = join(dir, 'nope.yaml');
+    const gone = await runCli(['batch', missing]);
+    expect(gone.exitCode).toBe(2);
+    expect(gone.stderr.trim()).toBe(
+      `xen2kvm: manifest ${missing} cannot be read (no such file); give the path of a YAML manifest`,
+    );
+    const folder = await runCli(['batch', dir]);
+    expect(folder.exitCode).toBe(2);
+    expect(folder.stderr.trim()).toBe(
+      `xen2kvm: manifest ${dir} cannot be read (it is a directory); give the path of a YAML manifest`,
+    );
+  });
+
   it('migrate A B runs the images as a batch with the same options', async () => {
     const a = await workingCopy('debian12-xen-pv', join(dir, 'multi-a.raw'));
     const b = await workingCopy('debian12-xen-pv', join(dir, 'multi-b.raw'));
