@@ -10,11 +10,14 @@ export function summaryLines(
 ): string[] {
   const { disk } = mapped;
   const kernels = guest.kernels.map((k) => `${k.version}${k.xenOnly ? ' (Xen only)' : ''}`).join(', ');
+  // A plan is read before anything happens: it says what the apply would do with the flags given.
   const mode = options.output
-    ? `copy to ${options.output} (${options.outputFormat}); ${options.image} is only read`
+    ? `would copy to ${options.output} (${options.outputFormat}); ${options.image} is only read`
     : newDisk
       ? 'needs --output NEW.raw (the guest gets a new whole disk)'
-      : 'in place, with a journal for xen2kvm rollback';
+      : options.inPlace
+        ? 'would convert in place, with a journal for xen2kvm rollback'
+        : 'mode not chosen yet: --in-place converts this image (journaled), --output NEW writes a copy';
   return [
     `partitions mapped with ${disk.method === 'kpartx' ? 'kpartx' : 'loop devices'}: ${disk.reason}`,
     `root: ${guest.rootVolume ? `logical volume ${guest.rootVolume} (on partition ${guest.rootPartition})` : `partition ${guest.rootPartition}`} (${guest.rootFsType}), ${guest.os.prettyName}`,

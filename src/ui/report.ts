@@ -43,7 +43,11 @@ export function renderPlan(input: ReportInput): string {
   }
   for (const warning of input.warnings) out.push(`# warning: ${warning}`);
   out.push('');
-  const xmlState = input.domainXml.unchanged ? 'unchanged' : input.domainXml.exists ? 'replaced' : 'written';
+  const xmlState = input.domainXml.unchanged
+    ? 'unchanged'
+    : input.domainXml.exists
+      ? 'would replace'
+      : 'would be written';
   out.push(heading(`# libvirt domain XML (${xmlState}: ${input.domainXml.path})`));
   out.push(input.domainXml.content.trimEnd());
   return `${out.join('\n')}\n`;

@@ -86,7 +86,7 @@ describe('migrate a Debian 12 Xen PV guest', () => {
       image,
     ]);
     expect(run.exitCode).toBe(0);
-    expect(run.stdout).toContain(`libvirt domain XML (written: ${join(dir, 'mail01.xml')})`);
+    expect(run.stdout).toContain(`libvirt domain XML (would be written: ${join(dir, 'mail01.xml')})`);
     expect(run.stdout).toContain('<name>mail01</name>');
     expect(run.stdout).toContain('<uuid>5b2c8d44-8a1e-4b7e-9d3c-0f2a6b1c9e01</uuid>');
     expect(run.stdout).toContain('<currentMemory unit="KiB">2097152</currentMemory>');
