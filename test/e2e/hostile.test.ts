@@ -29,6 +29,7 @@ import { ensureFixture, workingCopy } from '../../fixtures/images/fixtures.js';
 import { runCli } from '../helpers/cli.js';
 import { editGuest, readFromPartition } from '../helpers/guest-tree.js';
 import { contentDigest, leftovers, NOTHING_LEFT } from '../helpers/host-state.js';
+import { paced } from '../helpers/machine-pace.js';
 
 let dir: string;
 const canaries = ['/etc/host-canary-x2k', '/tmp/host-canary-x2k'];
@@ -92,14 +93,14 @@ describe('hostile images never touch the host', () => {
       await execa('mkfifo', [join(root, 'etc/fstab')]);
       await execa('mknod', [join(root, 'etc/inittab'), 'c', '1', '5']);
     });
-    const run = await runCli(['migrate', '--dry-run', image], { timeout: 120_000 });
+    const run = await runCli(['migrate', '--dry-run', image], { timeout: paced(120) * 1000 });
     oneCleanLine(run.stderr);
     expect(run.exitCode).toBe(0);
     expect(await hostState()).toEqual(hostBefore);
     expect(await leftovers(image)).toEqual(NOTHING_LEFT);
   });
 
-  it('a configuration file of gigabytes is refused in one line', { timeout: 240_000 }, async () => {
+  it('a configuration file of gigabytes is refused in one line', async () => {
     const image = await hostile('huge', (root) => {
       truncateSync(join(root, 'etc/default/grub'), 10 * 1024 ** 3);
     });
@@ -139,9 +140,7 @@ const commandsRun = (stderr: string) =>
     .map((line) => line.slice(4).split(' ')[0]);
 
 describe('a review runs nothing of the guest', () => {
-  it('lists a zstd initrd on the host, with no guest program run (the guest wraps its listers)', {
-    timeout: 240_000,
-  }, async () => {
+  it('lists a zstd initrd on the host, with no guest program run (the guest wraps its listers)', async () => {
     const image = await hostile('zstd-initrd', async (root) => {
       const initrd = join(root, `boot/initrd.img-${KERNEL}`);
       const cpio = await execa('sh', ['-c', `zcat '${initrd}'`], { encoding: 'buffer' });
@@ -165,9 +164,7 @@ describe('a review runs nothing of the guest', () => {
     expect(await leftovers(image)).toEqual(NOTHING_LEFT);
   });
 
-  it('stops reading an initrd that is a decompression bomb and says so in one warning', {
-    timeout: 240_000,
-  }, async () => {
+  it('stops reading an initrd that is a decompression bomb and says so in one warning', async () => {
     const image = await hostile('gzip-bomb', async (root) => {
       // A cpio member claiming 4 GiB, then 3 GiB of zeros: 48 gzip members of 64 MiB each.
       const header = `070701${'0'.repeat(8 * 6)}ffffffff${'0'.repeat(8 * 4)}00000006${'0'.repeat(8)}zeros\0`;
@@ -197,9 +194,7 @@ describe('a review runs nothing of the guest', () => {
 });
 
 describe('the journal is the host’s', () => {
-  it('a guest whose journal directory is a symlink to a host path keeps its journal inside itself', {
-    timeout: 240_000,
-  }, async () => {
+  it('a guest whose journal directory is a symlink to a host path keeps its journal inside itself', async () => {
     const image = await hostile('journal-symlink', (root) => {
       rmSync(join(root, 'var/lib/xen2kvm'), { recursive: true, force: true });
       symlinkSync('/dev', join(root, 'var/lib/xen2kvm'));
@@ -215,9 +210,7 @@ describe('the journal is the host’s', () => {
     expect(await hostState()).toEqual(hostBefore);
   });
 
-  it('a journal forged inside the guest is refused, and when adopted changes only the guest', {
-    timeout: 240_000,
-  }, async () => {
+  it('a journal forged inside the guest is refused, and when adopted changes only the guest', async () => {
     const canary = `/dev/x2k-canary-${process.pid}`;
     writeFileSync(canary, 'host file under /dev\n');
     const runMode = statSync('/run').mode;
@@ -285,9 +278,7 @@ describe('the journal is the host’s', () => {
 });
 
 describe('one run per image', () => {
-  it('two in-place runs started together, through a symlink or a hard link, never both convert', {
-    timeout: 300_000,
-  }, async () => {
+  it('two in-place runs started together, through a symlink or a hard link, never both convert', async () => {
     // A fresh guest each round: both runs then have a whole conversion to do, so they overlap.
     let image = '';
     for (const [round, kind] of ['symlink', 'hard link', 'symlink'].entries()) {
@@ -330,9 +321,7 @@ describe('one run per image', () => {
 });
 
 describe('a block device as IMAGE', () => {
-  it('is converted in place only with a journal directory on a persistent filesystem; review and copy work', {
-    timeout: 300_000,
-  }, async () => {
+  it('is converted in place only with a journal directory on a persistent filesystem; review and copy work', async () => {
     const image = await workingCopy('debian12-xen-pv', join(dir, 'blockdev.raw'));
     const device = (await execa('losetup', ['-f', '--show', image])).stdout.trim();
     const name = device.replace('/dev/', '');

@@ -166,9 +166,7 @@ afterAll(async () => {
 });
 
 describe('guest code runs confined to its sandbox', () => {
-  it('every escape a hook tries is denied, every host canary stays untouched, and the conversion succeeds', {
-    timeout: 240_000,
-  }, async () => {
+  it('every escape a hook tries is denied, every host canary stays untouched, and the conversion succeeds', async () => {
     const image = await hostileGuest('escapes', ESCAPES);
     const run = await runCli(['migrate', '--yes', '--in-place', image]);
     expect(run.stderr).not.toMatch(/^\s+at /m);
@@ -186,9 +184,7 @@ describe('guest code runs confined to its sandbox', () => {
     expect(await leftovers(image)).toEqual(NOTHING_LEFT);
   });
 
-  it('a guest command that eats memory is killed at the cap and the run fails in one line', {
-    timeout: 240_000,
-  }, async () => {
+  it('a guest command that eats memory is killed at the cap and the run fails in one line', async () => {
     const image = await hostileGuest(
       'memory',
       `${HOOK_HEAD}\nhead -c 1200M /dev/zero | tail -c 1100M >/dev/null || exit 1\n`,
@@ -209,9 +205,7 @@ describe('guest code runs confined to its sandbox', () => {
     expect(await leftovers(image)).toEqual(NOTHING_LEFT);
   });
 
-  it('a fork bomb is held by the process cap, and a command that never returns is killed with all it started', {
-    timeout: 240_000,
-  }, async () => {
+  it('a fork bomb is held by the process cap, and a command that never returns is killed with all it started', async () => {
     const image = await hostileGuest(
       'forkbomb',
       `${HOOK_HEAD}\ncat >/usr/local/bin/x2kbomb <<'B'\n#!/bin/bash\nwhile :; do /usr/local/bin/x2kbomb & done\nB\nchmod +x /usr/local/bin/x2kbomb\n/usr/local/bin/x2kbomb &\nexec sleep ${ORPHAN}\n`,

@@ -2,12 +2,26 @@
 
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
+import { paced } from './machine-pace.js';
 
 export const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
 
+/** A TCG boot's deadline: 240 s on an idle machine (a boot takes about 70 s), stretched by the machine's pace. */
+export function bootTimeoutSeconds(): number {
+  return paced(240);
+}
+
 /** migrate's flags for a boot check under TCG that keeps its console log at `consoleLog`. */
 export function bootCheckArgs(consoleLog: string): string[] {
-  return ['--verify', '--accel', 'tcg', '--boot-timeout', '240', '--console-log', consoleLog];
+  return [
+    '--verify',
+    '--accel',
+    'tcg',
+    '--boot-timeout',
+    String(bootTimeoutSeconds()),
+    '--console-log',
+    consoleLog,
+  ];
 }
 
 export interface CliRun {
@@ -24,7 +38,7 @@ export async function runCli(
     reject: false,
     stdin: 'ignore',
     cwd: options.cwd,
-    timeout: options.timeout ?? 10 * 60_000,
+    timeout: options.timeout ?? paced(10 * 60) * 1000,
     env: { NO_COLOR: '1', ...options.env },
   });
   return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr) };

@@ -1,12 +1,15 @@
 /** Driving the CLI in a real pseudo-terminal (tmux): read the screen, wait for text, send keys. */
 import { execa } from 'execa';
+import { paced } from './machine-pace.js';
 
 export async function screen(session: string): Promise<string> {
   const { stdout } = await execa('tmux', ['capture-pane', '-p', '-J', '-S', '-200', '-t', session]);
   return stdout;
 }
 
-export async function waitFor(session: string, pattern: RegExp, seconds = 60): Promise<string> {
+/** Waits for `pattern` on the screen, up to `baseSeconds` stretched by the machine's pace. */
+export async function waitFor(session: string, pattern: RegExp, baseSeconds = 60): Promise<string> {
+  const seconds = paced(baseSeconds);
   for (let i = 0; i < seconds * 4; i++) {
     const text = await screen(session);
     if (pattern.test(text)) return text;
