@@ -3,6 +3,7 @@
  * Ctrl-C - `release()` runs every action in reverse order, keeps going when one fails, and reports
  * the failures together so nothing is silently left behind on the host.
  */
+import { InterruptedError } from './errors.js';
 import type { RecoveryLog, RecoveryRecord } from './safety/recovery.js';
 
 export interface UndoAction {
@@ -16,7 +17,11 @@ export class CleanupStack {
   private readonly actions: UndoAction[] = [];
   private releasing: Promise<string[]> | undefined;
 
-  constructor(private readonly log?: RecoveryLog) {}
+  constructor(
+    private readonly log?: RecoveryLog,
+    /** The signal that interrupted the run, if one did: nothing new is acquired after it. */
+    private readonly interruptedBy: () => string | undefined = () => undefined,
+  ) {}
 
   push(description: string, undo: () => Promise<void>, record?: RecoveryRecord): void {
     if (record) this.log?.add(record);
@@ -34,6 +39,9 @@ export class CleanupStack {
     /** Undoes what a take that failed half-way (killed mid-command) may still have done. */
     salvage?: () => Promise<void>,
   ): Promise<T> {
+    // After Ctrl-C or SIGTERM the run only releases: attaching or mounting more would be undone at once.
+    const signal = this.interruptedBy();
+    if (signal) throw new InterruptedError(signal);
     this.log?.add(record);
     let value: T;
     try {

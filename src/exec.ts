@@ -94,7 +94,7 @@ function lastLines(text: string, count: number): string {
 }
 
 export class HostCommandRunner implements CommandRunner {
-  private readonly running = new Set<{ kill: (signal: NodeJS.Signals) => boolean }>();
+  private readonly running = new Map<{ kill: (signal: NodeJS.Signals) => boolean }, CommandSpec['kind']>();
   private interruptedBy: string | undefined;
 
   constructor(private readonly options: { listener?: CommandListener } = {}) {}
@@ -105,7 +105,9 @@ export class HostCommandRunner implements CommandRunner {
    */
   interrupt(signal: string): void {
     this.interruptedBy ??= signal;
-    for (const child of this.running) child.kill('SIGTERM');
+    // A host command (mount, losetup, umount) is short and may be the cleanup itself: killed half-way
+    // it would leave the very mount or loop device the run is about to release.
+    for (const [child, kind] of this.running) if (kind !== 'host') child.kill('SIGTERM');
   }
 
   get interrupted(): string | undefined {
@@ -152,7 +154,7 @@ export class HostCommandRunner implements CommandRunner {
       env: { LC_ALL: 'C', ...spec.env },
       stripFinalNewline: false,
     });
-    this.running.add(subprocess);
+    this.running.set(subprocess, spec.kind);
     const child = await subprocess.finally(() => this.running.delete(subprocess));
     if (this.interruptedBy && spec.kind !== 'host') throw new InterruptedError(this.interruptedBy);
     const result: CommandResult = {

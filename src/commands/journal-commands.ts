@@ -56,7 +56,7 @@ async function withGuest<T>(
   }
   const host = new HostCommandRunner();
   const lock = acquireLock(image);
-  const cleanup = new CleanupStack(new RecoveryLog(image));
+  const cleanup = new CleanupStack(new RecoveryLog(image), () => host.interrupted);
   const timings: Timings = [];
   const stop = (signal: NodeJS.Signals) => host.interrupt(signal);
   process.on('SIGINT', stop).on('SIGTERM', stop);

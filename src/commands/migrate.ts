@@ -61,9 +61,9 @@ export async function migrate(options: MigrateOptions, io: CliIo): Promise<numbe
       `note: a stale lock on ${options.image} from pid ${lock.staleFrom} (no longer running) was removed`,
     );
   }
-  const cleanup = new CleanupStack(new RecoveryLog(options.image));
+  const cleanup = new CleanupStack(new RecoveryLog(options.image), () => host.interrupted);
   // A raw working copy of a container-format source lives until the end of the run.
-  const inputs = new CleanupStack();
+  const inputs = new CleanupStack(undefined, () => host.interrupted);
   const timings: Timings = [];
   const started = performance.now();
   const stopOnSignal = (signal: NodeJS.Signals) => {

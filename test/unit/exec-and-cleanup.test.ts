@@ -1,3 +1,6 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CleanupStack } from '../../src/cleanup.js';
 import { CommandError, HostCommandRunner, inGuest, ReadOnlyRunner } from '../../src/exec.js';
@@ -36,6 +39,27 @@ describe('command runner', () => {
     await expect(
       runner.run({ file: 'true', args: [], kind: 'host', timeout: 'query' }),
     ).resolves.toMatchObject({ exitCode: 0 });
+  });
+  it('an interruption stops the commands in flight but lets a host command (a mount, an unmount) finish', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'interrupt-'));
+    try {
+      // Each command notes the SIGTERM it gets in a file of its own.
+      const noting = (name: string, seconds: number) => [
+        '-c',
+        `trap 'echo TERM > ${dir}/${name}; exit 1' TERM; sleep ${seconds} >/dev/null 2>&1 & wait`,
+      ];
+      const runner = new HostCommandRunner();
+      const host = runner.run({ file: 'sh', args: noting('host', 1), kind: 'host', timeout: 'query' });
+      const write = runner.run({ file: 'sh', args: noting('write', 30), kind: 'write', timeout: 'query' });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      runner.interrupt('SIGINT');
+      await expect(write).rejects.toThrow(/interrupted by SIGINT/);
+      await expect(host).resolves.toMatchObject({ exitCode: 0 });
+      expect(existsSync(join(dir, 'write'))).toBe(true);
+      expect(existsSync(join(dir, 'host'))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
   it('runs guest commands in a bubblewrap sandbox with a clean environment and few capabilities', () => {
     const spec = inGuest('/mnt/g', ['update-initramfs', '-u'], 'write', 'initrd', {}, ['/dev/loop7']);
@@ -88,5 +112,28 @@ describe('cleanup stack', () => {
     expect(order).toEqual(['proc', 'unmount', 'detach']);
     expect(cleanup.size).toBe(0);
     expect(await cleanup.release()).toEqual([]);
+  });
+  it('acquires nothing once the run is interrupted, and releases what it holds', async () => {
+    let signal: string | undefined;
+    const cleanup = new CleanupStack(undefined, () => signal);
+    const released: string[] = [];
+    const take = async (name: string) => name;
+    const release = (name: string) => ({ description: name, undo: async () => void released.push(name) });
+    await cleanup.acquire({ kind: 'dir', path: '/x/a' }, () => take('a'), release);
+    signal = 'SIGTERM';
+    let taken = false;
+    await expect(
+      cleanup.acquire(
+        { kind: 'dir', path: '/x/b' },
+        async () => {
+          taken = true;
+          return 'b';
+        },
+        release,
+      ),
+    ).rejects.toThrow(/interrupted by SIGTERM/);
+    expect(taken).toBe(false);
+    expect(await cleanup.release()).toEqual([]);
+    expect(released).toEqual(['a']);
   });
 });
