@@ -10,7 +10,7 @@ import { CleanupStack } from '../cleanup.js';
 import { chooseMapper, type MapMethod } from '../disk/attach.js';
 import { bootAreaLength } from '../disk/partition-table.js';
 import { InterruptedError, UserError } from '../errors.js';
-import { HostCommandRunner } from '../exec.js';
+import { HostCommandRunner, ReadOnlyRunner } from '../exec.js';
 import { inspectAndPlan, type Timings } from '../pipeline/inspect-and-plan.js';
 import type { SessionEnv } from '../pipeline/session-env.js';
 import { adoptGuestJournal, hasGuestJournal, removeFromGuest } from '../safety/guest-journal.js';
@@ -38,13 +38,15 @@ export interface JournalOptions {
 
 /**
  * Locks the image, attaches it read-write, mounts the guest, and runs `work` on it; always
- * releases. An image with no journal beside it is refused before anything is attached (a refusal
- * leaves it byte-identical), unless the operator asked for the guest's copy.
+ * releases. An image with no journal beside it is refused before anything is attached, and one
+ * whose guest holds no journal either is refused after a read-only look: a refusal leaves the
+ * image byte-identical (mounting read-write alone rewrites an ext4 superblock).
  */
 async function withGuest<T>(
   image: string,
   options: JournalOptions,
   io: CliIo,
+  action: 'roll back' | 'commit',
   work: (opened: Opened) => T,
 ): Promise<T> {
   const dir = journalDir(image, options.journalDir);
@@ -67,6 +69,21 @@ async function withGuest<T>(
       throw new UserError(
         `${image} is open in ${holders.map((h) => `${h.command} (pid ${h.pid})`).join(', ')}; stop it first`,
       );
+    }
+    if (!beside) {
+      const look: SessionEnv = { runner: new ReadOnlyRunner(host), cleanup, readOnly: true };
+      const { plan } = await inspectAndPlan(
+        io,
+        look,
+        { image, mapper: chooseMapper(options.mapper) },
+        await preflight(look, image, false),
+        timings,
+        [],
+      );
+      const found = hasGuestJournal(plan.tree);
+      await releaseAll(io, cleanup, timings);
+      if (!found)
+        throw new UserError(`${image} has no xen2kvm journal, inside the guest either: nothing to ${action}`);
     }
     const env: SessionEnv = { runner: host, cleanup, readOnly: false };
     const table = await preflight(env, image, true);
@@ -107,7 +124,7 @@ function removeGuestJournal(tree: StagedTree, journal: Journal): void {
 }
 
 export async function rollback(image: string, options: JournalOptions, io: CliIo): Promise<number> {
-  const outcome = await withGuest(image, options, io, ({ tree, journal, dir }) => {
+  const outcome = await withGuest(image, options, io, 'roll back', ({ tree, journal, dir }) => {
     if (!journal) {
       throw new UserError(`${image} has no xen2kvm journal, inside the guest either: nothing to roll back`);
     }
@@ -127,7 +144,7 @@ export async function rollback(image: string, options: JournalOptions, io: CliIo
 }
 
 export async function commit(image: string, options: JournalOptions, io: CliIo): Promise<number> {
-  const dir = await withGuest(image, options, io, ({ tree, journal, dir }) => {
+  const dir = await withGuest(image, options, io, 'commit', ({ tree, journal, dir }) => {
     if (!journal)
       throw new UserError(`${image} has no xen2kvm journal, inside the guest either: nothing to commit`);
     if (journal.state !== 'applied') {

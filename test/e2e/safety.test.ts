@@ -118,6 +118,17 @@ describe('in-place journal', () => {
       /has no xen2kvm journal beside it \(.*\): nothing to undo or keep/,
     );
     expect(await contentDigest(image)).toBe(unchanged);
+    // Asked to look inside the guest, every command only reads until it finds a journal there.
+    for (const command of ['rollback', 'commit']) {
+      const inside = await runCli([command, '--from-guest-journal', image]);
+      expect(inside.exitCode).toBe(1);
+      expect(inside.stderr.trim().split('\n').pop()).toBe(
+        `xen2kvm: ${image} has no xen2kvm journal, inside the guest either: nothing to ${command === 'rollback' ? 'roll back' : 'commit'}`,
+      );
+    }
+    expect((await runCli(['cleanup', image])).exitCode).toBe(0);
+    expect(await contentDigest(image)).toBe(unchanged);
+    expect(await leftovers(image)).toEqual(NOTHING_LEFT);
 
     expect((await runCli(['migrate', '--yes', '--in-place', image])).exitCode).toBe(0);
     const kept = await runCli(['commit', image]);
