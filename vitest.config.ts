@@ -8,9 +8,11 @@ const stretch = Math.max(2, machinePace());
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // End-to-end files attach loop devices and boot qemu: one file at a time keeps them from
-    // competing for the machine's two cores and its loop devices.
-    fileParallelism: false,
+    // Two files at a time: most of an end-to-end test is one busy thread (qemu's TCG, an initrd
+    // rebuild, a copy), so two overlap well on two cores. Each file has its own TMPDIR and run dir.
+    fileParallelism: true,
+    maxWorkers: 2,
+    setupFiles: ['./test/helpers/run-scope.ts'],
     // The longest test (a conversion and a TCG boot) takes about 4 minutes on an idle machine.
     testTimeout: Math.round(5 * 60_000 * stretch),
     // A cold fixture build (debootstrap) or the KVM host VM runs in a hook.

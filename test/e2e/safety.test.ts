@@ -5,7 +5,7 @@
  * original.
  */
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -203,15 +203,18 @@ async function killAt(image: string, point: string, signal: 'SIGTERM' | 'SIGKILL
   return run;
 }
 
+/** Where a conversion is killed: the attach, the mount, the review's planning, the writes, each guest command. */
+const FAULT_POINTS = [
+  'Map partitions (read-write)',
+  'Mount the guest (read-write)',
+  'Rewrite /etc/fstab for virtio disks',
+  'Write 7 file change(s) into the guest',
+  'Run in guest: update-initramfs',
+  'Run in guest: grub-install',
+];
+
 describe('faults at every step', () => {
-  const points = [
-    'Map partitions (read-write)',
-    'Mount the guest (read-write)',
-    'Rewrite /etc/fstab for virtio disks',
-    'Write 7 file change(s) into the guest',
-    'Run in guest: update-initramfs',
-    'Run in guest: grub-install',
-  ];
+  const points = FAULT_POINTS;
   for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
     for (const point of points) {
       it(`${signal} at "${point}": nothing left on the host, and the guest rolls back to the original`, async () => {
@@ -246,6 +249,37 @@ describe('faults at every step', () => {
     expect(dry.stdout).toContain('# 0 command(s) to run inside the guest');
     // The journal kept the originals from before the first, interrupted run.
     expect((await runCli(['rollback', image])).exitCode).toBe(0);
+    expect(await guestFingerprint(image)).toEqual(original);
+  });
+});
+
+describe('faults with the CPUs saturated', () => {
+  // Twice as many busy loops as CPUs: every step of the run, and the release after a signal, gets a
+  // third of a core or less, which is where a race between a signal and a mount shows.
+  let hogs: ReturnType<typeof execa>[] = [];
+  beforeAll(() => {
+    hogs = Array.from({ length: 2 * availableParallelism() }, () =>
+      execa('sh', ['-c', 'while :; do :; done'], { reject: false }),
+    );
+  });
+  afterAll(async () => {
+    for (const hog of hogs) hog.kill('SIGKILL');
+    await Promise.allSettled(hogs);
+  });
+
+  it('SIGTERM at every step, and again and again while the review reads the guest, leaves nothing behind', async () => {
+    const image = await copy();
+    const points = [...FAULT_POINTS, ...Array(3).fill('Rewrite /etc/fstab for virtio disks')];
+    for (const [round, point] of points.entries()) {
+      const where = `round ${round + 1}, SIGTERM at "${point}"`;
+      const killed = await killAt(image, point, 'SIGTERM');
+      expect(killed.exitCode, where).toBe(143);
+      expect(await leftovers(image), where).toEqual(NOTHING_LEFT);
+      if (existsSync(`${image}.xen2kvm-journal`)) {
+        expect((await runCli(['rollback', image])).exitCode, where).toBe(0);
+        expect(await leftovers(image), where).toEqual(NOTHING_LEFT);
+      }
+    }
     expect(await guestFingerprint(image)).toEqual(original);
   });
 });

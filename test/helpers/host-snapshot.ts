@@ -1,4 +1,9 @@
-/** What a run may leave on the host: loop devices, mounts, temp dirs, sandbox groups and recovery records. */
+/**
+ * What a run may leave on the host: loop devices, mounts, temp dirs, sandbox groups and recovery
+ * records of xen2kvm. Test files run side by side, each with its own TMPDIR and XEN2KVM_RUN_DIR
+ * (run-scope.ts): mounts, temp dirs and recovery records are looked for there, so one file never
+ * sees another's runs in flight.
+ */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,20 +14,21 @@ export async function loopDevicesOf(image: string): Promise<string[]> {
   return stdout.split('\n').filter(Boolean);
 }
 
-/** Every loop device attached, as losetup lists it ("/dev/loopN: ... (FILE)"). */
+/** Every loop device attached, as losetup lists it ("/dev/loopN: ... (FILE)..."). */
 export async function allLoopDevices(): Promise<string[]> {
   const { stdout } = await execa('losetup', ['-a']);
   return stdout.split('\n').filter(Boolean);
 }
 
-export function xen2kvmMounts(): string[] {
+/** xen2kvm's mounts (their points are xen2kvm-* temp dirs) under `under`, or anywhere. */
+export function xen2kvmMounts(under = '/'): string[] {
   return readFileSync('/proc/self/mounts', 'utf8')
     .split('\n')
-    .filter((line) => line.includes('/xen2kvm-'));
+    .filter((line) => line.includes('/xen2kvm-') && (line.split(' ')[1] ?? '').startsWith(under));
 }
 
-export function xen2kvmTempDirs(): string[] {
-  return readdirSync(tmpdir()).filter((name) => name.startsWith('xen2kvm-'));
+export function xen2kvmTempDirs(dir = tmpdir()): string[] {
+  return existsSync(dir) ? readdirSync(dir).filter((name) => name.startsWith('xen2kvm-')) : [];
 }
 
 /** Control groups of xen2kvm's guest-command sandboxes (cgroup v2, or v1 memory and pids). */
@@ -39,9 +45,14 @@ export function sandboxGroups(): string[] {
   );
 }
 
+/** Whether the xen2kvm process that made a sandbox group (xen2kvm-PID-N) is still running. */
+export function groupOwnerAlive(group: string): boolean {
+  const pid = Number(/xen2kvm-(\d+)-\d+$/.exec(group)?.[1]);
+  return Number.isInteger(pid) && existsSync(`/proc/${pid}`);
+}
+
 /** Recovery records of runs that did not finish (a finished run removes its own). */
-export function recoveryRecords(): string[] {
-  const dir = process.env.XEN2KVM_RUN_DIR ?? '/run/xen2kvm';
+export function recoveryRecords(dir = process.env.XEN2KVM_RUN_DIR ?? '/run/xen2kvm'): string[] {
   return existsSync(dir)
     ? readdirSync(dir)
         .filter((name) => name.endsWith('.state.json'))
@@ -57,13 +68,14 @@ export interface HostState {
   recovery: string[];
 }
 
-export async function hostState(): Promise<HostState> {
+/** The host as this test file's runs see it (its TMPDIR and run dir), or all of it with `global`. */
+export async function hostState(global = false): Promise<HostState> {
   return {
     loops: await allLoopDevices(),
-    mounts: xen2kvmMounts(),
-    tempDirs: xen2kvmTempDirs(),
+    mounts: xen2kvmMounts(global ? '/' : tmpdir()),
+    tempDirs: global ? [] : xen2kvmTempDirs(),
     sandboxGroups: sandboxGroups(),
-    recovery: recoveryRecords(),
+    recovery: global ? [] : recoveryRecords(),
   };
 }
 

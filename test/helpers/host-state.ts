@@ -1,11 +1,14 @@
 /**
  * What a test's runs left on the host. Each test is judged on what appeared while it ran (a snapshot
- * is taken before it starts), so one leak fails the test that made it, not every test after it; the
- * suite's global teardown (suite-leftovers.ts) reports anything left overall.
+ * is taken before it starts) in its file's own TMPDIR and run dir, so one leak fails the test that
+ * made it, not every test after it nor a test of a file running beside it; the suite's global
+ * teardown (suite-leftovers.ts) reports anything left overall.
  */
+
+import { tmpdir } from 'node:os';
 import { execa } from 'execa';
 import { beforeEach } from 'vitest';
-import { added, type HostState, hostState, loopDevicesOf } from './host-snapshot.js';
+import { added, groupOwnerAlive, type HostState, hostState, loopDevicesOf } from './host-snapshot.js';
 
 export { NOTHING_LEFT } from './host-snapshot.js';
 
@@ -15,18 +18,22 @@ beforeEach(async () => {
 });
 
 /**
- * What the current test's runs left: every loop device on `image` (whoever attached it), and the
- * loop devices, mounts, temp dirs, sandbox groups and recovery records that appeared since the
- * test started, but for `ownLoops`, the loop devices the test attached itself.
+ * What the current test's runs left: every loop device on `image` (whoever attached it); the loop
+ * devices on this file's files, the mounts, temp dirs and recovery records in its TMPDIR and run dir,
+ * and the sandbox groups of finished runs, that appeared since the test started; but for `ownLoops`,
+ * the loop devices the test attached itself.
  */
 export async function leftovers(image: string, ownLoops: string[] = []): Promise<HostState> {
   const now = await hostState();
   const fresh = atTestStart ? added(atTestStart, now) : now;
   const ofImage = await loopDevicesOf(image);
-  const loops = [...new Set([...ofImage, ...fresh.loops])].filter(
+  const ours = fresh.loops.filter((line) => line.includes(`(${tmpdir()}/`));
+  const loops = [...new Set([...ofImage, ...ours])].filter(
     (line) => !ownLoops.some((own) => line.startsWith(`${own}:`)),
   );
-  return { ...fresh, loops };
+  // A group whose xen2kvm is still running belongs to a run in flight (another file's).
+  const sandboxGroups = fresh.sandboxGroups.filter((group) => !groupOwnerAlive(group));
+  return { ...fresh, loops, sandboxGroups };
 }
 
 /**

@@ -36,3 +36,8 @@ export function machinePace(): number {
 export function paced(baseSeconds: number): number {
   return Math.ceil(baseSeconds * machinePace());
 }
+
+/** A test's deadline in milliseconds: `baseSeconds` stretched by the pace, at least doubled for load that comes later. */
+export function testDeadline(baseSeconds: number): number {
+  return Math.ceil(baseSeconds * Math.max(2, machinePace())) * 1000;
+}

@@ -2,16 +2,22 @@
  * Vitest global setup: remembers what the host held before the suite, and at the end fails the run
  * if the suite left anything of xen2kvm behind (a test that leaked it has already failed too).
  */
+import { readdirSync } from 'node:fs';
 import { added, type HostState, hostState } from './host-snapshot.js';
 
 let before: HostState;
+let rootsBefore: string[] = [];
+const testRoots = () => readdirSync('/tmp').filter((name) => name.startsWith('x2k-test-'));
 
 export async function setup(): Promise<void> {
-  before = await hostState();
+  before = await hostState(true);
+  rootsBefore = testRoots();
 }
 
 export async function teardown(): Promise<void> {
-  const left = added(before, await hostState());
+  const left = added(before, await hostState(true));
+  // A test file's TMPDIR still there held a mount when the file ended.
+  left.tempDirs = testRoots().filter((name) => !rootsBefore.includes(name));
   const lines = Object.entries(left).flatMap(([kind, items]) =>
     (items as string[]).map((item) => `  ${kind}: ${item}`),
   );

@@ -25,7 +25,11 @@ export async function keys(session: string, ...names: string[]): Promise<void> {
 /** Starts `command` (a shell line) in a new 200x50 terminal; returns the session name. */
 export async function startTerminal(command: string): Promise<string> {
   const session = `xen2kvm-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  await execa('tmux', ['new-session', '-d', '-s', session, '-x', '200', '-y', '50', command]);
+  // A tmux server already running would hand the command its own environment, not this file's.
+  const scope = ['TMPDIR', 'XEN2KVM_RUN_DIR'].flatMap((name) =>
+    process.env[name] ? ['-e', `${name}=${process.env[name]}`] : [],
+  );
+  await execa('tmux', ['new-session', '-d', '-s', session, '-x', '200', '-y', '50', ...scope, command]);
   return session;
 }
 
