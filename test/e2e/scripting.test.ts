@@ -30,7 +30,7 @@ describe('scripting', () => {
       /^ \/etc\/systemd\/system\/getty\.target\.wants\/serial-getty@hvc0\.service +\| \+0 -1 \(remove\)$/m,
     );
     expect(run.stdout).toContain(' 7 file(s) changed');
-    expect(run.stdout).toMatch(/^ run: update-initramfs -u -k \S+$/m);
+    expect(run.stdout).toMatch(/^ run in the guest's sandbox: update-initramfs -u -k \S+$/m);
     expect(run.stdout).not.toContain('@@');
   });
 
