@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import FileOrder from './test/helpers/file-order.js';
 import { machinePace } from './test/helpers/machine-pace.js';
 
 // Deadlines are hang detectors, not speed checks: stretched by how slow the machine is when the
@@ -13,6 +14,8 @@ export default defineConfig({
     fileParallelism: true,
     maxWorkers: 2,
     setupFiles: ['./test/helpers/run-scope.ts'],
+    // Which file goes beside which: see file-order.ts.
+    sequence: { sequencer: FileOrder },
     // The longest test (a conversion and a TCG boot) takes about 4 minutes on an idle machine.
     testTimeout: Math.round(5 * 60_000 * stretch),
     // A cold fixture build (debootstrap) or the KVM host VM runs in a hook.

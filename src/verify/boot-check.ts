@@ -7,6 +7,7 @@
 import { constants } from 'node:fs';
 import { access, writeFile } from 'node:fs/promises';
 import { type CommandListener, startWatched } from '../exec.js';
+import { bootCpus, takeBootSlot } from './boot-slot.js';
 
 export type Accel = 'kvm' | 'tcg';
 
@@ -73,6 +74,23 @@ export function judgeConsole(text: string): { ok: boolean; line: string } | unde
   return undefined;
 }
 
+/**
+ * The failure line with its cause where the console names one: emergency mode says only that
+ * something failed, while the lines before it say which device systemd gave up on. Under TCG that
+ * is usually the host's load, not the guest: say so, so an operator reruns instead of debugging.
+ */
+export function explainFailure(text: string, line: string, accel: Accel): string {
+  if (!/emergency mode/.test(line)) return line;
+  const timedOut = [
+    ...stripTerminalCodes(text).matchAll(/Timed out waiting for device ([^\n]*?)\.?\s*$/gm),
+  ].map((match) => match[1]?.trim());
+  if (timedOut.length === 0) return line;
+  const cause = `${line} - timed out waiting for ${timedOut.join(', ')}`;
+  return accel === 'tcg'
+    ? `${cause} (under TCG a busy host can starve the guest past systemd's 90 s device timeout: rerun on a quieter host or with KVM)`
+    : cause;
+}
+
 export async function kvmUsable(): Promise<boolean> {
   try {
     await access('/dev/kvm', constants.R_OK | constants.W_OK);
@@ -103,6 +121,8 @@ export function qemuArgs(
     ...boot,
     '-machine',
     `pc,accel=${accel}`,
+    '-smp',
+    String(bootCpus()),
     '-m',
     String(memoryMiB),
     '-display',
@@ -130,11 +150,28 @@ interface Attempt {
   seconds: number;
 }
 
-function attempt(
+/** One boot; under TCG it first takes a boot slot (see boot-slot.ts) and its time starts there. */
+async function attempt(
   options: BootCheckOptions,
   accel: Accel,
   silenceSeconds: number | undefined,
+  note: (text: string) => void,
 ): Promise<Attempt> {
+  if (accel === 'kvm') return boot(options, accel, silenceSeconds);
+  const slot = await takeBootSlot({
+    onWait: (holders) =>
+      note(
+        `waiting for a TCG boot slot: ${holders.length} software-emulated boot(s) already running on this host (pid ${holders.join(', ')}); a guest starved of CPU times out waiting for its disks`,
+      ),
+  });
+  try {
+    return await boot(options, accel, silenceSeconds);
+  } finally {
+    slot?.release();
+  }
+}
+
+function boot(options: BootCheckOptions, accel: Accel, silenceSeconds: number | undefined): Promise<Attempt> {
   const started = performance.now();
   let output = '';
   return new Promise((resolve) => {
@@ -207,12 +244,13 @@ export async function bootCheck(options: BootCheckOptions): Promise<BootCheckRes
     options,
     accel,
     options.accel === 'auto' && accel === 'kvm' ? options.kvmSilenceSeconds : undefined,
+    note,
   );
   let log = result.output;
   if (result.outcome === 'silent') {
     note(`KVM gave ${result.line}: retrying with TCG (software emulation)`);
     accel = 'tcg';
-    result = await attempt(options, accel, undefined);
+    result = await attempt(options, accel, undefined, note);
     log += `\n--- retry with TCG ---\n${result.output}`;
   }
   await writeFile(options.consoleLog, log);
@@ -220,7 +258,7 @@ export async function bootCheck(options: BootCheckOptions): Promise<BootCheckRes
     ok: result.outcome === 'login',
     accel,
     seconds: result.seconds,
-    reason: result.line,
+    reason: result.outcome === 'fatal' ? explainFailure(result.output, result.line, accel) : result.line,
     consoleLog: options.consoleLog,
     notes,
   };

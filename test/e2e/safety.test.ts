@@ -5,16 +5,16 @@
  * original.
  */
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { workingCopy } from '../../fixtures/images/fixtures.js';
 import { lockPath } from '../../src/safety/lock.js';
-import { migrateKilledAt, runCli } from '../helpers/cli.js';
+import { runCli } from '../helpers/cli.js';
+import { FAULT_POINTS, killAt } from '../helpers/faults.js';
 import { guestFingerprint } from '../helpers/guest-tree.js';
 import { contentDigest, leftovers, NOTHING_LEFT } from '../helpers/host-state.js';
-import { testDeadline } from '../helpers/machine-pace.js';
 
 let dir: string;
 let original: Awaited<ReturnType<typeof guestFingerprint>>;
@@ -197,26 +197,9 @@ describe('busy images', () => {
   });
 });
 
-/** An in-place conversion killed with `signal` when `point` starts; it must get there. */
-async function killAt(image: string, point: string, signal: 'SIGTERM' | 'SIGKILL') {
-  const run = await migrateKilledAt(image, point, signal);
-  expect(run.reached, `the run never reached "${point}"`).toBe(true);
-  return run;
-}
-
-/** Where a conversion is killed: the attach, the mount, the review's planning, the writes, each guest command. */
-const FAULT_POINTS = [
-  'Map partitions (read-write)',
-  'Mount the guest (read-write)',
-  'Rewrite /etc/fstab for virtio disks',
-  'Write 7 file change(s) into the guest',
-  'Run in guest: update-initramfs',
-  'Run in guest: grub-install',
-];
-
 describe('faults at every step', () => {
   const points = FAULT_POINTS;
-  // SIGTERM at each of these points runs below, with the CPUs saturated.
+  // SIGTERM at each of these points runs in faults-saturated.test.ts, with the CPUs saturated.
   for (const point of points) {
     it(`SIGKILL at "${point}": cleanup leaves nothing on the host, and the guest rolls back to the original`, async () => {
       const image = await copy();
@@ -245,40 +228,6 @@ describe('faults at every step', () => {
     expect(dry.stdout).toContain('# 0 command(s) to run inside the guest');
     // The journal kept the originals from before the first, interrupted run.
     expect((await runCli(['rollback', image])).exitCode).toBe(0);
-    expect(await guestFingerprint(image)).toEqual(original);
-  });
-});
-
-describe('faults with the CPUs saturated', () => {
-  // A busy loop per CPU, beside the test file running alongside: every step of the run, and the
-  // release after a signal, gets a third of a core or less, which is where a race between a signal
-  // and a mount shows.
-  let hogs: ReturnType<typeof execa>[] = [];
-  beforeAll(() => {
-    hogs = Array.from({ length: availableParallelism() }, () =>
-      execa('sh', ['-c', 'while :; do :; done'], { reject: false }),
-    );
-  });
-  afterAll(async () => {
-    for (const hog of hogs) hog.kill('SIGKILL');
-    await Promise.allSettled(hogs);
-  });
-
-  it('SIGTERM at every step, and once more while the review reads the guest, leaves nothing behind and a guest that rolls back', {
-    timeout: testDeadline(15 * 60),
-  }, async () => {
-    const image = await copy();
-    const points = [...FAULT_POINTS, 'Rewrite /etc/fstab for virtio disks'];
-    for (const [round, point] of points.entries()) {
-      const where = `round ${round + 1}, SIGTERM at "${point}"`;
-      const killed = await killAt(image, point, 'SIGTERM');
-      expect(killed.exitCode, where).toBe(143);
-      expect(await leftovers(image), where).toEqual(NOTHING_LEFT);
-      if (existsSync(`${image}.xen2kvm-journal`)) {
-        expect((await runCli(['rollback', image])).exitCode, where).toBe(0);
-        expect(await leftovers(image), where).toEqual(NOTHING_LEFT);
-      }
-    }
     expect(await guestFingerprint(image)).toEqual(original);
   });
 });
