@@ -83,7 +83,7 @@ async function withGuest<T>(
       const found = hasGuestJournal(plan.tree);
       await releaseAll(io, cleanup, timings);
       if (!found)
-        throw new UserError(`${image} has no xen2kvm journal, inside the guest either: nothing to ${action}`);
+        throw noJournal(image, action);
     }
     const env: SessionEnv = { runner: host, cleanup, readOnly: false };
     const table = await preflight(env, image, true);
@@ -123,11 +123,14 @@ function removeGuestJournal(tree: StagedTree, journal: Journal): void {
   removeFromGuest(tree, journal.guestDirExisted);
 }
 
+/** Neither beside the image nor inside the guest: the refusal of rollback and commit alike. */
+function noJournal(image: string, action: string): UserError {
+  return new UserError(`${image} has no xen2kvm journal, inside the guest either: nothing to ${action}`);
+}
+
 export async function rollback(image: string, options: JournalOptions, io: CliIo): Promise<number> {
   const outcome = await withGuest(image, options, io, 'roll back', ({ tree, journal, dir }) => {
-    if (!journal) {
-      throw new UserError(`${image} has no xen2kvm journal, inside the guest either: nothing to roll back`);
-    }
+    if (!journal) throw noJournal(image, 'roll back');
     const summary = restore(tree, journal, join(dir, 'blobs'));
     removeGuestJournal(tree, journal);
     return { summary, journal, dir };
@@ -145,8 +148,7 @@ export async function rollback(image: string, options: JournalOptions, io: CliIo
 
 export async function commit(image: string, options: JournalOptions, io: CliIo): Promise<number> {
   const dir = await withGuest(image, options, io, 'commit', ({ tree, journal, dir }) => {
-    if (!journal)
-      throw new UserError(`${image} has no xen2kvm journal, inside the guest either: nothing to commit`);
+    if (!journal) throw noJournal(image, 'commit');
     if (journal.state !== 'applied') {
       throw new UserError(
         `the conversion of ${image} did not finish (${journal.state}): run migrate again, or roll it back`,

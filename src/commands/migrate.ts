@@ -45,8 +45,21 @@ import { reviewChanges } from './review-prompt.js';
 import { openReviewSource } from './review-source.js';
 import { fingerprint, recordPlan } from './saved-plan.js';
 
-export async function migrate(options: MigrateOptions, io: CliIo): Promise<number> {
-  checkUsage(options, io);
+/**
+ * Where the run writes, decided before anything is opened. On a terminal with neither --in-place
+ * nor --output, the question offers the image itself, in place: so the run is an in-place one from
+ * the start, and an input that cannot be converted in place (a container format, a bare filesystem)
+ * is refused before anything is attached, instead of being converted in a working copy that is
+ * then thrown away while the source stays as it was.
+ */
+function withModeDecided(options: MigrateOptions): MigrateOptions {
+  if (options.dryRun || options.output || options.inPlace) return options;
+  return { ...options, inPlace: true };
+}
+
+export async function migrate(given: MigrateOptions, io: CliIo): Promise<number> {
+  checkUsage(given, io);
+  const options = withModeDecided(given);
   const mapper = chooseMapper(options.mapper);
   // A configuration that cannot be read is refused before the image is even looked at.
   const domain: DomainOptions = options.xenConfig

@@ -2,9 +2,10 @@
  * The operator at a terminal: a real pseudo-terminal (tmux) running `xen2kvm migrate IMAGE` without
  * --yes. The plan is shown, the question asked; "no" leaves the image byte-identical, "yes" converts.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { workingCopy } from '../../fixtures/images/fixtures.js';
 import { CLI, runCli } from '../helpers/cli.js';
@@ -97,5 +98,47 @@ describe('interactive migrate on a terminal', () => {
     }
     const xml = readFileSync(join(dir, 'mail01.xml'), 'utf8');
     expect(xml).toMatch(/<source bridge="br-int"\/>\s*<virtualport type="openvswitch"\/>/);
+  });
+});
+
+describe('on a terminal with neither --in-place nor --output', () => {
+  // The question offers the image itself, in place; an image that cannot be converted in place is
+  // refused up front, instead of being converted in a working copy that is then thrown away.
+  async function refusedOnTerminal(input: string): Promise<string> {
+    const session = await startTerminal(`node ${CLI} migrate ${input}; echo "EXIT=$?"; sleep 120`);
+    try {
+      const text = await waitFor(session, /EXIT=\d+/);
+      expect(Number(/EXIT=(\d+)/.exec(text)?.[1])).toBe(2);
+      expect(text).not.toContain('Apply these');
+      return text;
+    } finally {
+      await stopTerminal(session);
+    }
+  }
+
+  it('a qcow2 image is refused before anything is attached, naming --output', async () => {
+    const qcow2 = join(dir, 'guest.qcow2');
+    await execa('qemu-img', ['convert', '-O', 'qcow2', image, qcow2]);
+    const before = await contentDigest(qcow2);
+    const screen = await refusedOnTerminal(qcow2);
+    expect(screen).toContain(
+      `xen2kvm: ${qcow2} is a qcow2 image: in-place conversion works on raw images; use --output NEW (raw, or --output-format qcow2)`,
+    );
+    expect(await contentDigest(qcow2)).toBe(before);
+    expect(existsSync(`${qcow2}.xen2kvm-journal`)).toBe(false);
+    expect(await leftovers(qcow2)).toEqual(NOTHING_LEFT);
+    rmSync(qcow2);
+  });
+
+  it('a bare filesystem (a partitionless Xen disk) is refused, naming --output', async () => {
+    const bare = await workingCopy('debian12-xen-fsimage', join(dir, 'root.img'));
+    const before = await contentDigest(bare);
+    const screen = await refusedOnTerminal(bare);
+    expect(screen).toContain(
+      `xen2kvm: ${bare} holds a bare ext4 filesystem (a partitionless Xen disk) and becomes a new whole disk: use --output NEW.raw`,
+    );
+    expect(await contentDigest(bare)).toBe(before);
+    expect(await leftovers(bare)).toEqual(NOTHING_LEFT);
+    rmSync(bare);
   });
 });
