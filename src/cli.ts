@@ -207,13 +207,6 @@ function makeIo(options: MainOptions, color: boolean): CliIo {
     stderr: options.stderr,
     interactive,
     color: color && tty(options.stdout) && !process.env.NO_COLOR,
-    async confirm(message) {
-      const { default: Enquirer } = await import('enquirer');
-      const answer = (await Enquirer.prompt({ type: 'confirm', name: 'ok', message, initial: false })) as {
-        ok: boolean;
-      };
-      return answer.ok;
-    },
     async choose(message, choices) {
       const { default: Enquirer } = await import('enquirer');
       const answer = (await Enquirer.prompt({ type: 'select', name: 'choice', message, choices })) as {

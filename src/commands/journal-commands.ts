@@ -82,8 +82,7 @@ async function withGuest<T>(
       );
       const found = hasGuestJournal(plan.tree);
       await releaseAll(io, cleanup, timings);
-      if (!found)
-        throw noJournal(image, action);
+      if (!found) throw noJournal(image, action);
     }
     const env: SessionEnv = { runner: host, cleanup, readOnly: false };
     const table = await preflight(env, image, true);

@@ -1,7 +1,6 @@
 /** `xen2kvm verify IMAGE`: boot it as KVM would and wait for a login prompt on ttyS0. */
 import { dirname, join, resolve } from 'node:path';
 import { detectContainer } from '../disk/container.js';
-import { UserError } from '../errors.js';
 import { checkImageFile } from '../inspect/image-file.js';
 import { type CliIo, writeLine } from '../ui/io.js';
 import {
@@ -79,9 +78,4 @@ export async function runBootCheck(options: VerifyOptions, io: CliIo): Promise<B
   );
   writeLine(io.stdout, `console log: ${result.consoleLog}`);
   return result;
-}
-
-export function parseAccel(value: string): Accel | 'auto' {
-  if (value === 'auto' || value === 'kvm' || value === 'tcg') return value;
-  throw new UserError(`--accel ${value}: expected auto, kvm or tcg`, 2);
 }

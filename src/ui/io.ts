@@ -7,8 +7,6 @@ export interface CliIo {
   /** A person at a terminal: prompts allowed, the animated task list. */
   interactive: boolean;
   color: boolean;
-  /** Ask a yes/no question (only called when interactive). */
-  confirm(message: string): Promise<boolean>;
   /** Pick one of `choices` (only called when interactive, never under a running task list). */
   choose(message: string, choices: string[]): Promise<string>;
   /** Ask for a line of text, with a default (only called when interactive). */
