@@ -1,7 +1,9 @@
 /**
  * KEY=value lines of shell-sourced configuration (/etc/default/grub, /etc/sysconfig/*,
  * initramfs.conf): the value of each matching key is rewritten with its indentation, its quotes and
- * anything after it kept, so a file the guest's own tools source still reads the same way.
+ * a trailing comment kept, so a file the guest's own tools source still reads the same way. A line
+ * with anything else after the value (a second assignment, a command) is not ours to parse and is
+ * left as it is.
  */
 
 export interface AssignmentOptions {
@@ -20,18 +22,19 @@ export function rewriteAssignments(
   edit: (value: string, key: string) => string,
   options: AssignmentOptions,
 ): string {
+  // A quoted value runs to its closing quote; a bare one to the first space. After it only spaces,
+  // or spaces and a comment (a "#" starts a comment only at the start of a word).
   const line = new RegExp(
-    `^(?<indent>\\s*)(?<key>${keys.source})=(?<quote>["']?)(?<value>.*?)\\k<quote>(?<trailing>\\s*)$`,
+    `^(?<indent>\\s*)(?<key>${keys.source})=(?:"(?<dq>[^"]*)"|'(?<sq>[^']*)'|(?<bare>[^\\s"';]*))(?<trailing>\\s+#.*|\\s*)$`,
   );
   return text
     .split('\n')
     .map((original) => {
       const groups = line.exec(original)?.groups;
       if (!groups) return original;
-      const { indent = '', key = '', quote = '', value = '', trailing = '' } = groups;
-      // A bare value ends at the first space or quote; anything else on the line is not ours to parse.
-      if (!quote && /[\s"']/.test(value)) return original;
-      const edited = edit(value, key);
+      const { indent = '', key = '', dq, sq, bare = '', trailing = '' } = groups;
+      const quote = dq !== undefined ? '"' : sq !== undefined ? "'" : '';
+      const edited = edit(dq ?? sq ?? bare, key);
       const mark = quote || (options.bare === 'quote' || /\s/.test(edited) ? '"' : '');
       return `${indent}${key}=${mark}${edited}${mark}${trailing}`;
     })

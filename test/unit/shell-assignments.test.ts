@@ -25,9 +25,13 @@ describe('KEY=value lines', () => {
     expect(rewriteAssignments('L=a\n', /L/, (v) => `${v} b`, { bare: 'keep' })).toBe('L="a b"\n');
   });
 
-  it('leaves a line with something after the closing quote alone', () => {
-    const text = 'A="x" # note\n';
-    expect(rewriteAssignments(text, /A/, upper, { bare: 'keep' })).toBe(text);
+  it('keeps a trailing comment, and leaves a line with anything else after the value alone', () => {
+    expect(rewriteAssignments('A="x" # note "q"\nB=y  # bare\n', /A|B/, upper, { bare: 'keep' })).toBe(
+      'A="X" # note "q"\nB=Y  # bare\n',
+    );
+    expect(rewriteAssignments('A="a#b"\n', /A/, upper, { bare: 'keep' })).toBe('A="A#B"\n');
+    const other = 'A="x" B="y"\nA=x; echo hi\n';
+    expect(rewriteAssignments(other, /A/, upper, { bare: 'keep' })).toBe(other);
   });
 
   it('tells whether a key is assigned anywhere, and only that exact key', () => {
