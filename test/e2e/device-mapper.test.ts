@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureFixture } from '../../fixtures/images/fixtures.js';
 import { bootTimeoutSeconds, runCli } from '../helpers/cli.js';
 import { type DmHostRun, runInDmHost } from '../helpers/dm-host.js';
-import { paced } from '../helpers/machine-pace.js';
+import { paced, testDeadline } from '../helpers/machine-pace.js';
 
 // Each scenario leaves NAME.rc, NAME.out, NAME.err and NAME.left (what the host still holds after
 // it: device-mapper nodes, loop devices, mounts, temp dirs) in /work/out.
@@ -214,7 +214,7 @@ describe.skipIf(!process.env.XEN2KVM_DM_HOST_TESTS)('on a host with device-mappe
       // The root the kernel mounted is the logical volume, found by the initrd's LVM.
       expect(console).toMatch(/root=\/dev\/mapper\/xen--guest--vg-root/);
     },
-    10 * 60_000,
+    testDeadline(10 * 60),
   );
 
   it('reviews a qcow2 image through qemu-nbd, read-only, with no raw copy', async () => {
@@ -251,6 +251,6 @@ describe.skipIf(!process.env.XEN2KVM_DM_HOST_TESTS)('on a host with device-mappe
     async () => {
       expect(await bootToLogin('nbd-qcow2.raw')).toMatch(/login:/);
     },
-    10 * 60_000,
+    testDeadline(10 * 60),
   );
 });

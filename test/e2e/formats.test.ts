@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureFixture } from '../../fixtures/images/fixtures.js';
 import { runCli } from '../helpers/cli.js';
 import { contentDigest } from '../helpers/host-state.js';
+import { testDeadline } from '../helpers/machine-pace.js';
 
 let dir: string;
 let fixture: string;
@@ -83,7 +84,7 @@ describe('container formats', () => {
       expect(boot.stdout).toMatch(/boot check passed: \S+ login: \(TCG, [\d.]+ s\)/);
       expect(boot.exitCode).toBe(0);
     },
-    8 * 60_000,
+    testDeadline(12 * 60),
   );
 
   it('in place on a container format is refused, naming the way that works', async () => {

@@ -30,15 +30,24 @@ export interface CliRun {
   stderr: string;
 }
 
+/**
+ * Every CLI run of the suite holds a shared lock on this file (util-linux flock); a run given
+ * `alone` holds it exclusively, so no other file's xen2kvm runs beside it. For a TCG boot whose
+ * guest waits for several disks: on this 2-core machine such a guest finds them about 60 s into
+ * systemd's 90 s when idle, and a conversion beside it (an initrd rebuild) pushes it past.
+ */
+const SUITE_CPU_LOCK = '/tmp/xen2kvm-suite-cpu.lock';
+
 export async function runCli(
   args: string[],
-  options: { timeout?: number; cwd?: string; env?: Record<string, string> } = {},
+  options: { timeout?: number; cwd?: string; env?: Record<string, string>; alone?: boolean } = {},
 ): Promise<CliRun> {
-  const result = await execa('node', [CLI, ...args], {
+  const lock = ['flock', options.alone ? '--exclusive' : '--shared', SUITE_CPU_LOCK];
+  const result = await execa(lock[0] as string, [...lock.slice(1), 'node', CLI, ...args], {
     reject: false,
     stdin: 'ignore',
     cwd: options.cwd,
-    timeout: options.timeout ?? paced(10 * 60) * 1000,
+    timeout: options.timeout ?? paced(20 * 60) * 1000,
     env: { NO_COLOR: '1', ...options.env },
   });
   return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr) };

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { judgeConsole, qemuArgs } from '../../src/verify/boot-check.js';
+import { bootCommand, judgeConsole, qemuArgs } from '../../src/verify/boot-check.js';
 import { buildDomainXml, domainNameFor, simpleDomain } from '../../src/xml/domain.js';
 
 describe('boot check verdicts', () => {
@@ -37,6 +37,17 @@ describe('boot check verdicts', () => {
     expect(args).toContain('-snapshot');
     expect(args).toContain('file=/x/disk.raw,if=virtio,format=raw');
     expect(args).toContain('virtio-net-pci,netdev=net0');
+  });
+  it('runs a TCG guest at a raised priority, a KVM one as it is', () => {
+    const options = { image: '/x/disk.raw', memoryMiB: 512, format: 'raw' };
+    const tcg = bootCommand(options, 'tcg');
+    expect(tcg.file).toBe('nice');
+    expect(tcg.args.slice(0, 3)).toEqual(['-n', '-10', 'qemu-system-x86_64']);
+    expect(tcg.args.slice(3)).toEqual(qemuArgs('/x/disk.raw', 'tcg', 512, 'raw'));
+    expect(bootCommand(options, 'kvm')).toEqual({
+      file: 'qemu-system-x86_64',
+      args: qemuArgs('/x/disk.raw', 'kvm', 512, 'raw'),
+    });
   });
 });
 

@@ -54,6 +54,7 @@ describe('TCG boot slots', () => {
 describe('a failed boot explained', () => {
   const console = [
     '\x1b[0;1;31m TIME \x1b[0m] Timed out waiting for device \x1b[0;1;39mdev-vda2.device\x1b[0m - /dev/vda2.',
+    '[ TIME ] Timed out waiting for device \x1b[0;1;…ice - /dev/disk/by-label/boot.',
     '[DEPEND] Dependency failed for boot.mount - /boot.',
     'You are in emergency mode. After logging in, type "journalctl -xb" to view',
     '',
@@ -62,10 +63,10 @@ describe('a failed boot explained', () => {
 
   it('names the device systemd gave up on, and under TCG says the host may be the cause', () => {
     expect(explainFailure(console, line, 'tcg')).toBe(
-      `${line} - timed out waiting for dev-vda2.device - /dev/vda2 (under TCG a busy host can starve the guest past systemd's 90 s device timeout: rerun on a quieter host or with KVM)`,
+      `${line} - timed out waiting for dev-vda2.device - /dev/vda2, …ice - /dev/disk/by-label/boot (under TCG a busy host can starve the guest past systemd's 90 s device timeout: rerun on a quieter host or with KVM)`,
     );
     expect(explainFailure(console, line, 'kvm')).toBe(
-      `${line} - timed out waiting for dev-vda2.device - /dev/vda2`,
+      `${line} - timed out waiting for dev-vda2.device - /dev/vda2, …ice - /dev/disk/by-label/boot`,
     );
   });
 
