@@ -59,8 +59,8 @@ const FATAL = [
 const LOGIN = /^[^\n]*\blogin: *$/m;
 
 export function stripTerminalCodes(text: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: console output carries ANSI escapes
   // The last alternative: an escape cut short where systemd shortens a long line with "…".
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: console output carries ANSI escapes
   return text.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\r|\x1b\[[0-9;?]*/g, '');
 }
 
