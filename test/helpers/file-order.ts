@@ -6,6 +6,10 @@
  * - the files that boot guests under TCG come after, one worker each, so their boots seldom queue
  *   for the host's single TCG boot slot;
  * - short files last, to fill whichever worker frees up first.
+ * faults-saturated must not run beside layouts: it holds every boot slot and calls runCli (a shared
+ * suite lock), while layouts' /boot-partition boot holds that lock exclusively and waits for a slot.
+ * This order keeps them apart (layouts starts only after three longer files); a hand-picked pair of
+ * files run together could deadlock until the deadlines.
  */
 import { basename } from 'node:path';
 import type { TestSpecification } from 'vitest/node';
