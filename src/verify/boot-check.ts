@@ -7,7 +7,7 @@
 import { constants } from 'node:fs';
 import { access, writeFile } from 'node:fs/promises';
 import { type CommandListener, startWatched } from '../exec.js';
-import { bootCpus, takeBootSlot } from './boot-slot.js';
+import { BOOT_VCPUS, takeBootSlot } from './boot-slot.js';
 
 export type Accel = 'kvm' | 'tcg';
 
@@ -123,7 +123,7 @@ export function qemuArgs(
     '-machine',
     `pc,accel=${accel}`,
     '-smp',
-    String(bootCpus()),
+    String(BOOT_VCPUS),
     '-m',
     String(memoryMiB),
     '-display',

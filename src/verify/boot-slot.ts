@@ -20,9 +20,7 @@ const HOST_SLOT_DIR = '/run/lock/xen2kvm';
  * timed out waiting for its disks where a 1-vCPU guest booted (its vCPU threads contend with each
  * other and with the host, and a preempted vCPU holding a guest lock stalls the other).
  */
-export function bootCpus(): number {
-  return 1;
-}
+export const BOOT_VCPUS = 1;
 
 /** One slot per two CPUs: a TCG boot takes one, and the other is left for the rest of the host. */
 export function tcgSlotCount(): number {
