@@ -42,8 +42,8 @@ export async function runCli(
   args: string[],
   options: { timeout?: number; cwd?: string; env?: Record<string, string>; alone?: boolean } = {},
 ): Promise<CliRun> {
-  const lock = ['flock', options.alone ? '--exclusive' : '--shared', SUITE_CPU_LOCK];
-  const result = await execa(lock[0] as string, [...lock.slice(1), 'node', CLI, ...args], {
+  const mode = options.alone ? '--exclusive' : '--shared';
+  const result = await execa('flock', [mode, SUITE_CPU_LOCK, 'node', CLI, ...args], {
     reject: false,
     stdin: 'ignore',
     cwd: options.cwd,
