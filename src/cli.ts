@@ -8,7 +8,7 @@ import { dirname, join, resolve as resolvePath } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import type { MigrateOptions } from './commands/migrate-options.js';
+import type { Isolation, MigrateOptions } from './commands/migrate-options.js';
 import { errorMessage, isUserError, UserError } from './errors.js';
 import type { CliIo } from './ui/io.js';
 
@@ -83,6 +83,7 @@ interface MigrateFlags {
   disk?: string[];
   kernel?: string;
   kernelPackage?: string[];
+  isolation?: Isolation;
 }
 
 /** migrate's options from its flags (also used by apply, with the flags a plan saved). */
@@ -120,6 +121,8 @@ async function migrateOptions(image: string, opts: MigrateFlags): Promise<Migrat
           consoleLog: opts.consoleLog,
         }
       : undefined,
+    isolation: opts.isolation ?? 'sandbox',
+    applianceAccel: opts.accel ?? 'auto',
     verbose: Boolean(opts.verbose),
     diffFormat: opts.diffFormat ?? 'unified',
     json: Boolean(opts.json),
@@ -192,8 +195,16 @@ async function migrateMany(images: string[], opts: Record<string, unknown>, io: 
   );
 }
 
+const isolationOption = () =>
+  new Option(
+    '--isolation <mode>',
+    "where the guest's own commands run: a bubblewrap sandbox on this host (sandbox), or a throwaway qemu VM (vm)",
+  )
+    .choices(['sandbox', 'vm'])
+    .default('sandbox');
+
 const accelOption = () =>
-  new Option('--accel <mode>', 'accelerator for the boot check: auto uses KVM when it works, else TCG')
+  new Option('--accel <mode>', 'accelerator for the boot check and the appliance VM: auto uses KVM when it works, else TCG')
     .choices(['auto', 'kvm', 'tcg'])
     .default('auto');
 
@@ -307,6 +318,7 @@ export async function main(options: MainOptions): Promise<number> {
     .option('--xml <path>', 'where to write the domain XML (default: NAME.xml beside the image)')
     .option('--verify', 'after converting, boot the image and wait for a login prompt on ttyS0')
     .addOption(accelOption())
+    .addOption(isolationOption())
     .option(
       '--boot-timeout <seconds>',
       'how long the boot check waits for a login prompt',
@@ -349,6 +361,8 @@ export async function main(options: MainOptions): Promise<number> {
       new Option('--output-format <format>', 'raw or qcow2').choices(['raw', 'qcow2']).default('raw'),
     )
     .option('--json', 'print one JSON report on stdout')
+    .addOption(isolationOption())
+    .addOption(accelOption())
     .action(async (planPath: string, opts) => {
       const { readPlanFile } = await import('./pipeline/plan-file.js');
       const { migrate } = await import('./commands/migrate.js');

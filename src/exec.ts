@@ -23,6 +23,8 @@ export const TIMEOUTS = {
   copy: 60 * 60_000,
   /** building a fixture guest with debootstrap */
   build: 30 * 60_000,
+  /** the throwaway VM that runs a plan's guest commands (--isolation vm); its commands keep their own */
+  appliance: 90 * 60_000,
 } as const;
 
 export type TimeoutName = keyof typeof TIMEOUTS;
@@ -47,6 +49,8 @@ export interface CommandSpec {
   guest?: SandboxLimits;
   /** For a guest command, what the guest was asked to run (messages name it, not bwrap's flags). */
   guestArgv?: readonly string[];
+  /** Where a guest command ran, for messages: its bubblewrap sandbox (the default) or the appliance VM. */
+  isolation?: 'sandbox' | 'vm';
 }
 
 export interface CommandResult {
@@ -68,6 +72,11 @@ export class CommandError extends Error {
 
 export interface CommandRunner {
   run(spec: CommandSpec): Promise<CommandResult>;
+  /**
+   * Starts a long-running program whose output is watched as it comes (the appliance VM), stopped
+   * with the others on an interruption. Runners that cannot (command stubs) leave it out.
+   */
+  watch?(spec: CommandSpec, onOutput: (chunk: string) => void): WatchedProcess;
 }
 
 /** Observer for every command started (for --verbose and logs). */
@@ -78,10 +87,11 @@ export function formatCommand(spec: Pick<CommandSpec, 'file' | 'args'>): string 
 }
 
 /** The command as messages name it: a guest command by what it runs in the guest. */
-export function describeCommand(spec: Pick<CommandSpec, 'file' | 'args' | 'guestArgv'>): string {
+export function describeCommand(spec: Pick<CommandSpec, 'file' | 'args' | 'guestArgv' | 'isolation'>): string {
   if (!spec.guestArgv) return formatCommand(spec);
   const [file = '', ...args] = spec.guestArgv;
-  return `${formatCommand({ file, args })} (in the guest's sandbox)`;
+  const where = spec.isolation === 'vm' ? 'in the appliance VM' : "in the guest's sandbox";
+  return `${formatCommand({ file, args })} (${where})`;
 }
 
 export function shellQuote(word: string): string {
@@ -112,6 +122,15 @@ export class HostCommandRunner implements CommandRunner {
 
   get interrupted(): string | undefined {
     return this.interruptedBy;
+  }
+
+  watch(spec: CommandSpec, onOutput: (chunk: string) => void): WatchedProcess {
+    if (this.interruptedBy && spec.kind !== 'host') throw new InterruptedError(this.interruptedBy);
+    const watched = startWatched(spec, onOutput, this.options.listener);
+    const handle = { kill: () => (watched.stop(), true) };
+    this.running.set(handle, spec.kind);
+    void watched.exited.finally(() => this.running.delete(handle));
+    return watched;
   }
 
   async run(spec: CommandSpec): Promise<CommandResult> {
@@ -198,6 +217,13 @@ export class ReadOnlyRunner implements CommandRunner {
     }
     return this.inner.run(spec);
   }
+
+  watch(spec: CommandSpec, onOutput: (chunk: string) => void): WatchedProcess {
+    if (spec.guest || spec.kind === 'write' || !this.inner.watch) {
+      throw new CommandError(spec, undefined, 'refused: nothing may write the image while reviewing');
+    }
+    return this.inner.watch(spec, onOutput);
+  }
 }
 
 /** Limits of every guest command: XEN2KVM_GUEST_MEMORY_MIB and XEN2KVM_GUEST_PROCESSES override them. */
@@ -213,10 +239,14 @@ export function guestLimits(): SandboxLimits {
 }
 
 /** A guest command's time limit: its named one, or XEN2KVM_GUEST_TIMEOUT seconds when that is shorter. */
-function timeoutOf(spec: CommandSpec): number {
-  const named = TIMEOUTS[spec.timeout];
+export function guestTimeoutMs(name: TimeoutName): number {
+  const named = TIMEOUTS[name];
   const cap = Number(process.env.XEN2KVM_GUEST_TIMEOUT) * 1000;
-  return spec.guest && cap > 0 ? Math.min(named, cap) : named;
+  return cap > 0 ? Math.min(named, cap) : named;
+}
+
+function timeoutOf(spec: CommandSpec): number {
+  return spec.guest ? guestTimeoutMs(spec.timeout) : TIMEOUTS[spec.timeout];
 }
 
 /** A program of the guest's, run confined to it (see sandbox/bubblewrap.ts) with a clean environment. */

@@ -5,10 +5,12 @@
  */
 import type { CommandRunner } from '../exec.js';
 import { runPlannedCommand, writeChanges } from '../pipeline/apply.js';
+import { guestMounts, runCommandsInVm } from '../pipeline/apply-in-vm.js';
+import type { PlannedCommand } from '../pipeline/types.js';
 import { type Inspection, type Timings, timed } from '../pipeline/inspect-and-plan.js';
 import { advanceJournal, type PreparedJournal, prepareJournal } from '../safety/in-place.js';
 import type { FileChange } from '../tree/staged-tree.js';
-import type { CliIo } from '../ui/io.js';
+import { type CliIo, writeLine } from '../ui/io.js';
 import { taskList, withProgress } from '../ui/task-list.js';
 
 export interface ApplyTarget {
@@ -19,6 +21,11 @@ export interface ApplyTarget {
   bootAreaLength: number;
   /** --journal-dir, when the journal does not go beside the image. */
   journalBase?: string;
+  /** Where the guest's commands run: their sandboxes, or one boot of the appliance VM. */
+  isolation?: 'sandbox' | 'vm';
+  applianceAccel?: 'auto' | 'kvm' | 'tcg';
+  /** The appliance VM's console log. */
+  applianceLog?: string;
 }
 
 /** Applies `accepted` (the plan's changes less those the operator skipped) and every planned command. */
@@ -46,22 +53,56 @@ export async function applyPlan(
       )
     : undefined;
   if (journal) advanceJournal(journal, { state: 'applying' });
+  const recordStarted = (started: readonly PlannedCommand[]) => {
+    if (!journal) return;
+    advanceJournal(journal, {
+      commands: [
+        ...journal.journal.commands,
+        ...started.map((command) => ({ argv: command.argv, started: new Date().toISOString() })),
+      ],
+    });
+  };
+  const inVm = target.isolation === 'vm' && commands.length > 0;
+  // Refused before anything is written: a filesystem the VM could not reach.
+  if (inVm) guestMounts(current.guest);
+  const vmTask = {
+    title: `Run ${commands.length} command(s) in the guest, in a throwaway VM`,
+    task: async (_: unknown, task: { output?: string }) => {
+      // The VM runs them all in one boot: each counts as started before it boots.
+      recordStarted(commands);
+      let latest = 'starting';
+      await withProgress(
+        task,
+        io,
+        (t) => `${latest} (${t.toFixed(0)} s)`,
+        () =>
+          timed(timings, 'run in vm', async () => {
+            const outcome = await runCommandsInVm(host, current.guest, commands, {
+              accel: target.applianceAccel ?? 'auto',
+              consoleLog: target.applianceLog ?? 'appliance.log',
+              onNote: (note) => writeLine(io.stderr, `note: ${note}`),
+              onProgress: (line) => {
+                latest = line;
+              },
+            });
+            writeLine(
+              io.stderr,
+              `appliance VM: ${commands.length} command(s) in ${outcome.seconds.toFixed(1)} s (${outcome.accel.toUpperCase()}, kernel ${outcome.kernel})`,
+            );
+          }),
+      );
+    },
+  };
   await taskList(io, [
     {
       title: `Write ${accepted.length} file change(s) into the guest`,
       task: () => timed(timings, 'write files', async () => writeChanges(tree, accepted)),
     },
-    ...commands.map((command) => ({
+    ...(inVm ? [vmTask] : []),
+    ...(inVm ? [] : commands).map((command) => ({
       title: `Run in guest: ${command.argv.join(' ')}`,
       task: async (_: unknown, task: { output?: string }) => {
-        if (journal) {
-          advanceJournal(journal, {
-            commands: [
-              ...journal.journal.commands,
-              { argv: command.argv, started: new Date().toISOString() },
-            ],
-          });
-        }
+        recordStarted([command]);
         await withProgress(
           task,
           io,

@@ -16,6 +16,9 @@ import { seconds } from '../ui/task-list.js';
 import { unmappedBridges } from '../xml/from-xen.js';
 import type { VerifyOptions } from './verify.js';
 
+/** Where the guest's own commands run: a sandbox on the host's kernel, or a throwaway VM. */
+export type Isolation = 'sandbox' | 'vm';
+
 export interface MigrateOptions {
   image: string;
   dryRun: boolean;
@@ -41,6 +44,9 @@ export interface MigrateOptions {
   /** Kernel packages (.deb/.rpm) to install into the guest. */
   kernelPackages: string[];
   verify?: Omit<VerifyOptions, 'image'>;
+  isolation: Isolation;
+  /** The appliance VM's accelerator (--accel). */
+  applianceAccel: 'auto' | 'kvm' | 'tcg';
   verbose: boolean;
   /** How the plan is shown. */
   diffFormat: DiffFormat;

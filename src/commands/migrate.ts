@@ -9,7 +9,7 @@
  * accepted. Whatever happens, everything mounted or attached is released before the command returns.
  */
 import { copyFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { type DomainOptions, planDomainXml } from '../../steps/domain-xml.js';
 import { CleanupStack } from '../cleanup.js';
 import { chooseMapper } from '../disk/attach.js';
@@ -28,6 +28,7 @@ import { type CliIo, writeLine } from '../ui/io.js';
 import { type ReportInput, renderPlanAs } from '../ui/report.js';
 import { seconds } from '../ui/task-list.js';
 import { loadXenConfig } from '../xen/load.js';
+import { domainNameFor } from '../xml/domain.js';
 import { applyPlan } from './apply-plan.js';
 import {
   askBridges,
@@ -165,6 +166,7 @@ export async function migrate(given: MigrateOptions, io: CliIo): Promise<number>
       warnings,
       domainXml: { ...xml, exists: xmlBefore !== undefined, unchanged: xmlBefore === xml.content },
       color: io.color,
+      isolation: options.isolation,
     };
     const report = renderPlanAs(options.json ? 'json' : options.diffFormat, reportInput);
     if (options.dryRun) {
@@ -216,7 +218,15 @@ export async function migrate(given: MigrateOptions, io: CliIo): Promise<number>
       host,
       current,
       accepted,
-      { image: workImage, journaled: !options.output, bootAreaLength, journalBase: options.journalDir },
+      {
+        image: workImage,
+        journaled: !options.output,
+        bootAreaLength,
+        journalBase: options.journalDir,
+        isolation: options.isolation,
+        applianceAccel: options.applianceAccel,
+        applianceLog: applianceLogPath(options.output ?? options.image),
+      },
       timings,
     );
     if (direct) {
@@ -251,4 +261,10 @@ export async function migrate(given: MigrateOptions, io: CliIo): Promise<number>
     process.off('SIGINT', stopOnSignal).off('SIGTERM', stopOnSignal);
     lock.release();
   }
+}
+
+/** Where the appliance VM's console is kept (--isolation vm): beside the image it converts. */
+function applianceLogPath(image: string): string {
+  const path = resolve(image);
+  return join(dirname(path), `${domainNameFor(path)}.appliance.log`);
 }

@@ -44,7 +44,7 @@ export async function mountDevice(
         kind: 'host',
         timeout: 'attach',
       }),
-    () => ({ description: `unmount ${target}`, undo: () => unmount(runner, target) }),
+    () => ({ description: `unmount ${target}`, undo: () => unmountIfMounted(runner, target) }),
     () => unmountIfMounted(runner, target),
   );
 }

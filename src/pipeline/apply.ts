@@ -5,7 +5,7 @@
 import { chmodSync, copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { AttachedDisk } from '../disk/attach.js';
-import { CommandError, type CommandRunner, inGuest } from '../exec.js';
+import { CommandError, type CommandResult, type CommandRunner, type CommandSpec, inGuest } from '../exec.js';
 
 /** Where guest commands keep their temporary files: recorded by the journal, removed by rollback. */
 export const GUEST_TMPDIR = '/var/lib/xen2kvm/tmp';
@@ -24,16 +24,12 @@ export function writeChanges(tree: StagedTree, changes: readonly FileChange[]): 
   for (const change of changes) commitChange(tree, change);
 }
 
-export async function runPlannedCommand(
-  runner: CommandRunner,
-  guest: Pick<Guest, 'root' | 'disk'>,
-  command: PlannedCommand,
-): Promise<void> {
-  const root = guest.root;
+/** Puts a command's staged files into the guest (under GUEST_TMPDIR); returns their host paths. */
+export function stageFiles(root: string, command: PlannedCommand): string[] {
   // Temporary files go where the journal covers them, so an interrupted command leaves nothing behind.
   // Resolved inside the guest: a symlink on the way (/var -> /etc) must not lead onto the host.
   mkdirSync(resolveInGuest(root, GUEST_TMPDIR), { recursive: true });
-  const staged = (command.stage ?? []).map((file) => {
+  return (command.stage ?? []).map((file) => {
     if (!file.path.startsWith(`${GUEST_TMPDIR}/`))
       throw new Error(`${file.path}: staged files go under ${GUEST_TMPDIR}`);
     const host = resolveInGuest(root, file.path);
@@ -43,6 +39,34 @@ export async function runPlannedCommand(
     if (file.mode !== undefined) chmodSync(host, file.mode);
     return host;
   });
+}
+
+/** A known-harmless complaint (mkinitrd cannot see the root device from a chroot) leaves the verdict to the check. */
+function tolerated(command: PlannedCommand, result: CommandResult | undefined): boolean {
+  const output = `${result?.stdout ?? ''}\n${result?.stderr ?? ''}`;
+  return Boolean(result && command.check && command.harmless?.some((p) => p.test(output)));
+}
+
+/** The verdict on a command that ran elsewhere (the appliance VM): its exit code, then its check. */
+export async function judgeCommand(
+  command: PlannedCommand,
+  spec: CommandSpec,
+  result: CommandResult,
+): Promise<void> {
+  if (result.exitCode !== 0 && !tolerated(command, result)) {
+    const tail = `${result.stderr || result.stdout}`.trim().split('\n').filter(Boolean).slice(-3).join(' | ');
+    throw new CommandError(spec, result, `exit code ${result.exitCode}${tail ? `: ${tail}` : ''}`);
+  }
+  await command.check?.run();
+}
+
+export async function runPlannedCommand(
+  runner: CommandRunner,
+  guest: Pick<Guest, 'root' | 'disk'>,
+  command: PlannedCommand,
+): Promise<void> {
+  const root = guest.root;
+  const staged = stageFiles(root, command);
   try {
     await runner.run({
       ...inGuest(
@@ -56,13 +80,7 @@ export async function runPlannedCommand(
       input: command.input,
     });
   } catch (error) {
-    // A known-harmless complaint (mkinitrd cannot see the root device from a chroot) leaves the
-    // verdict to the check; anything else fails the command.
-    const output =
-      error instanceof CommandError ? `${error.result?.stdout ?? ''}\n${error.result?.stderr ?? ''}` : '';
-    const tolerated =
-      error instanceof CommandError && error.result && command.harmless?.some((p) => p.test(output));
-    if (!tolerated || !command.check) throw error;
+    if (!(error instanceof CommandError) || !tolerated(command, error.result)) throw error;
   } finally {
     for (const host of staged) rmSync(host, { force: true });
   }

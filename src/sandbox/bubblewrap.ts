@@ -20,7 +20,7 @@ export const KEPT_CAPABILITIES: ReadonlyArray<readonly [string, string]> = [
 
 /** The environment a guest command starts with: nothing of the host's leaks in. */
 export const GUEST_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-const GUEST_ENV: Record<string, string> = { PATH: GUEST_PATH, LC_ALL: 'C', HOME: '/root' };
+export const GUEST_ENV: Record<string, string> = { PATH: GUEST_PATH, LC_ALL: 'C', HOME: '/root' };
 
 export interface SandboxOptions {
   /** Host directory holding the guest's root (its other filesystems mounted below it). */

@@ -2,6 +2,7 @@
 import pc from 'picocolors';
 import { formatCommand, guestLimits } from '../exec.js';
 import type { PlannedCommand } from '../pipeline/types.js';
+import { describeAppliance } from '../sandbox/appliance.js';
 import { describeSandbox } from '../sandbox/bubblewrap.js';
 import { cgroupSupport } from '../sandbox/cgroup.js';
 import type { FileChange } from '../tree/staged-tree.js';
@@ -15,6 +16,8 @@ export interface ReportInput {
   warnings: readonly string[];
   domainXml: { path: string; content: string; exists: boolean; unchanged: boolean };
   color: boolean;
+  /** Where the guest's commands run (--isolation). */
+  isolation?: 'sandbox' | 'vm';
 }
 
 export function renderPlan(input: ReportInput): string {
@@ -30,7 +33,7 @@ export function renderPlan(input: ReportInput): string {
   }
   out.push('');
   out.push(heading(`# ${input.commands.length} command(s) to run inside the guest, in order`));
-  if (input.commands.length > 0) out.push(`# ${howGuestCommandsRun()}`);
+  if (input.commands.length > 0) out.push(`# ${howGuestCommandsRun(input.isolation)}`);
   for (const command of input.commands) {
     out.push(`${formatCommand({ file: command.argv[0] ?? '', args: command.argv.slice(1) })}`);
     out.push(`#   why: ${command.why}`);
@@ -54,8 +57,8 @@ export function renderPlan(input: ReportInput): string {
 }
 
 /** How the plan's guest commands would run on this host (the sandbox, its limits). */
-export function howGuestCommandsRun(): string {
-  return describeSandbox(guestLimits(), cgroupSupport());
+export function howGuestCommandsRun(isolation: 'sandbox' | 'vm' = 'sandbox'): string {
+  return isolation === 'vm' ? describeAppliance(guestLimits()) : describeSandbox(guestLimits(), cgroupSupport());
 }
 
 /** Lines added and removed by a change, as `git diff --stat` counts them. */
@@ -105,7 +108,8 @@ export function planJson(input: ReportInput) {
       why: command.why,
       check: command.check?.describe ?? null,
     })),
-    sandbox: input.commands.length > 0 ? howGuestCommandsRun() : null,
+    sandbox: input.commands.length > 0 ? howGuestCommandsRun(input.isolation) : null,
+    isolation: input.isolation ?? 'sandbox',
     warnings: input.warnings,
     domainXml: {
       path: input.domainXml.path,
