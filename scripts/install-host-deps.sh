@@ -18,6 +18,8 @@ packages=(
   cpio           # the initrd-listing tests build small archives
   lvm2           # the layout tests make an LVM physical volume (pvcreate, vgcreate)
   bubblewrap     # the sandbox every guest command runs in
+  linux-image-amd64 # the kernel the --isolation vm appliance boots (a KVM host has one already)
+  busybox-static # the appliance's userland
   xz-utils       # reading initrds compressed with xz or lzma
   bzip2          # ... bzip2
   lz4            # ... lz4

@@ -204,7 +204,10 @@ const isolationOption = () =>
     .default('sandbox');
 
 const accelOption = () =>
-  new Option('--accel <mode>', 'accelerator for the boot check and the appliance VM: auto uses KVM when it works, else TCG')
+  new Option(
+    '--accel <mode>',
+    'accelerator for the boot check and the appliance VM: auto uses KVM when it works, else TCG',
+  )
     .choices(['auto', 'kvm', 'tcg'])
     .default('auto');
 

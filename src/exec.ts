@@ -87,7 +87,9 @@ export function formatCommand(spec: Pick<CommandSpec, 'file' | 'args'>): string 
 }
 
 /** The command as messages name it: a guest command by what it runs in the guest. */
-export function describeCommand(spec: Pick<CommandSpec, 'file' | 'args' | 'guestArgv' | 'isolation'>): string {
+export function describeCommand(
+  spec: Pick<CommandSpec, 'file' | 'args' | 'guestArgv' | 'isolation'>,
+): string {
   if (!spec.guestArgv) return formatCommand(spec);
   const [file = '', ...args] = spec.guestArgv;
   const where = spec.isolation === 'vm' ? 'in the appliance VM' : "in the guest's sandbox";
@@ -127,7 +129,12 @@ export class HostCommandRunner implements CommandRunner {
   watch(spec: CommandSpec, onOutput: (chunk: string) => void): WatchedProcess {
     if (this.interruptedBy && spec.kind !== 'host') throw new InterruptedError(this.interruptedBy);
     const watched = startWatched(spec, onOutput, this.options.listener);
-    const handle = { kill: () => (watched.stop(), true) };
+    const handle = {
+      kill: () => {
+        watched.stop();
+        return true;
+      },
+    };
     this.running.set(handle, spec.kind);
     void watched.exited.finally(() => this.running.delete(handle));
     return watched;

@@ -6,8 +6,8 @@
 import type { CommandRunner } from '../exec.js';
 import { runPlannedCommand, writeChanges } from '../pipeline/apply.js';
 import { guestMounts, runCommandsInVm } from '../pipeline/apply-in-vm.js';
-import type { PlannedCommand } from '../pipeline/types.js';
 import { type Inspection, type Timings, timed } from '../pipeline/inspect-and-plan.js';
+import type { PlannedCommand } from '../pipeline/types.js';
 import { advanceJournal, type PreparedJournal, prepareJournal } from '../safety/in-place.js';
 import type { FileChange } from '../tree/staged-tree.js';
 import { type CliIo, writeLine } from '../ui/io.js';

@@ -8,8 +8,8 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { InterruptedError, UserError } from '../errors.js';
 import { CommandError, type CommandRunner, type CommandSpec, guestTimeoutMs } from '../exec.js';
-import type { ApplianceCommand, ApplianceMount } from '../sandbox/appliance-job.js';
 import { type ApplianceOutcome, runAppliance } from '../sandbox/appliance.js';
+import type { ApplianceCommand, ApplianceMount } from '../sandbox/appliance-job.js';
 import { GUEST_ENV } from '../sandbox/bubblewrap.js';
 import type { Accel } from '../verify/boot-check.js';
 import { GUEST_TMPDIR, judgeCommand, stageFiles } from './apply.js';
@@ -43,7 +43,10 @@ function unescapeMountPath(path: string): string {
  * filesystem the VM cannot reach by a partition of the disk (a logical volume) is refused before
  * anything is written.
  */
-export function guestMounts(guest: Pick<Guest, 'root' | 'disk' | 'label'>, mountsText?: string): GuestMount[] {
+export function guestMounts(
+  guest: Pick<Guest, 'root' | 'disk' | 'label'>,
+  mountsText?: string,
+): GuestMount[] {
   const names = vmDeviceNames(guest.disk);
   const text = mountsText ?? readFileSync('/proc/self/mounts', 'utf8');
   const mounts = text
@@ -119,13 +122,22 @@ export async function runCommandsInVm(
     timeoutSeconds: Math.ceil(guestTimeoutMs(command.timeout) / 1000),
     tolerant: Boolean(command.harmless && command.check),
   }));
-  const vmMounts: ApplianceMount[] = mounts.map((m) => ({ device: m.vmDevice, path: m.path, fsType: m.fsType }));
+  const vmMounts: ApplianceMount[] = mounts.map((m) => ({
+    device: m.vmDevice,
+    path: m.path,
+    fsType: m.fsType,
+  }));
   const devices = [...names.keys()];
   let outcome: ApplianceOutcome;
   await unmountAll(runner, mounts);
   try {
     await flushBuffers(runner, devices);
-    outcome = await runAppliance(runner, { disk: guest.disk.disk, mounts: vmMounts, commands: vmCommands, ...options });
+    outcome = await runAppliance(runner, {
+      disk: guest.disk.disk,
+      mounts: vmMounts,
+      commands: vmCommands,
+      ...options,
+    });
   } finally {
     await flushBuffers(runner, devices);
     await remountAll(runner, mounts);
@@ -134,7 +146,9 @@ export async function runCommandsInVm(
   const interrupted = (runner as { interrupted?: string }).interrupted;
   if (interrupted) throw new InterruptedError(interrupted);
   if (!outcome.unmounted) {
-    options.onNote?.("the appliance VM could not unmount the guest's filesystems cleanly; they were remounted read-only first");
+    options.onNote?.(
+      "the appliance VM could not unmount the guest's filesystems cleanly; they were remounted read-only first",
+    );
   }
   for (const [index, command] of commands.entries()) {
     const spec: CommandSpec = {
@@ -147,10 +161,18 @@ export async function runCommandsInVm(
     };
     const result = outcome.results[index];
     if (!result) {
-      throw new CommandError(spec, undefined, `did not run: the appliance VM stopped before it (console: ${options.consoleLog})`);
+      throw new CommandError(
+        spec,
+        undefined,
+        `did not run: the appliance VM stopped before it (console: ${options.consoleLog})`,
+      );
     }
     if (result.timedOut) {
-      throw new CommandError(spec, result, `timed out after ${Math.ceil(guestTimeoutMs(command.timeout) / 1000)} s`);
+      throw new CommandError(
+        spec,
+        result,
+        `timed out after ${Math.ceil(guestTimeoutMs(command.timeout) / 1000)} s`,
+      );
     }
     await judgeCommand(command, spec, result);
   }

@@ -3,11 +3,13 @@
  * SIGKILL (or a crash) the next run, or `xen2kvm cleanup`, can find and release it.
  */
 import { existsSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loopDevicesOf } from '../disk/attach.js';
 import { deactivateVolumeGroup } from '../disk/lvm.js';
 import { disconnectNbd } from '../disk/nbd.js';
 import type { CommandRunner } from '../exec.js';
+import { APPLIANCE_SCRATCH_PREFIX } from '../sandbox/appliance-job.js';
 import { reapDeadSandboxes } from '../sandbox/cgroup.js';
 import { processAlive, runDir, statePath } from './run-dir.js';
 
@@ -122,6 +124,7 @@ export async function recoverLeftovers(runner: CommandRunner, image?: string): P
         .map((name) => join(runDir(), name));
   // The processes of a dead run's guest commands die first: nothing is unmounted under them.
   const done: string[] = await reapDeadSandboxes(processAlive);
+  done.push(...removeDeadApplianceFiles());
   for (const file of files) {
     if (!existsSync(file)) continue;
     const state = JSON.parse(readFileSync(file, 'utf8')) as RecoveryFile;
@@ -142,4 +145,16 @@ async function waitForDetach(runner: CommandRunner, image: string): Promise<void
     if ((await loopDevicesOf(runner, image)).length === 0) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/** The scratch directories of appliance VMs whose xen2kvm is dead (see sandbox/appliance.ts). */
+function removeDeadApplianceFiles(): string[] {
+  const done: string[] = [];
+  for (const name of readdirSync(tmpdir())) {
+    const owner = new RegExp(`^${APPLIANCE_SCRATCH_PREFIX}(\\d+)-[A-Za-z0-9]{6}$`).exec(name);
+    if (!owner || processAlive(Number(owner[1]))) continue;
+    rmSync(join(tmpdir(), name), { recursive: true, force: true });
+    done.push(`removed ${join(tmpdir(), name)} (the files of a dead run's appliance VM)`);
+  }
+  return done;
 }

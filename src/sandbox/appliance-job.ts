@@ -40,6 +40,12 @@ export interface ApplianceReport {
   unmounted: boolean;
 }
 
+/**
+ * The appliance's files (initramfs, report) live in TMPDIR/xen2kvm-appliance-PID-XXXXXX: a run
+ * killed with SIGKILL leaves it, and `xen2kvm cleanup` (or the next run) removes it once PID is dead.
+ */
+export const APPLIANCE_SCRATCH_PREFIX = 'xen2kvm-appliance-';
+
 /** How much of a command's output comes back (its tail): enough for messages and known complaints. */
 export const OUTPUT_TAIL_BYTES = 65536;
 
@@ -111,7 +117,10 @@ export function jobFiles(
     const dir = `/job/${index + 1}`;
     // env -i: the guest's program starts with the environment the host chose and nothing else.
     const env = Object.entries(command.env).map(([key, value]) => shellQuote(`${key}=${value}`));
-    files.set(`${dir}/run`, `exec env -i ${env.join(' ')} chroot /guest ${command.argv.map(shellQuote).join(' ')}\n`);
+    files.set(
+      `${dir}/run`,
+      `exec env -i ${env.join(' ')} chroot /guest ${command.argv.map(shellQuote).join(' ')}\n`,
+    );
     files.set(`${dir}/meta`, `${command.timeoutSeconds} ${command.tolerant ? 1 : 0}\n`);
     files.set(`${dir}/stdin`, command.input ?? '');
     files.set(`${dir}/title`, `${command.argv.join(' ').replace(/[^\x20-\x7e]/g, '?')}\n`);

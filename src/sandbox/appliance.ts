@@ -12,6 +12,7 @@ import { UserError } from '../errors.js';
 import { type CommandRunner, type CommandSpec, guestLimits } from '../exec.js';
 import { type Accel, kvmUsable } from '../verify/boot-check.js';
 import {
+  APPLIANCE_SCRATCH_PREFIX,
   type ApplianceCommand,
   type ApplianceMount,
   type ApplianceReport,
@@ -161,17 +162,28 @@ export function applianceCommand(
 export async function runAppliance(runner: CommandRunner, run: ApplianceRun): Promise<ApplianceOutcome> {
   const kernel = chooseApplianceKernel();
   const busybox = findStaticBusybox();
-  const scratch = mkdtempSync(join(tmpdir(), 'xen2kvm-appliance-'));
+  const scratch = mkdtempSync(join(tmpdir(), `${APPLIANCE_SCRATCH_PREFIX}${process.pid}-`));
   try {
     const initramfs = join(scratch, 'initramfs.cpio');
     writeFileSync(initramfs, applianceInitramfs(kernel, busybox, run.mounts, run.commands));
     const report = join(scratch, 'report');
     const limitSeconds = run.commands.reduce((sum, c) => sum + c.timeoutSeconds, BOOT_ALLOWANCE_SECONDS);
     let accel: Accel = run.accel === 'auto' ? ((await kvmUsable()) ? 'kvm' : 'tcg') : run.accel;
-    let attempt = await boot(runner, run, kernel, initramfs, report, accel, limitSeconds, run.accel === 'auto');
+    let attempt = await boot(
+      runner,
+      run,
+      kernel,
+      initramfs,
+      report,
+      accel,
+      limitSeconds,
+      run.accel === 'auto',
+    );
     let log = attempt.output;
     if (attempt.outcome === 'silent') {
-      run.onNote?.(`KVM gave no console output within ${KVM_SILENCE_SECONDS} s: running the appliance with TCG`);
+      run.onNote?.(
+        `KVM gave no console output within ${KVM_SILENCE_SECONDS} s: running the appliance with TCG`,
+      );
       accel = 'tcg';
       attempt = await boot(runner, run, kernel, initramfs, report, accel, limitSeconds, false);
       log += `\n--- retry with TCG ---\n${attempt.output}`;
@@ -213,7 +225,8 @@ function boot(
   limitSeconds: number,
   watchSilence: boolean,
 ): Promise<Boot> {
-  if (!runner.watch) throw new Error('the appliance VM needs a runner that can watch a program');
+  const watch = runner.watch?.bind(runner);
+  if (!watch) throw new Error('the appliance VM needs a runner that can watch a program');
   writeFileSync(report, '');
   const started = performance.now();
   const memoryMiB = Math.round(guestLimits().memoryBytes / 1024 ** 2);
@@ -224,31 +237,28 @@ function boot(
   };
   let output = '';
   let outcome: Boot['outcome'] = 'exited';
-  return new Promise((resolve, reject) => {
-    let vm: ReturnType<NonNullable<CommandRunner['watch']>>;
-    const stop = (why: Boot['outcome']) => {
-      outcome = why;
-      vm.stop();
-    };
-    try {
-      vm = runner.watch!(spec, (chunk) => {
-        output += chunk;
-        if (output.length > REPORT_CAP_BYTES) output = output.slice(-REPORT_CAP_BYTES / 2);
-        if (silence && /\S/.test(chunk)) clearTimeout(silence);
-        const at = output.lastIndexOf('xen2kvm-appliance: ');
-        const line = at < 0 ? '' : (output.slice(at + 19).split('\n')[0] ?? '');
-        if (line) run.onProgress?.(line.replace(/[^\x20-\x7e]/g, '').slice(0, 200));
-      });
-    } catch (error) {
-      reject(error);
-      return;
-    }
-    const overall = setTimeout(() => stop('timeout'), limitSeconds * 1000);
-    const silence = watchSilence ? setTimeout(() => stop('silent'), KVM_SILENCE_SECONDS * 1000) : undefined;
-    void vm.exited.then(() => {
-      clearTimeout(overall);
-      clearTimeout(silence);
-      resolve({ outcome, output, seconds: (performance.now() - started) / 1000 });
-    });
+  let silence: NodeJS.Timeout | undefined;
+  const vm = watch(spec, (chunk) => {
+    output += chunk;
+    if (output.length > REPORT_CAP_BYTES) output = output.slice(-REPORT_CAP_BYTES / 2);
+    // qemu's own warnings say nothing of whether the VM runs: only the VM's console counts.
+    if (/\S/.test(chunk.replace(/^qemu-system[^\n]*\n?/gm, ''))) clearTimeout(silence);
+    const at = output.lastIndexOf(PROGRESS);
+    const line = at < 0 ? '' : (output.slice(at + PROGRESS.length).split('\n')[0] ?? '');
+    if (line) run.onProgress?.(line.replace(/[^\x20-\x7e]/g, '').slice(0, 200));
+  });
+  const stop = (why: Boot['outcome']) => {
+    outcome = why;
+    vm.stop();
+  };
+  const overall = setTimeout(() => stop('timeout'), limitSeconds * 1000);
+  if (watchSilence) silence = setTimeout(() => stop('silent'), KVM_SILENCE_SECONDS * 1000);
+  return vm.exited.then(() => {
+    clearTimeout(overall);
+    clearTimeout(silence);
+    return { outcome, output, seconds: (performance.now() - started) / 1000 };
   });
 }
+
+/** How the appliance's /init prefixes its progress lines on the console. */
+const PROGRESS = 'xen2kvm-appliance: ';

@@ -58,7 +58,9 @@ export function renderPlan(input: ReportInput): string {
 
 /** How the plan's guest commands would run on this host (the sandbox, its limits). */
 export function howGuestCommandsRun(isolation: 'sandbox' | 'vm' = 'sandbox'): string {
-  return isolation === 'vm' ? describeAppliance(guestLimits()) : describeSandbox(guestLimits(), cgroupSupport());
+  return isolation === 'vm'
+    ? describeAppliance(guestLimits())
+    : describeSandbox(guestLimits(), cgroupSupport());
 }
 
 /** Lines added and removed by a change, as `git diff --stat` counts them. */

@@ -143,7 +143,9 @@ describe('Debian guests on dracut and on sysvinit, converted and booted', () => 
   );
 
   it(
-    'sysvinit: the hvc0 getty in inittab moves to ttyS0, and the guest boots to a login there',
+    // This guest's commands run with --isolation vm: the one boot shows both that a sysvinit guest
+    // converts and that what the appliance VM did boots (the other boots cover the sandbox).
+    'sysvinit, converted with --isolation vm: the hvc0 getty in inittab moves to ttyS0, and the guest boots to a login there',
     async () => {
       const image = await workingCopy('debian12-xen-sysvinit', join(dir, 'sysvinit.raw'));
       const dry = await runCli(['migrate', image, '--dry-run']);
@@ -155,9 +157,12 @@ describe('Debian guests on dracut and on sysvinit, converted and booted', () => 
         image,
         '--in-place',
         '--yes',
+        '--isolation',
+        'vm',
         ...bootCheckArgs(join(dir, 'sysvinit.console.log')),
       ]);
       expect(run.stderr).not.toMatch(/^\s+at /m);
+      expect(run.stderr).toMatch(/appliance VM: \d+ command\(s\) in [\d.]+ s/);
       expect(run.stdout).toMatch(/boot check passed: xen-guest login:/);
       expect(run.exitCode).toBe(0);
       // sysvinit, not systemd, started it.

@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureFixture, workingCopy } from '../../fixtures/images/fixtures.js';
-import { runCli } from '../helpers/cli.js';
+import { CLI, runCli } from '../helpers/cli.js';
 import { editGuest, readFromPartition } from '../helpers/guest-tree.js';
 import { contentDigest, leftovers, NOTHING_LEFT } from '../helpers/host-state.js';
 
@@ -222,6 +222,101 @@ describe('guest code runs confined to its sandbox', () => {
     expect(processesWith(`sleep ${ORPHAN}`)).toEqual([]);
     expect(existsSync(output)).toBe(false);
     expect(await hostCanaries()).toEqual(before);
+    expect(await leftovers(image)).toEqual(NOTHING_LEFT);
+  });
+});
+
+/**
+ * --isolation vm: the same hostile guests, their commands run in the appliance VM. Inside it the
+ * guest's code is root of a machine of its own (some of the attacks "work" there, on the VM's own
+ * kernel, disk and network-less loopback), so what is judged is the host: every canary untouched,
+ * no process of the run left on the host, and the conversion's result.
+ */
+describe('guest code runs in a throwaway VM with --isolation vm', () => {
+  const applianceProcesses = () => processesWith('xen2kvm-appliance-');
+
+  it('the plan says the commands run in a VM; every escape reaches nothing of the host; the result is a finished conversion', async () => {
+    const image = await hostileGuest('vm-escapes', ESCAPES);
+    const dry = await runCli(['migrate', '--dry-run', '--isolation', 'vm', image]);
+    expect(dry.exitCode).toBe(0);
+    expect(dry.stdout).toMatch(
+      /^# guest commands run in a throwaway qemu VM, one boot for all of them: kernel \S+ of this host's/m,
+    );
+    // auto: where /dev/kvm is there but hangs (this machine), the appliance falls back to TCG and says so.
+    const run = await runCli(['migrate', '--yes', '--in-place', '--isolation', 'vm', image]);
+    expect(run.stderr).not.toMatch(/^\s+at /m);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/appliance VM: 3 command\(s\) in [\d.]+ s \((KVM|TCG), kernel \S+\)/);
+    expect(await hostCanaries()).toEqual(before);
+    expect(processesWith(`sleep ${ORPHAN}`)).toEqual([]);
+    expect(applianceProcesses()).toEqual([]);
+    const [log, read] = await readFromPartition(image, 2, ['/var/log/hostile.log', '/var/log/hostile.read']);
+    expect(log).toContain('hook ran to the end');
+    for (const attack of ATTACKS) expect(log).toMatch(new RegExp(`^${attack}: (denied|SUCCEEDED)$`, 'm'));
+    expect(read ?? '').not.toContain(SECRET);
+    expect(await leftovers(image)).toEqual(NOTHING_LEFT);
+    // The same plan as the sandbox's, carried out whole: a second review finds nothing left to do.
+    const again = await runCli(['migrate', '--dry-run', image]);
+    expect(again.stdout).toContain('# 0 file change(s) in the guest');
+    expect(again.stdout).toContain('# 0 command(s) to run inside the guest');
+  });
+
+  it('a fork bomb and a command that never returns are killed at the limit inside the VM; the run fails in one line', async () => {
+    const image = await hostileGuest(
+      'vm-forkbomb',
+      `${HOOK_HEAD}\ncat >/usr/local/bin/x2kbomb <<'B'\n#!/bin/bash\nwhile :; do /usr/local/bin/x2kbomb & done\nB\nchmod +x /usr/local/bin/x2kbomb\n/usr/local/bin/x2kbomb &\nexec sleep ${ORPHAN}\n`,
+    );
+    const source = await contentDigest(image);
+    const output = join(dir, 'vm-forkbomb-kvm.raw');
+    const run = await runCli(
+      ['migrate', '--yes', '--isolation', 'vm', '--accel', 'tcg', '--output', output, image],
+      {
+        env: { XEN2KVM_GUEST_TIMEOUT: '20' },
+      },
+    );
+    expect(run.exitCode).toBe(1);
+    expect(run.stderr).not.toMatch(/^\s+at /m);
+    expect(run.stderr.trim().split('\n').pop()).toMatch(
+      /^xen2kvm: update-initramfs .*\(in the appliance VM\): timed out after 20 s/,
+    );
+    expect(await contentDigest(image)).toBe(source);
+    expect(existsSync(output)).toBe(false);
+    expect(applianceProcesses()).toEqual([]);
+    expect(await hostCanaries()).toEqual(before);
+    expect(await leftovers(image)).toEqual(NOTHING_LEFT);
+  });
+
+  it('SIGKILL of xen2kvm while the VM runs takes the VM down with it; cleanup and rollback restore the guest', async () => {
+    const image = await hostileGuest('vm-killed', `${HOOK_HEAD}\nexit 0\n`);
+    const [original] = await readFromPartition(image, 2, ['/etc/fstab']);
+    const child = execa(
+      'node',
+      [CLI, 'migrate', '--yes', '--in-place', '--isolation', 'vm', '--accel', 'tcg', image],
+      {
+        reject: false,
+        stdin: 'ignore',
+      },
+    );
+    // Killed once the VM is really running, with the guest's filesystems unmounted from the host.
+    let seen = false;
+    for (let i = 0; i < 600 && !seen && child.exitCode === null; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      seen = applianceProcesses().length > 0;
+    }
+    expect(seen, 'the appliance VM never started').toBe(true);
+    child.kill('SIGKILL');
+    await child;
+    // setpriv --pdeathsig: qemu dies with its parent; give the kernel a moment to reap it.
+    for (let i = 0; i < 50 && applianceProcesses().length > 0; i++)
+      await new Promise((r) => setTimeout(r, 100));
+    expect(applianceProcesses()).toEqual([]);
+    const cleanup = await runCli(['cleanup', image]);
+    expect(cleanup.exitCode).toBe(0);
+    expect(cleanup.stdout + cleanup.stderr).toMatch(
+      /removed \S+xen2kvm-appliance-\d+-\w+ \(the files of a dead run's appliance VM\)/,
+    );
+    expect((await runCli(['rollback', image])).exitCode).toBe(0);
+    expect(await readFromPartition(image, 2, ['/etc/fstab'])).toEqual([original]);
     expect(await leftovers(image)).toEqual(NOTHING_LEFT);
   });
 });

@@ -61,8 +61,9 @@ export async function migrateKilledAt(
   image: string,
   point: string,
   signal: NodeJS.Signals,
+  extraArgs: readonly string[] = [],
 ): Promise<CliRun & { reached: boolean }> {
-  const child = execa('node', [CLI, 'migrate', '--yes', '--in-place', image], {
+  const child = execa('node', [CLI, 'migrate', '--yes', '--in-place', ...extraArgs, image], {
     reject: false,
     stdin: 'ignore',
     env: { NO_COLOR: '1' },
