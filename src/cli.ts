@@ -180,6 +180,7 @@ async function migrateMany(images: string[], opts: Record<string, unknown>, io: 
     kernel: opts.kernel as string | undefined,
     disks: {},
     boot: opts.boot as 'guest' | 'direct' | undefined,
+    isolation: opts.isolation as 'sandbox' | 'vm' | undefined,
     line: index + 1,
   }));
   return runBatch(

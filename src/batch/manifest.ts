@@ -24,6 +24,8 @@ export interface ImageJob {
   /** A partitionless guest's other disks: Xen device -> file (absolute). */
   disks: Record<string, string>;
   boot?: 'guest' | 'direct';
+  /** Where the guest's commands run (--isolation). */
+  isolation?: 'sandbox' | 'vm';
   /** Manifest line of the entry, for messages. */
   line: number;
 }
@@ -43,6 +45,7 @@ const KEYS: Record<string, 'string' | 'number' | 'boolean' | 'map' | 'list'> = {
   kernel: 'string',
   disks: 'map',
   boot: 'string',
+  isolation: 'string',
 };
 
 type Settings = Record<string, unknown>;
@@ -166,6 +169,8 @@ export function parseManifest(file: string, text = readManifest(file)): ImageJob
       fail(file, lines, node, `mode: expected copy or in-place, not ${mode}`);
     if (s.boot !== undefined && s.boot !== 'guest' && s.boot !== 'direct')
       fail(file, lines, node, `boot: expected guest or direct, not ${String(s.boot)}`);
+    if (s.isolation !== undefined && s.isolation !== 'sandbox' && s.isolation !== 'vm')
+      fail(file, lines, node, `isolation: expected sandbox or vm, not ${String(s.isolation)}`);
     const outputFormat = (s['output-format'] ?? 'raw') as string;
     if (outputFormat !== 'raw' && outputFormat !== 'qcow2')
       fail(file, lines, node, `output-format: expected raw or qcow2, not ${outputFormat}`);
@@ -211,6 +216,7 @@ export function parseManifest(file: string, text = readManifest(file)): ImageJob
         }).map(([xen, file]) => [xen, path(file)]),
       ),
       boot: s.boot as 'guest' | 'direct' | undefined,
+      isolation: s.isolation as 'sandbox' | 'vm' | undefined,
       line,
     } as ImageJob;
   });

@@ -66,6 +66,7 @@ export function argsFor(job: ImageJob, dryRun: boolean): string[] {
   if (job.kernel) args.push('--kernel', job.kernel);
   for (const [xen, file] of Object.entries(job.disks)) args.push('--disk', `${xen}=${file}`);
   if (job.boot) args.push('--boot', job.boot);
+  if (job.isolation) args.push('--isolation', job.isolation);
   args.push(job.image);
   return args;
 }

@@ -38,6 +38,9 @@ export async function applyPlan(
   timings: Timings,
 ): Promise<PreparedJournal | undefined> {
   const { tree, commands } = current.plan;
+  const inVm = target.isolation === 'vm' && commands.length > 0;
+  // Refused before the journal and before anything is written: a filesystem the VM could not reach.
+  if (inVm) guestMounts(current.guest);
   const journal = target.journaled
     ? await timed(timings, 'journal', async () =>
         prepareJournal({
@@ -62,9 +65,6 @@ export async function applyPlan(
       ],
     });
   };
-  const inVm = target.isolation === 'vm' && commands.length > 0;
-  // Refused before anything is written: a filesystem the VM could not reach.
-  if (inVm) guestMounts(current.guest);
   const vmTask = {
     title: `Run ${commands.length} command(s) in the guest, in a throwaway VM`,
     task: async (_: unknown, task: { output?: string }) => {

@@ -44,7 +44,7 @@ images:
     ]);
   });
 
-  it("carries kernel packages, the kernel, a partitionless guest's disks and boot mode to migrate", () => {
+  it("carries kernel packages, the kernel, a partitionless guest's disks, boot mode and isolation to migrate", () => {
     const [job] = parse(`defaults:
   kernel-packages: [kernels/linux-image-6.1.0-56-cloud-amd64.deb]
 images:
@@ -53,6 +53,7 @@ images:
     kernel: 6.1.0-56-cloud-amd64
     disks: { xvda1: xen/swap.img }
     boot: guest
+    isolation: vm
 `);
     expect(job && argsFor(job, true)).toEqual([
       'migrate',
@@ -70,6 +71,8 @@ images:
       'xvda1=/srv/xen/swap.img',
       '--boot',
       'guest',
+      '--isolation',
+      'vm',
       '/srv/xen/disk.img',
     ]);
   });
@@ -84,6 +87,11 @@ images:
       'an unknown boot mode',
       'images:\n  - image: a.raw\n    mode: in-place\n    boot: pygrub\n',
       /^\/srv\/m\.yaml:2:5: boot: expected guest or direct, not pygrub$/,
+    ],
+    [
+      'an unknown isolation mode',
+      'images:\n  - image: a.raw\n    mode: in-place\n    isolation: chroot\n',
+      /^\/srv\/m\.yaml:2:5: isolation: expected sandbox or vm, not chroot$/,
     ],
     [
       'an unknown setting',
