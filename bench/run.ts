@@ -163,7 +163,7 @@ async function main(): Promise<void> {
       `- against the sandbox (xen2kvm --in-place above): ${(median(vm) / toolMedian).toFixed(1)} times as long`,
     );
     say(
-      "The VM's time is its boot and, mostly, the guest's update-initramfs and grub-install run inside it: under TCG (software emulation, as on this machine) every instruction is emulated; under KVM the same boot is expected to cost a few seconds.",
+      "The VM's time is its boot and, mostly, the guest's update-initramfs and grub-install run inside it: under TCG (software emulation, as on this machine) every instruction of them is emulated. Under KVM it has not been measured (no working KVM here).",
     );
     say();
 
