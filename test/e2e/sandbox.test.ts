@@ -261,6 +261,32 @@ describe('guest code runs in a throwaway VM with --isolation vm', () => {
     expect(again.stdout).toContain('# 0 command(s) to run inside the guest');
   });
 
+  it("a guest command that eats memory meets the VM's own size: the VM's kernel kills it, and nothing of the host's is touched", async () => {
+    // The VM is the memory cap (XEN2KVM_GUEST_MEMORY_MIB sizes it). The eater is killed by the
+    // VM's out-of-memory killer; the hook then ends well, so the conversion itself succeeds.
+    const image = await hostileGuest(
+      'vm-memory',
+      `${HOOK_HEAD}\nperl -e 'my @a; push @a, "a" x (16 << 20) while 1'\necho "eater ended: $?" >>/var/log/hostile.log\nexit 0\n`,
+    );
+    const run = await runCli(
+      ['migrate', '--yes', '--in-place', '--isolation', 'vm', '--accel', 'tcg', image],
+      {
+        env: { XEN2KVM_GUEST_MEMORY_MIB: '256' },
+      },
+    );
+    expect(run.stderr).not.toMatch(/^\s+at /m);
+    expect(run.exitCode, run.stderr).toBe(0);
+    // The VM's console, kept beside the image: its kernel, not the host's, killed the eater.
+    expect(readFileSync(join(dir, 'vm-memory.appliance.log'), 'utf8')).toMatch(
+      /Out of memory: Killed process \d+ \(perl\)/,
+    );
+    const [log] = await readFromPartition(image, 2, ['/var/log/hostile.log']);
+    expect(log).toContain('eater ended: 137');
+    expect(await hostCanaries()).toEqual(before);
+    expect(applianceProcesses()).toEqual([]);
+    expect(await leftovers(image)).toEqual(NOTHING_LEFT);
+  });
+
   it('a fork bomb and a command that never returns are killed at the limit inside the VM; the run fails in one line', async () => {
     const image = await hostileGuest(
       'vm-forkbomb',
