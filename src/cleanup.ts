@@ -4,7 +4,7 @@
  * the failures together so nothing is silently left behind on the host.
  */
 import { InterruptedError } from './errors.js';
-import type { RecoveryLog, RecoveryRecord } from './safety/recovery.js';
+import type { RecoveryLog, RecoveryRecord } from './safety/recovery-log.js';
 
 export interface UndoAction {
   description: string;

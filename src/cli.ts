@@ -1,8 +1,4 @@
 #!/usr/bin/env node
-/**
- * Command-line entry. Parsing only: each command's module is imported when that command runs, so
- * `--help` and `--version` never load the pipeline.
- */
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname, join, resolve as resolvePath } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -10,6 +6,11 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { Isolation, MigrateOptions } from './commands/migrate-options.js';
 import { errorMessage, isUserError, UserError } from './errors.js';
+/**
+ * Command-line entry. Parsing only: each command's module is imported when that command runs, so
+ * `--help` and `--version` never load the pipeline.
+ */
+import type { BootMode } from './pipeline/types.js';
 import type { CliIo } from './ui/io.js';
 
 export interface MainOptions {
@@ -79,7 +80,7 @@ interface MigrateFlags {
   diffFormat?: 'unified' | 'stat' | 'json';
   json?: boolean;
   plan?: string;
-  boot?: 'guest' | 'direct';
+  boot?: BootMode;
   disk?: string[];
   kernel?: string;
   kernelPackage?: string[];
@@ -179,8 +180,8 @@ async function migrateMany(images: string[], opts: Record<string, unknown>, io: 
     kernelPackages: ((opts.kernelPackage as string[] | undefined) ?? []).map((file) => resolve(file)),
     kernel: opts.kernel as string | undefined,
     disks: {},
-    boot: opts.boot as 'guest' | 'direct' | undefined,
-    isolation: opts.isolation as 'sandbox' | 'vm' | undefined,
+    boot: opts.boot as BootMode | undefined,
+    isolation: opts.isolation as Isolation | undefined,
     line: index + 1,
   }));
   return runBatch(
@@ -452,7 +453,7 @@ export async function main(options: MainOptions): Promise<number> {
     .option('--define', 'also define the domain with virsh (needs a reachable libvirt daemon)')
     .action(async (config: string, opts) => {
       const { convertXml } = await import('./commands/xml.js');
-      const { defaultNic } = await import('../steps/domain-xml.js');
+      const { defaultNic } = await import('./xml/domain-plan.js');
       const bridges = await bridgeOptions(opts.bridge);
       exitCode = await convertXml(
         {

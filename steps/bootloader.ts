@@ -7,9 +7,9 @@
 import { hasBootCode, readBootCode } from '../src/disk/mbr.js';
 import { bootAreaLength, isBiosBoot } from '../src/disk/partition-table.js';
 import { UserError } from '../src/errors.js';
+import { GRUB_LEGACY_CONFIGS, GRUB2_CONFIG, GRUB2_LAYOUTS } from '../src/guest/grub-layouts.js';
 import { GUEST_TMPDIR } from '../src/pipeline/apply.js';
 import type { Step, StepContext } from '../src/pipeline/types.js';
-import { GRUB_LEGACY_CONFIGS, GRUB2_CONFIG, GRUB2_LAYOUTS } from './grub-config.js';
 
 const bootCodeCheck = (guest: StepContext['guest'], tool: string) => ({
   describe: 'the MBR holds boot code',

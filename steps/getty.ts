@@ -2,10 +2,10 @@
  * A login on the first serial port instead of the Xen console (hvc0 on pvops kernels, xvc0 on
  * XenLinux): systemd serial-getty@ units and sysvinit inittab lines.
  */
+import { SERIAL_SPEED, SERIAL_TTY } from '../src/guest/kvm-target.js';
 import type { Step, StepContext } from '../src/pipeline/types.js';
 
 const XEN_TTY = /^(hvc0|xvc0)$/;
-const SERIAL_SPEED = '115200';
 
 /** inittab: Xen console gettys commented out; a getty on ttyS0 enabled (uncommented or added). */
 export function rewriteInittab(text: string): string {
@@ -32,12 +32,12 @@ export function rewriteInittab(text: string): string {
   const ids = new Set(out.map((line) => line.replace(/^#/, '').split(':')[0]));
   const id = ['T0', 'S0', 's0', 'T1'].find((candidate) => !ids.has(candidate)) ?? 'xk';
   const lastGetty = out.reduce((last, line, index) => (isGetty(line.replace(/^#/, '')) ? index : last), -1);
-  out.splice(lastGetty + 1, 0, `${id}:2345:respawn:/sbin/getty -L ttyS0 ${SERIAL_SPEED} vt102`);
+  out.splice(lastGetty + 1, 0, `${id}:2345:respawn:/sbin/getty -L ${SERIAL_TTY} ${SERIAL_SPEED} vt102`);
   return out.join('\n');
 }
 
 function withSerialSpeed(line: string): string {
-  return line.replace(/\b(9600|19200|38400|57600)\b/, SERIAL_SPEED);
+  return line.replace(/\b(9600|19200|38400|57600)\b/, String(SERIAL_SPEED));
 }
 
 /** Xen console getty units enabled in systemd *.wants directories. */
@@ -65,7 +65,9 @@ function planUpstartGettys({ tree }: StepContext): void {
   for (const name of ['hvc0.conf', 'xvc0.conf']) {
     const text = tree.read(`/etc/init/${name}`);
     if (text === undefined || tree.exists('/etc/init/ttyS0.conf')) continue;
-    const converted = text.replace(/\b(hvc0|xvc0)\b/g, 'ttyS0').replace(/\b(9600|38400)\b/, SERIAL_SPEED);
+    const converted = text
+      .replace(/\b(hvc0|xvc0)\b/g, SERIAL_TTY)
+      .replace(/\b(9600|38400)\b/, String(SERIAL_SPEED));
     tree.write('/etc/init/ttyS0.conf', converted, 'getty', 'login on ttyS0');
   }
 }

@@ -12,13 +12,15 @@ import {
   type MenuEntry,
   setDefault,
 } from '../src/guest/boot-menu.js';
+import { GRUB_LEGACY_CONFIGS, GRUB2_LAYOUTS } from '../src/guest/grub-layouts.js';
 import { convertKernelArgs, type KernelArgsPolicy } from '../src/guest/kernel-args.js';
+import { GRUB_SERIAL_COMMAND } from '../src/guest/kvm-target.js';
 import type { Step } from '../src/pipeline/types.js';
 
 const KERNEL_LINE = /^(\s*)(linux|linux16|linuxefi|kernel)(\s+)(\S+)(.*)$/;
 
 export const GRUB2_SERIAL = [
-  'serial --unit=0 --speed=115200',
+  GRUB_SERIAL_COMMAND,
   'terminal_input serial console',
   'terminal_output serial console',
 ];
@@ -99,15 +101,6 @@ export function bootDefault(
   }
   return setDefault(text, entry.path, legacy);
 }
-
-export const GRUB2_CONFIG = '/boot/grub/grub.cfg';
-
-/** GRUB 2 as Debian installs it (grub, grub-install) and as Red Hat and SUSE do (grub2, grub2-install). */
-export const GRUB2_LAYOUTS = [
-  { config: GRUB2_CONFIG, dir: '/boot/grub', install: 'grub-install' },
-  { config: '/boot/grub2/grub.cfg', dir: '/boot/grub2', install: 'grub2-install' },
-] as const;
-export const GRUB_LEGACY_CONFIGS = ['/boot/grub/menu.lst', '/boot/grub/grub.conf'];
 
 export const grubConfigStep: Step = {
   id: 'grub-config',

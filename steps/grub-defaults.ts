@@ -3,13 +3,15 @@
  * settings survive it. Kernel arguments move to virtio and ttyS0; GRUB's menu is put on the serial
  * port too, so an operator on `virsh console` sees it.
  */
+
 import { convertKernelArgs, type KernelArgsPolicy } from '../src/guest/kernel-args.js';
+import { GRUB_SERIAL_COMMAND } from '../src/guest/kvm-target.js';
 import { assigns, rewriteAssignments } from '../src/guest/shell-assignments.js';
 import type { Step } from '../src/pipeline/types.js';
 
 const SERIAL_SETTINGS: [string, string][] = [
   ['GRUB_TERMINAL', '"console serial"'],
-  ['GRUB_SERIAL_COMMAND', '"serial --unit=0 --speed=115200"'],
+  ['GRUB_SERIAL_COMMAND', `"${GRUB_SERIAL_COMMAND}"`],
 ];
 
 export function rewriteGrubDefaults(

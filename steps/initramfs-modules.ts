@@ -3,11 +3,12 @@
  * /etc/initramfs-tools/modules, and MODULES=dep replaced, since inside a chroot `dep` probes the
  * host's hardware, not the guest's.
  */
+
 import { rootModules } from '../src/guest/initrd-tools.js';
+import { VIRTIO_DRIVERS } from '../src/guest/kvm-target.js';
 import { rewriteAssignments } from '../src/guest/shell-assignments.js';
 import type { Step } from '../src/pipeline/types.js';
 
-export const KVM_MODULES = ['virtio', 'virtio_ring', 'virtio_pci', 'virtio_blk', 'virtio_net'];
 const MODULES_FILE = '/etc/initramfs-tools/modules';
 const CONF_FILES = ['/etc/initramfs-tools/initramfs.conf'];
 const CONF_DIR = '/etc/initramfs-tools/conf.d';
@@ -37,7 +38,7 @@ export const initramfsModulesStep: Step = {
     if (!tree.exists('/etc/initramfs-tools')) return;
     const config = guest.bootKernel ? tree.read(`/boot/config-${guest.bootKernel}`) : undefined;
     const modules = [
-      ...KVM_MODULES,
+      ...VIRTIO_DRIVERS,
       ...rootModules(guest.rootFsType, config, guest.rootVolume !== undefined),
     ];
     tree.write(

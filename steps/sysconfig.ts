@@ -5,10 +5,10 @@
  * every future kernel's entry move to ttyS0 and virtio, so the next kernel update keeps KVM settings.
  */
 import { convertKernelArgs } from '../src/guest/kernel-args.js';
+import { VIRTIO_INITRD_MODULES } from '../src/guest/kvm-target.js';
 import { rewriteAssignments } from '../src/guest/shell-assignments.js';
 import type { Step } from '../src/pipeline/types.js';
 
-const VIRTIO_INITRD = ['virtio_blk', 'virtio', 'virtio_pci'];
 const MODULE_LISTS = /(?:DOMU_)?INITRD_MODULES/;
 const APPEND_KEYS = /DEFAULT_APPEND|XEN_KERNEL_APPEND|XEN_APPEND|FAILSAFE_APPEND|KDUMP_APPEND/;
 
@@ -18,7 +18,7 @@ export function rewriteSysconfigKernel(text: string): string {
     MODULE_LISTS,
     (value) => {
       const kept = value.split(/\s+/).filter((m) => m && !/^xen/.test(m));
-      for (const m of VIRTIO_INITRD) if (!kept.includes(m)) kept.push(m);
+      for (const m of VIRTIO_INITRD_MODULES) if (!kept.includes(m)) kept.push(m);
       return kept.join(' ');
     },
     { bare: 'quote' },

@@ -2,10 +2,12 @@
  * The batch manifest (YAML): defaults at the top, then one entry per image. It is validated whole
  * before any conversion starts, and every error points at its line.
  */
+
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type YAMLMap } from 'yaml';
 import { UserError } from '../errors.js';
+import type { BootMode, Isolation } from '../pipeline/types.js';
 
 export interface ImageJob {
   image: string;
@@ -23,9 +25,9 @@ export interface ImageJob {
   kernel?: string;
   /** A partitionless guest's other disks: Xen device -> file (absolute). */
   disks: Record<string, string>;
-  boot?: 'guest' | 'direct';
+  boot?: BootMode;
   /** Where the guest's commands run (--isolation). */
-  isolation?: 'sandbox' | 'vm';
+  isolation?: Isolation;
   /** Manifest line of the entry, for messages. */
   line: number;
 }
@@ -215,8 +217,8 @@ export function parseManifest(file: string, text = readManifest(file)): ImageJob
           ...((entry.disks as Record<string, string>) ?? {}),
         }).map(([xen, file]) => [xen, path(file)]),
       ),
-      boot: s.boot as 'guest' | 'direct' | undefined,
-      isolation: s.isolation as 'sandbox' | 'vm' | undefined,
+      boot: s.boot as BootMode | undefined,
+      isolation: s.isolation as Isolation | undefined,
       line,
     } as ImageJob;
   });

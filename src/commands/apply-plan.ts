@@ -3,11 +3,12 @@
  * commands in the guest, as a task list. In place, a journal is prepared first and advanced as each
  * command starts, so `xen2kvm rollback` knows how far a run got.
  */
+
 import type { CommandRunner } from '../exec.js';
 import { runPlannedCommand, writeChanges } from '../pipeline/apply.js';
 import { guestMounts, runCommandsInVm } from '../pipeline/apply-in-vm.js';
 import { type Inspection, type Timings, timed } from '../pipeline/inspect-and-plan.js';
-import type { PlannedCommand } from '../pipeline/types.js';
+import type { Isolation, PlannedCommand } from '../pipeline/types.js';
 import { advanceJournal, type PreparedJournal, prepareJournal } from '../safety/in-place.js';
 import type { FileChange } from '../tree/staged-tree.js';
 import { type CliIo, writeLine } from '../ui/io.js';
@@ -22,7 +23,7 @@ export interface ApplyTarget {
   /** --journal-dir, when the journal does not go beside the image. */
   journalBase?: string;
   /** Where the guest's commands run: their sandboxes, or one boot of the appliance VM. */
-  isolation?: 'sandbox' | 'vm';
+  isolation?: Isolation;
   applianceAccel?: 'auto' | 'kvm' | 'tcg';
   /** The appliance VM's console log. */
   applianceLog?: string;

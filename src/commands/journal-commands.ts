@@ -5,9 +5,9 @@
  */
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { preflight } from '../../steps/map.js';
 import { CleanupStack } from '../cleanup.js';
 import { chooseMapper, type MapMethod } from '../disk/attach.js';
+import { preflight } from '../disk/map-image.js';
 import { bootAreaLength } from '../disk/partition-table.js';
 import { InterruptedError, UserError } from '../errors.js';
 import { HostCommandRunner, ReadOnlyRunner } from '../exec.js';
@@ -17,7 +17,8 @@ import { adoptGuestJournal, hasGuestJournal, removeFromGuest } from '../safety/g
 import { processesHolding } from '../safety/holders.js';
 import { type Journal, journalDir, readJournal, restore, writeBootArea } from '../safety/journal.js';
 import { acquireLock } from '../safety/lock.js';
-import { RecoveryLog, recoverLeftovers } from '../safety/recovery.js';
+import { recoverLeftovers } from '../safety/recovery.js';
+import { RecoveryLog } from '../safety/recovery-log.js';
 import type { StagedTree } from '../tree/staged-tree.js';
 import { type CliIo, writeLine } from '../ui/io.js';
 import { releaseAll } from './release.js';

@@ -4,20 +4,19 @@
  */
 import { existsSync, statfsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import type { DomainOptions } from '../../steps/domain-xml.js';
 import type { MapMethod } from '../disk/attach.js';
 import { UserError } from '../errors.js';
 import { type CommandListener, formatCommand } from '../exec.js';
-import type { BootMode } from '../pipeline/fs-image-input.js';
 import type { PlanFile, PlanOptions } from '../pipeline/plan-file.js';
+import type { BootMode, Isolation } from '../pipeline/types.js';
 import { type CliIo, writeLine } from '../ui/io.js';
 import type { DiffFormat } from '../ui/report.js';
 import { seconds } from '../ui/task-list.js';
+import type { DomainOptions } from '../xml/domain-plan.js';
 import { unmappedBridges } from '../xml/from-xen.js';
 import type { VerifyOptions } from './verify.js';
 
-/** Where the guest's own commands run: a sandbox on the host's kernel, or a throwaway VM. */
-export type Isolation = 'sandbox' | 'vm';
+export type { Isolation };
 
 export interface MigrateOptions {
   image: string;

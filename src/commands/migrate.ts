@@ -10,7 +10,6 @@
  */
 import { copyFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { type DomainOptions, planDomainXml } from '../../steps/domain-xml.js';
 import { CleanupStack } from '../cleanup.js';
 import { chooseMapper } from '../disk/attach.js';
 import { bootAreaLength as bootAreaOf } from '../disk/partition-table.js';
@@ -23,12 +22,14 @@ import type { SessionEnv } from '../pipeline/session-env.js';
 import { processesHolding } from '../safety/holders.js';
 import { checkJournalRoom } from '../safety/in-place.js';
 import { acquireLock } from '../safety/lock.js';
-import { RecoveryLog, recoverLeftovers } from '../safety/recovery.js';
+import { recoverLeftovers } from '../safety/recovery.js';
+import { RecoveryLog } from '../safety/recovery-log.js';
 import { type CliIo, writeLine } from '../ui/io.js';
 import { type ReportInput, renderPlanAs } from '../ui/report.js';
 import { seconds } from '../ui/task-list.js';
 import { loadXenConfig } from '../xen/load.js';
 import { domainNameFor } from '../xml/domain.js';
+import { type DomainOptions, planDomainXml } from '../xml/domain-plan.js';
 import { applyPlan } from './apply-plan.js';
 import {
   askBridges,

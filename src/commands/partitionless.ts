@@ -4,7 +4,6 @@
  * kernel boot, and name the kernel and initrd the host boots in that case.
  */
 import { basename, dirname, join, resolve } from 'node:path';
-import type { DomainOptions } from '../../steps/domain-xml.js';
 import type { CleanupStack } from '../cleanup.js';
 import { assertNotAttached } from '../disk/attach.js';
 import type { PartitionTable } from '../disk/partition-table.js';
@@ -25,6 +24,7 @@ import type { CliIo } from '../ui/io.js';
 import { taskList } from '../ui/task-list.js';
 import type { DirectKernel } from '../verify/boot-check.js';
 import { domainNameFor } from '../xml/domain.js';
+import type { DomainOptions } from '../xml/domain-plan.js';
 import type { MigrateOptions } from './migrate-options.js';
 
 /**

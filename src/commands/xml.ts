@@ -2,10 +2,12 @@
  * `xen2kvm xml CONFIG`: a Xen guest configuration alone, converted to libvirt domain XML on stdout
  * (the job of `virsh domxml-from-native`, without a Xen host), or to a qemu command line.
  */
+
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { HostCommandRunner } from '../exec.js';
+import type { BootMode } from '../pipeline/types.js';
 import { type CliIo, writeLine } from '../ui/io.js';
 import { loadXenConfig } from '../xen/load.js';
 import { buildDomainXml, type NicSource } from '../xml/domain.js';
@@ -17,7 +19,7 @@ export interface XmlOptions {
   config: string;
   bridges: Map<string, BridgeTarget>;
   defaultNic: NicSource;
-  boot: 'guest' | 'direct';
+  boot: BootMode;
   image?: string;
   name?: string;
   memoryMiB?: number;

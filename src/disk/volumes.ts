@@ -7,9 +7,9 @@
  * Pure planning: nothing here touches a file.
  */
 import { resolve } from 'node:path';
-import { parseFstab } from '../../steps/mount.js';
 import { UserError } from '../errors.js';
 import type { DeviceRenames } from '../guest/device-names.js';
+import { parseFstab } from '../guest/mount-guest.js';
 
 export interface Volume {
   /** The Xen device fstab names it by (/dev/xvda2), when it names one. */

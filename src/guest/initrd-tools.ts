@@ -2,8 +2,10 @@
  * The guest's own initrd tooling: how to rebuild an initrd for one kernel, and whether the modules
  * KVM needs are in an initrd (read on the host, never with the guest's lister) or built in.
  */
+
 import type { StagedTree } from '../tree/staged-tree.js';
 import { listInitramfs } from './initrd-listing.js';
+import { VIRTIO_DRIVERS } from './kvm-target.js';
 
 export interface InitrdTool {
   name: 'update-initramfs' | 'dracut' | 'mkinitrd (SUSE)' | 'mkinitrd (Red Hat)';
@@ -21,7 +23,6 @@ export interface InitrdTool {
 }
 
 /** The drivers a KVM guest boots with: PCI transport, disk, network. */
-export const VIRTIO_DRIVERS = ['virtio', 'virtio_ring', 'virtio_pci', 'virtio_blk', 'virtio_net'];
 
 const initramfsTools: InitrdTool = {
   name: 'update-initramfs',

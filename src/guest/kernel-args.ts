@@ -3,8 +3,7 @@
  * Xen-only console options dropped, and any extra arguments the guest needs (net.ifnames=0).
  */
 import { type DeviceRenames, toKvmDevice } from './device-names.js';
-
-export const SERIAL_CONSOLE = 'console=ttyS0,115200';
+import { SERIAL_CONSOLE } from './kvm-target.js';
 
 export interface KernelArgsPolicy {
   /** Arguments appended when absent, e.g. net.ifnames=0. */

@@ -4,6 +4,7 @@
  * default), or, with --boot direct, the filesystem image itself presented as one "partition" at
  * offset 0, its kernel to be booted by the host.
  */
+
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CleanupStack } from '../cleanup.js';
@@ -26,8 +27,7 @@ import { type FilesystemInfo, LINUX_ROOT_FILESYSTEMS, probeFilesystem } from '..
 import { allocatedBytes, requireRoom } from '../safety/space.js';
 import { StagedTree } from '../tree/staged-tree.js';
 import type { XenGuestConfig } from '../xen/guest-config.js';
-
-export type BootMode = 'guest' | 'direct';
+import type { BootMode } from './types.js';
 
 export interface FsImageInput {
   mode: BootMode;

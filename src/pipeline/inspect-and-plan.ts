@@ -3,10 +3,10 @@
  * root (read-only while reviewing, read-write when applying), and plan every step, as task lists.
  */
 import { ListrEnquirerPromptAdapter } from '@listr2/prompt-adapter-enquirer';
-import { describeRoot, type RootCandidate, rootOptionOf } from '../../steps/find-root.js';
 import { guestSteps } from '../../steps/index.js';
-import type { MappedImage } from '../../steps/map.js';
+import type { MappedImage } from '../disk/map-image.js';
 import type { PartitionTable } from '../disk/partition-table.js';
+import { describeRoot, type RootCandidate, rootOptionOf } from '../inspect/find-root.js';
 import type { CliIo } from '../ui/io.js';
 import { taskList } from '../ui/task-list.js';
 import { type GuestPlan, GuestPlanner } from './plan.js';

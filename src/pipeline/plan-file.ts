@@ -3,11 +3,12 @@
  * the reviewed changes and commands, the options that produced them, and a checksum of every path
  * the plan touches as it was. Apply re-reviews the image and refuses unless both match exactly.
  */
+
 import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { UserError } from '../errors.js';
 import type { FileChange, StagedTree } from '../tree/staged-tree.js';
-import type { PlannedCommand } from './types.js';
+import type { BootMode, PlannedCommand } from './types.js';
 
 export interface PlanOptions {
   xenConfig?: string;
@@ -18,7 +19,7 @@ export interface PlanOptions {
   vcpus?: number;
   root?: string;
   mapper: string;
-  boot?: 'guest' | 'direct';
+  boot?: BootMode;
   disks?: string[];
   kernel?: string;
   kernelPackages?: string[];

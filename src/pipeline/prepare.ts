@@ -3,22 +3,22 @@
  * the steps need to know about the guest. Dry-run and apply share it; only `env.readOnly` differs.
  */
 
-import { chooseRoot, findRoots, type RootChooser, type RootSearch } from '../../steps/find-root.js';
-import { GRUB_LEGACY_CONFIGS, GRUB2_LAYOUTS } from '../../steps/grub-config.js';
-import { type MappedImage, mapImage } from '../../steps/map.js';
-import { mountGuest } from '../../steps/mount.js';
 import type { MapperChoice } from '../disk/attach.js';
 import { volumeName } from '../disk/lvm.js';
+import { type MappedImage, mapImage } from '../disk/map-image.js';
 import { readBootCode } from '../disk/mbr.js';
 import type { PartitionTable } from '../disk/partition-table.js';
 import { UserError } from '../errors.js';
 import { menuDefaultVersion } from '../guest/boot-menu.js';
 import { type DeviceRenames, NO_RENAMES } from '../guest/device-names.js';
+import { GRUB_LEGACY_CONFIGS, GRUB2_LAYOUTS } from '../guest/grub-layouts.js';
 import type { KernelPackage } from '../guest/kernel-packages.js';
+import { mountGuest } from '../guest/mount-guest.js';
+import { chooseRoot, findRoots, type RootChooser, type RootSearch } from '../inspect/find-root.js';
 import { compareVersions, findKernels, type KernelInfo } from '../inspect/kernels.js';
 import { StagedTree } from '../tree/staged-tree.js';
 import type { SessionEnv } from './session-env.js';
-import type { Guest } from './types.js';
+import type { BootMode, Guest } from './types.js';
 
 export interface PrepareOptions {
   image: string;
@@ -29,7 +29,7 @@ export interface PrepareOptions {
   askRoot?: RootChooser;
   /** Explicit device renames, for filesystem images laid out anew. */
   renames?: DeviceRenames;
-  boot?: 'guest' | 'direct';
+  boot?: BootMode;
   /** --kernel: the version to boot. */
   kernel?: string;
   kernelPackages?: KernelPackage[];

@@ -9,6 +9,12 @@ import type { KernelInfo } from '../inspect/kernels.js';
 import type { OsInfo } from '../inspect/os-release.js';
 import type { StagedTree } from '../tree/staged-tree.js';
 
+/** How KVM starts a guest: its own bootloader on the disk, or a kernel given by the host (direct). */
+export type BootMode = 'guest' | 'direct';
+
+/** Where a plan's guest commands run: a bubblewrap sandbox on the host's kernel, or a throwaway VM. */
+export type Isolation = 'sandbox' | 'vm';
+
 export interface Guest {
   /** The raw image attached (the operator's, or a working copy of it). */
   image: string;
@@ -32,7 +38,7 @@ export interface Guest {
   /** Explicit Xen -> KVM device renames (empty: xvdXN becomes vdXN). */
   renames: DeviceRenames;
   /** How KVM starts it: its own bootloader on the disk, or a kernel given by the host (direct). */
-  boot: 'guest' | 'direct';
+  boot: BootMode;
   /** The kernel version the converted guest boots by default (undefined: none can boot on KVM). */
   bootKernel: string | undefined;
   /** Kernel packages to install into the guest (--kernel-package). */

@@ -1,63 +1,18 @@
 /**
- * What a run has mounted and attached, written to /run/xen2kvm as it happens, so that after a
- * SIGKILL (or a crash) the next run, or `xen2kvm cleanup`, can find and release it.
+ * Releasing what dead runs left behind, from the records their RecoveryLog kept (recovery-log.ts):
+ * by the next run on the same image, or by `xen2kvm cleanup`.
  */
-import { existsSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { loopDevicesOf } from '../disk/attach.js';
 import { deactivateVolumeGroup } from '../disk/lvm.js';
 import { disconnectNbd } from '../disk/nbd.js';
 import type { CommandRunner } from '../exec.js';
 import { APPLIANCE_SCRATCH_PREFIX } from '../sandbox/appliance-job.js';
 import { reapDeadSandboxes } from '../sandbox/cgroup.js';
+import type { RecoveryFile, RecoveryRecord } from './recovery-log.js';
 import { processAlive, runDir, statePath } from './run-dir.js';
-
-export type RecoveryRecord =
-  | { kind: 'mount'; path: string }
-  | { kind: 'loop'; backing: string }
-  | { kind: 'kpartx'; disk: string }
-  | { kind: 'vg'; name: string; pvs: string[] }
-  | { kind: 'nbd'; device: string; image: string }
-  | { kind: 'dir'; path: string };
-
-interface RecoveryFile {
-  pid: number;
-  image: string;
-  records: RecoveryRecord[];
-}
-
-/** The live record of one run: rewritten (small, atomic enough) on every change. */
-export class RecoveryLog {
-  private readonly path: string;
-  private readonly records: RecoveryRecord[] = [];
-
-  constructor(private readonly image: string) {
-    this.path = statePath(image, 'state.json');
-  }
-
-  add(record: RecoveryRecord): void {
-    this.records.push(record);
-    this.flush();
-  }
-
-  remove(record: RecoveryRecord): void {
-    const index = this.records.lastIndexOf(record);
-    if (index !== -1) this.records.splice(index, 1);
-    this.flush();
-  }
-
-  private flush(): void {
-    if (this.records.length === 0) {
-      rmSync(this.path, { force: true });
-      return;
-    }
-    const content: RecoveryFile = { pid: process.pid, image: resolve(this.image), records: this.records };
-    writeFileSync(`${this.path}.new`, JSON.stringify(content));
-    // rename is atomic: a reader sees the old list or the new one.
-    renameSync(`${this.path}.new`, this.path);
-  }
-}
 
 function mounted(path: string): boolean {
   return readFileSync('/proc/self/mounts', 'utf8')

@@ -1,7 +1,8 @@
 /** The dry-run report: every file diff, every guest command, and the domain XML - the complete plan. */
+
 import pc from 'picocolors';
 import { formatCommand, guestLimits } from '../exec.js';
-import type { PlannedCommand } from '../pipeline/types.js';
+import type { Isolation, PlannedCommand } from '../pipeline/types.js';
 import { describeAppliance } from '../sandbox/appliance.js';
 import { describeSandbox } from '../sandbox/bubblewrap.js';
 import { cgroupSupport } from '../sandbox/cgroup.js';
@@ -17,7 +18,7 @@ export interface ReportInput {
   domainXml: { path: string; content: string; exists: boolean; unchanged: boolean };
   color: boolean;
   /** Where the guest's commands run (--isolation). */
-  isolation?: 'sandbox' | 'vm';
+  isolation?: Isolation;
 }
 
 export function renderPlan(input: ReportInput): string {
@@ -57,7 +58,7 @@ export function renderPlan(input: ReportInput): string {
 }
 
 /** How the plan's guest commands would run on this host (the sandbox, its limits). */
-export function howGuestCommandsRun(isolation: 'sandbox' | 'vm' = 'sandbox'): string {
+export function howGuestCommandsRun(isolation: Isolation = 'sandbox'): string {
   return isolation === 'vm'
     ? describeAppliance(guestLimits())
     : describeSandbox(guestLimits(), cgroupSupport());

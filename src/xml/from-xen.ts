@@ -3,8 +3,10 @@
  * clock, MACs, bridges (mapped), rate limits and VNC; disks renamed to virtio in their Xen order;
  * the console on ttyS0; boot from the guest's own disk, or direct kernel boot on request.
  */
+
 import { UserError } from '../errors.js';
 import { convertKernelArgs } from '../guest/kernel-args.js';
+import type { BootMode } from '../pipeline/types.js';
 import type { XenDisk, XenGuestConfig, XenNic } from '../xen/guest-config.js';
 import type { DiskSpec, DomainSpec, NicSource } from './domain.js';
 
@@ -43,7 +45,7 @@ export interface XenMappingOptions {
    * Xen devices named in `absorbed`; the guest's other disks follow. Overrides `image`.
    */
   laidOut?: { disks: string[]; absorbed: string[] };
-  boot: 'guest' | 'direct';
+  boot: BootMode;
   /** The kernel the host boots (direct boot of a converted guest), instead of the Xen config's. */
   directKernel?: { kernel: string; initrd?: string; cmdline: string };
   name?: string;

@@ -6,12 +6,12 @@ import { parseKpartxMaps } from '../../src/disk/attach.js';
 import { hasBootCode, identifyBootCode } from '../../src/disk/mbr.js';
 import { mayHoldFilesystem, parseSfdiskJson } from '../../src/disk/partition-table.js';
 import { modulesInListing } from '../../src/guest/initrd-tools.js';
+import { filesystemOf, parseFstab } from '../../src/guest/mount-guest.js';
 import { parseBlkidExport } from '../../src/inspect/filesystems.js';
+import { chooseRoot, matchRootOption, type RootCandidate } from '../../src/inspect/find-root.js';
 import { findKernels, isXenOnlyKernel } from '../../src/inspect/kernels.js';
 import { detectOs } from '../../src/inspect/os-release.js';
 import { StagedTree } from '../../src/tree/staged-tree.js';
-import { chooseRoot, matchRootOption, type RootCandidate } from '../../steps/find-root.js';
-import { filesystemOf, parseFstab } from '../../steps/mount.js';
 
 const dirs: string[] = [];
 function guestWith(files: Record<string, string>): StagedTree {

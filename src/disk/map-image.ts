@@ -1,15 +1,15 @@
 /**
- * Step 1: read the partition table once and make the partitions reachable as block devices.
+ * Before any step: read the partition table once and make the partitions reachable as block devices.
  * `preflight` runs before the task list starts, so bad input is refused in one line before anything
  * is attached.
  */
 
-import { type AttachedDisk, assertNotAttached, attachImage, type MapperChoice } from '../src/disk/attach.js';
-import { byteSize } from '../src/disk/nbd.js';
-import { mayHoldFilesystem, type PartitionTable } from '../src/disk/partition-table.js';
-import { UserError } from '../src/errors.js';
-import { checkImageFile, requirePartitionTable } from '../src/inspect/image-file.js';
-import type { SessionEnv } from '../src/pipeline/session-env.js';
+import { UserError } from '../errors.js';
+import { checkImageFile, requirePartitionTable } from '../inspect/image-file.js';
+import type { SessionEnv } from '../pipeline/session-env.js';
+import { type AttachedDisk, assertNotAttached, attachImage, type MapperChoice } from './attach.js';
+import { byteSize } from './nbd.js';
+import { mayHoldFilesystem, type PartitionTable } from './partition-table.js';
 
 export interface MappedImage {
   table: PartitionTable;

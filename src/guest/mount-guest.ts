@@ -1,15 +1,15 @@
 /**
- * Step 3: mount the root, then the guest's own fstab entries that live on the same image (a separate
+ * Before any step: mount the root, then the guest's own fstab entries that live on the same image (a separate
  * /boot). Nothing of the host's (/dev, /proc, /sys) is bound in: guest commands run in a sandbox.
  */
-import { namesVolume } from '../src/disk/lvm.js';
-import { UserError } from '../src/errors.js';
-import { CommandError } from '../src/exec.js';
-import { firstDiskPartition } from '../src/guest/device-names.js';
-import { makeMountPoint, mountDevice, mountedOptions } from '../src/guest/mounts.js';
-import type { SessionEnv } from '../src/pipeline/session-env.js';
-import { StagedTree } from '../src/tree/staged-tree.js';
-import { describeRoot, type FilesystemSeen, type RootCandidate, whereIs } from './find-root.js';
+import { namesVolume } from '../disk/lvm.js';
+import { UserError } from '../errors.js';
+import { CommandError } from '../exec.js';
+import { describeRoot, type FilesystemSeen, type RootCandidate, whereIs } from '../inspect/find-root.js';
+import type { SessionEnv } from '../pipeline/session-env.js';
+import { StagedTree } from '../tree/staged-tree.js';
+import { firstDiskPartition } from './device-names.js';
+import { makeMountPoint, mountDevice, mountedOptions } from './mounts.js';
 
 /** Mount points the conversion touches: kernels, initrds and boot menus live there. */
 const NEEDED_MOUNTS = ['/boot'];

@@ -1,19 +1,19 @@
 /**
- * Step 2: find the guest's root filesystem. Every Linux filesystem on the image is looked at
+ * Before any step: find the guest's root filesystem. Every Linux filesystem on the image is looked at
  * read-only, on partitions and, where device-mapper works, on the logical volumes of the LVM volume
  * groups the image holds; the ones holding /etc/fstab and a recognisable OS are candidates. One
  * candidate is taken; several need the operator's choice (a prompt on a terminal, else --root).
  */
 
-import { CleanupStack } from '../src/cleanup.js';
-import { type AttachedDisk, kernelHasDeviceMapper } from '../src/disk/attach.js';
-import { activateVolumeGroups, namesVolume, volumeName } from '../src/disk/lvm.js';
-import { UserError } from '../src/errors.js';
-import { makeMountPoint, mountDevice } from '../src/guest/mounts.js';
-import { LINUX_ROOT_FILESYSTEMS, probeFilesystem } from '../src/inspect/filesystems.js';
-import { detectOs, type OsInfo } from '../src/inspect/os-release.js';
-import type { SessionEnv } from '../src/pipeline/session-env.js';
-import { StagedTree } from '../src/tree/staged-tree.js';
+import { CleanupStack } from '../cleanup.js';
+import { type AttachedDisk, kernelHasDeviceMapper } from '../disk/attach.js';
+import { activateVolumeGroups, namesVolume, volumeName } from '../disk/lvm.js';
+import { UserError } from '../errors.js';
+import { makeMountPoint, mountDevice } from '../guest/mounts.js';
+import type { SessionEnv } from '../pipeline/session-env.js';
+import { StagedTree } from '../tree/staged-tree.js';
+import { LINUX_ROOT_FILESYSTEMS, probeFilesystem } from './filesystems.js';
+import { detectOs, type OsInfo } from './os-release.js';
 
 /** A logical volume, by volume group and name. */
 export interface VolumeRef {

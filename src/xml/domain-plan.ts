@@ -1,11 +1,11 @@
 /**
- * Step 8: the libvirt domain XML, written beside the image as NAME.xml. From the guest's own Xen
+ * After the steps: the libvirt domain XML, written beside the image as NAME.xml. From the guest's own Xen
  * configuration when one is given (identity, shape, NICs, VNC), else from the flags.
  */
 import { dirname, join, resolve } from 'node:path';
-import type { XenGuestConfig } from '../src/xen/guest-config.js';
-import { buildDomainXml, domainNameFor, type NicSource, simpleDomain } from '../src/xml/domain.js';
-import { type BridgeTarget, domainFromXen } from '../src/xml/from-xen.js';
+import type { XenGuestConfig } from '../xen/guest-config.js';
+import { buildDomainXml, domainNameFor, type NicSource, simpleDomain } from './domain.js';
+import { type BridgeTarget, domainFromXen } from './from-xen.js';
 
 export interface DomainOptions {
   name?: string;
