@@ -27,10 +27,18 @@ export interface GuestMount {
   vmDevice: string;
 }
 
-/** The image's block devices as the VM sees them: the whole disk is vda, partition N is vdaN. */
-export function vmDeviceNames(disk: Guest['disk']): Map<string, string> {
+/**
+ * The image's block devices as the VM sees them: the whole disk is vda, partition N is vdaN. A
+ * partitionless image (a bare filesystem, its one "partition" the whole file) is vda itself.
+ */
+export function vmDeviceNames(
+  disk: Guest['disk'],
+  table: Pick<Guest['table'], 'label'>,
+): Map<string, string> {
   const names = new Map<string, string>([[disk.disk, '/dev/vda']]);
-  for (const [number, device] of disk.partitions) names.set(device, `/dev/vda${number}`);
+  for (const [number, device] of disk.partitions) {
+    names.set(device, table.label === 'none' ? '/dev/vda' : `/dev/vda${number}`);
+  }
   return names;
 }
 
@@ -44,10 +52,10 @@ function unescapeMountPath(path: string): string {
  * anything is written.
  */
 export function guestMounts(
-  guest: Pick<Guest, 'root' | 'disk' | 'label'>,
+  guest: Pick<Guest, 'root' | 'disk' | 'label' | 'table'>,
   mountsText?: string,
 ): GuestMount[] {
-  const names = vmDeviceNames(guest.disk);
+  const names = vmDeviceNames(guest.disk, guest.table);
   const text = mountsText ?? readFileSync('/proc/self/mounts', 'utf8');
   const mounts = text
     .split('\n')
@@ -108,12 +116,12 @@ export interface VmApplyOptions {
 /** Runs every planned command in one appliance boot, then each one's check on the host. */
 export async function runCommandsInVm(
   runner: CommandRunner,
-  guest: Pick<Guest, 'root' | 'disk' | 'label'>,
+  guest: Pick<Guest, 'root' | 'disk' | 'label' | 'table'>,
   commands: readonly PlannedCommand[],
   options: VmApplyOptions,
 ): Promise<ApplianceOutcome> {
   const mounts = guestMounts(guest);
-  const names = vmDeviceNames(guest.disk);
+  const names = vmDeviceNames(guest.disk, guest.table);
   const staged = commands.flatMap((command) => stageFiles(guest.root, command));
   const vmCommands: ApplianceCommand[] = commands.map((command) => ({
     argv: command.argv.map((word) => translateDevices(word, names)),

@@ -174,7 +174,12 @@ describe("the guest's mounts, as the VM sees them", () => {
       [2, '/dev/loop5'],
     ]),
   } as unknown as Parameters<typeof vmDeviceNames>[0];
-  const guest = { root: '/tmp/xen2kvm-root-x', disk, label: 'web01.raw' };
+  const guest = {
+    root: '/tmp/xen2kvm-root-x',
+    disk,
+    label: 'web01.raw',
+    table: { label: 'dos', sectorSize: 512, partitions: [] },
+  };
 
   it('maps the image and its partitions onto vda and vdaN, outermost mount first', () => {
     const mounts = [
@@ -208,8 +213,14 @@ describe("the guest's mounts, as the VM sees them", () => {
     );
   });
 
+  it('takes a partitionless image, its filesystem the whole file, as vda itself', () => {
+    const bare = { ...guest, table: { label: 'none', sectorSize: 512, partitions: [] } };
+    const mounts = '/dev/loop4 /tmp/xen2kvm-root-x ext4 rw,nosuid,nodev 0 0\n';
+    expect(guestMounts(bare, mounts).map((m) => m.vmDevice)).toEqual(['/dev/vda']);
+  });
+
   it("names the image's devices as the VM knows them in a command and its input, whole words only", () => {
-    const names = vmDeviceNames(disk);
+    const names = vmDeviceNames(disk, { label: 'dos' });
     expect(translateDevices('/dev/loop3', names)).toBe('/dev/vda');
     expect(translateDevices('device (hd0) /dev/loop3\nroot (hd0,0)\n', names)).toBe(
       'device (hd0) /dev/vda\nroot (hd0,0)\n',
