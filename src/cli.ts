@@ -4,7 +4,7 @@ import { dirname, join, resolve as resolvePath } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import type { Isolation, MigrateOptions } from './commands/migrate-options.js';
+import type { Isolation, MigrateOptions } from './commands/migrate/options.js';
 import { errorMessage, isUserError, UserError } from './errors.js';
 /**
  * Command-line entry. Parsing only: each command's module is imported when that command runs, so

@@ -12,6 +12,7 @@ import { bootAreaLength } from '../disk/partition-table.js';
 import { InterruptedError, UserError } from '../errors.js';
 import { HostCommandRunner, ReadOnlyRunner } from '../exec.js';
 import { inspectAndPlan, type Timings } from '../pipeline/inspect-and-plan.js';
+import { releaseAll } from '../pipeline/release.js';
 import type { SessionEnv } from '../pipeline/session-env.js';
 import { adoptGuestJournal, hasGuestJournal, removeFromGuest } from '../safety/guest-journal.js';
 import { processesHolding } from '../safety/holders.js';
@@ -21,7 +22,6 @@ import { recoverLeftovers } from '../safety/recovery.js';
 import { RecoveryLog } from '../safety/recovery-log.js';
 import type { StagedTree } from '../tree/staged-tree.js';
 import { type CliIo, writeLine } from '../ui/io.js';
-import { releaseAll } from './release.js';
 
 interface Opened {
   tree: StagedTree;

@@ -18,6 +18,7 @@ import { HostCommandRunner, ReadOnlyRunner } from '../exec.js';
 import { readKernelPackage } from '../guest/kernel-packages.js';
 import { inspectAndPlan, type Timings, timed } from '../pipeline/inspect-and-plan.js';
 import type { PrepareOptions } from '../pipeline/prepare.js';
+import { releaseAll } from '../pipeline/release.js';
 import type { SessionEnv } from '../pipeline/session-env.js';
 import { processesHolding } from '../safety/holders.js';
 import { checkJournalRoom } from '../safety/in-place.js';
@@ -30,22 +31,21 @@ import { seconds } from '../ui/task-list.js';
 import { loadXenConfig } from '../xen/load.js';
 import { domainNameFor } from '../xml/domain.js';
 import { type DomainOptions, planDomainXml } from '../xml/domain-plan.js';
-import { applyPlan } from './apply-plan.js';
+import { applyPlan } from './migrate/apply-plan.js';
 import {
   askBridges,
   checkUsage,
   isBlockDevice,
   type MigrateOptions,
   verboseListener,
-} from './migrate-options.js';
-import { reportConverted } from './migrate-result.js';
-import { summaryLines } from './migrate-summary.js';
-import { finishOutput, type OutputSource, prepareWorkImage } from './output-image.js';
-import { directBoot, layoutLines } from './partitionless.js';
-import { releaseAll } from './release.js';
-import { reviewChanges } from './review-prompt.js';
-import { openReviewSource } from './review-source.js';
-import { fingerprint, recordPlan } from './saved-plan.js';
+} from './migrate/options.js';
+import { finishOutput, type OutputSource, prepareWorkImage } from './migrate/output-image.js';
+import { directBoot, layoutLines } from './migrate/partitionless.js';
+import { reportConverted } from './migrate/result.js';
+import { reviewChanges } from './migrate/review-prompt.js';
+import { openReviewSource } from './migrate/review-source.js';
+import { fingerprint, recordPlan } from './migrate/saved-plan.js';
+import { summaryLines } from './migrate/summary.js';
 
 /**
  * Where the run writes, decided before anything is opened. On a terminal with neither --in-place

@@ -4,15 +4,15 @@
  * command starts, so `xen2kvm rollback` knows how far a run got.
  */
 
-import type { CommandRunner } from '../exec.js';
-import { runPlannedCommand, writeChanges } from '../pipeline/apply.js';
-import { guestMounts, runCommandsInVm } from '../pipeline/apply-in-vm.js';
-import { type Inspection, type Timings, timed } from '../pipeline/inspect-and-plan.js';
-import type { Isolation, PlannedCommand } from '../pipeline/types.js';
-import { advanceJournal, type PreparedJournal, prepareJournal } from '../safety/in-place.js';
-import type { FileChange } from '../tree/staged-tree.js';
-import { type CliIo, writeLine } from '../ui/io.js';
-import { taskList, withProgress } from '../ui/task-list.js';
+import type { CommandRunner } from '../../exec.js';
+import { runPlannedCommand, writeChanges } from '../../pipeline/apply.js';
+import { guestMounts, runCommandsInVm } from '../../pipeline/apply-in-vm.js';
+import { type Inspection, type Timings, timed } from '../../pipeline/inspect-and-plan.js';
+import type { Isolation, PlannedCommand } from '../../pipeline/types.js';
+import { advanceJournal, type PreparedJournal, prepareJournal } from '../../safety/in-place.js';
+import type { FileChange } from '../../tree/staged-tree.js';
+import { type CliIo, writeLine } from '../../ui/io.js';
+import { taskList, withProgress } from '../../ui/task-list.js';
 
 export interface ApplyTarget {
   /** The image being written. */

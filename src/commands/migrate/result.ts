@@ -3,16 +3,16 @@
  * optional boot check, and with --json one machine-readable report on stdout. Returns the exit code.
  */
 import { resolve } from 'node:path';
-import { describeVolumes, type FsImageInput } from '../pipeline/fs-image-input.js';
-import type { Timings } from '../pipeline/inspect-and-plan.js';
-import type { PlannedCommand } from '../pipeline/types.js';
-import type { PreparedJournal } from '../safety/in-place.js';
-import type { FileChange } from '../tree/staged-tree.js';
-import { type CliIo, writeLine } from '../ui/io.js';
-import type { MigrateOptions } from './migrate-options.js';
-import { formatTimings, sumTimings } from './migrate-summary.js';
+import { describeVolumes, type FsImageInput } from '../../pipeline/fs-image-input.js';
+import type { Timings } from '../../pipeline/inspect-and-plan.js';
+import type { PlannedCommand } from '../../pipeline/types.js';
+import type { PreparedJournal } from '../../safety/in-place.js';
+import type { FileChange } from '../../tree/staged-tree.js';
+import { type CliIo, writeLine } from '../../ui/io.js';
+import { runBootCheck } from '../verify.js';
+import type { MigrateOptions } from './options.js';
 import type { DirectBoot } from './partitionless.js';
-import { runBootCheck } from './verify.js';
+import { formatTimings, sumTimings } from './summary.js';
 
 export interface Converted {
   /** The output, or the image itself in place. */

@@ -5,15 +5,15 @@
  * reviewed and converted, as it always was.
  */
 import { dirname, resolve } from 'node:path';
-import type { CleanupStack } from '../cleanup.js';
-import { type ContainerFormat, formatName, rawWorkingCopy, toRaw } from '../disk/container.js';
-import { chooseNbd, connectNbd } from '../disk/nbd.js';
-import { readPartitionTable } from '../disk/partition-table.js';
-import type { CommandRunner } from '../exec.js';
-import { type Timings, timed } from '../pipeline/inspect-and-plan.js';
-import { allocatedBytes, requireRoom } from '../safety/space.js';
-import type { CliIo } from '../ui/io.js';
-import { taskList } from '../ui/task-list.js';
+import type { CleanupStack } from '../../cleanup.js';
+import { type ContainerFormat, formatName, rawWorkingCopy, toRaw } from '../../disk/container.js';
+import { chooseNbd, connectNbd } from '../../disk/nbd.js';
+import { readPartitionTable } from '../../disk/partition-table.js';
+import type { CommandRunner } from '../../exec.js';
+import { type Timings, timed } from '../../pipeline/inspect-and-plan.js';
+import { allocatedBytes, requireRoom } from '../../safety/space.js';
+import type { CliIo } from '../../ui/io.js';
+import { taskList } from '../../ui/task-list.js';
 
 export interface ContainerSource {
   /** What the review reads: /dev/nbdN, or the raw working copy. */

@@ -7,17 +7,17 @@
  */
 import { renameSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { CleanupStack } from '../cleanup.js';
-import { type ContainerFormat, toQcow2 } from '../disk/container.js';
-import { copySparse, qcow2Overlay } from '../disk/copy.js';
-import type { PartitionTable } from '../disk/partition-table.js';
-import type { CommandRunner } from '../exec.js';
-import { type Timings, timed } from '../pipeline/inspect-and-plan.js';
-import { allocatedBytes, requireRoom } from '../safety/space.js';
-import type { CliIo } from '../ui/io.js';
-import { taskList, withProgress } from '../ui/task-list.js';
+import type { CleanupStack } from '../../cleanup.js';
+import { type ContainerFormat, toQcow2 } from '../../disk/container.js';
+import { copySparse, qcow2Overlay } from '../../disk/copy.js';
+import type { PartitionTable } from '../../disk/partition-table.js';
+import type { CommandRunner } from '../../exec.js';
+import { type Timings, timed } from '../../pipeline/inspect-and-plan.js';
+import { allocatedBytes, requireRoom } from '../../safety/space.js';
+import type { CliIo } from '../../ui/io.js';
+import { taskList, withProgress } from '../../ui/task-list.js';
 import { containerOutput } from './container-input.js';
-import type { MigrateOptions } from './migrate-options.js';
+import type { MigrateOptions } from './options.js';
 
 export interface OutputSource {
   /** What the review read: the image itself, /dev/nbdN, or a raw working copy. */

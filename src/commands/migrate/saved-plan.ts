@@ -3,10 +3,10 @@
  * fingerprint that must come out the same when the image is attached again read-write.
  */
 import { resolve } from 'node:path';
-import type { Inspection } from '../pipeline/inspect-and-plan.js';
-import { comparePlans, planCommands, touchedChecksums, writePlanFile } from '../pipeline/plan-file.js';
-import { type CliIo, writeLine } from '../ui/io.js';
-import type { MigrateOptions } from './migrate-options.js';
+import type { Inspection } from '../../pipeline/inspect-and-plan.js';
+import { comparePlans, planCommands, touchedChecksums, writePlanFile } from '../../pipeline/plan-file.js';
+import { type CliIo, writeLine } from '../../ui/io.js';
+import type { MigrateOptions } from './options.js';
 
 /** What must be identical between the reviewed plan and the one applied. */
 export function fingerprint({ guest, plan }: Inspection): string {

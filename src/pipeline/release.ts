@@ -1,8 +1,8 @@
 /** Releasing what a run mounted or attached, with one clear refusal when something stays behind. */
 import type { CleanupStack } from '../cleanup.js';
 import { UserError } from '../errors.js';
-import { type Timings, timed } from '../pipeline/inspect-and-plan.js';
 import { type CliIo, writeLine } from '../ui/io.js';
+import { type Timings, timed } from './inspect-and-plan.js';
 
 export async function releaseAll(io: CliIo, cleanup: CleanupStack, timings: Timings): Promise<void> {
   if (cleanup.size === 0) return;

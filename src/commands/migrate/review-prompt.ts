@@ -1,7 +1,7 @@
 /** The operator's review of a plan on a terminal, before anything is written. */
-import type { FileChange } from '../tree/staged-tree.js';
-import { colorDiff, unifiedDiff } from '../ui/diff.js';
-import type { CliIo } from '../ui/io.js';
+import type { FileChange } from '../../tree/staged-tree.js';
+import { colorDiff, unifiedDiff } from '../../ui/diff.js';
+import type { CliIo } from '../../ui/io.js';
 
 const ACCEPT_ALL = 'Apply all of it';
 const FILE_BY_FILE = 'Review it file by file';

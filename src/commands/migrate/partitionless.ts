@@ -4,28 +4,28 @@
  * kernel boot, and name the kernel and initrd the host boots in that case.
  */
 import { basename, dirname, join, resolve } from 'node:path';
-import type { CleanupStack } from '../cleanup.js';
-import { assertNotAttached } from '../disk/attach.js';
-import type { PartitionTable } from '../disk/partition-table.js';
-import { UserError } from '../errors.js';
-import type { CommandRunner } from '../exec.js';
-import { convertKernelArgs } from '../guest/kernel-args.js';
-import type { KernelInfo } from '../inspect/kernels.js';
+import type { CleanupStack } from '../../cleanup.js';
+import { assertNotAttached } from '../../disk/attach.js';
+import type { PartitionTable } from '../../disk/partition-table.js';
+import { UserError } from '../../errors.js';
+import type { CommandRunner } from '../../exec.js';
+import { convertKernelArgs } from '../../guest/kernel-args.js';
+import type { KernelInfo } from '../../inspect/kernels.js';
 import {
   bareFilesystem,
   describeVolumes,
   type FsImageInput,
   givenDisks,
   prepareFsImage,
-} from '../pipeline/fs-image-input.js';
-import { type Inspection, type Timings, timed } from '../pipeline/inspect-and-plan.js';
-import { kernelArgsFor } from '../pipeline/plan.js';
-import type { CliIo } from '../ui/io.js';
-import { taskList } from '../ui/task-list.js';
-import type { DirectKernel } from '../verify/boot-check.js';
-import { domainNameFor } from '../xml/domain.js';
-import type { DomainOptions } from '../xml/domain-plan.js';
-import type { MigrateOptions } from './migrate-options.js';
+} from '../../pipeline/fs-image-input.js';
+import { type Inspection, type Timings, timed } from '../../pipeline/inspect-and-plan.js';
+import { kernelArgsFor } from '../../pipeline/plan.js';
+import type { CliIo } from '../../ui/io.js';
+import { taskList } from '../../ui/task-list.js';
+import type { DirectKernel } from '../../verify/boot-check.js';
+import { domainNameFor } from '../../xml/domain.js';
+import type { DomainOptions } from '../../xml/domain-plan.js';
+import type { MigrateOptions } from './options.js';
 
 /**
  * The partitionless input `source` holds; undefined for a partitioned disk (`table`), or for an

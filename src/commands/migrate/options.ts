@@ -4,17 +4,17 @@
  */
 import { existsSync, statfsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import type { MapMethod } from '../disk/attach.js';
-import { UserError } from '../errors.js';
-import { type CommandListener, formatCommand } from '../exec.js';
-import type { PlanFile, PlanOptions } from '../pipeline/plan-file.js';
-import type { BootMode, Isolation } from '../pipeline/types.js';
-import { type CliIo, writeLine } from '../ui/io.js';
-import type { DiffFormat } from '../ui/report.js';
-import { seconds } from '../ui/task-list.js';
-import type { DomainOptions } from '../xml/domain-plan.js';
-import { unmappedBridges } from '../xml/from-xen.js';
-import type { VerifyOptions } from './verify.js';
+import type { MapMethod } from '../../disk/attach.js';
+import { UserError } from '../../errors.js';
+import { type CommandListener, formatCommand } from '../../exec.js';
+import type { PlanFile, PlanOptions } from '../../pipeline/plan-file.js';
+import type { BootMode, Isolation } from '../../pipeline/types.js';
+import { type CliIo, writeLine } from '../../ui/io.js';
+import type { DiffFormat } from '../../ui/report.js';
+import { seconds } from '../../ui/task-list.js';
+import type { DomainOptions } from '../../xml/domain-plan.js';
+import { unmappedBridges } from '../../xml/from-xen.js';
+import type { VerifyOptions } from '../verify.js';
 
 export type { Isolation };
 

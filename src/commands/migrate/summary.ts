@@ -1,7 +1,7 @@
 /** What migrate tells the operator about a run: the plan's summary lines and the time each step took. */
-import { identifyBootCode } from '../disk/mbr.js';
-import type { Inspection, Timings } from '../pipeline/inspect-and-plan.js';
-import type { MigrateOptions } from './migrate-options.js';
+import { identifyBootCode } from '../../disk/mbr.js';
+import type { Inspection, Timings } from '../../pipeline/inspect-and-plan.js';
+import type { MigrateOptions } from './options.js';
 
 export function summaryLines(
   { mapped, guest }: Inspection,

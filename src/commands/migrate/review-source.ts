@@ -4,20 +4,20 @@
  * table is read once here, and the image's preflight checks run on it.
  */
 import { dirname, resolve } from 'node:path';
-import type { CleanupStack } from '../cleanup.js';
-import { type ContainerFormat, detectContainer, formatName } from '../disk/container.js';
-import { preflight } from '../disk/map-image.js';
-import { type PartitionTable, readPartitionTable } from '../disk/partition-table.js';
-import { UserError } from '../errors.js';
-import type { CommandRunner } from '../exec.js';
-import { checkImageFile } from '../inspect/image-file.js';
-import type { FsImageInput } from '../pipeline/fs-image-input.js';
-import { type Timings, timed } from '../pipeline/inspect-and-plan.js';
-import type { SessionEnv } from '../pipeline/session-env.js';
-import type { CliIo } from '../ui/io.js';
-import type { DomainOptions } from '../xml/domain-plan.js';
+import type { CleanupStack } from '../../cleanup.js';
+import { type ContainerFormat, detectContainer, formatName } from '../../disk/container.js';
+import { preflight } from '../../disk/map-image.js';
+import { type PartitionTable, readPartitionTable } from '../../disk/partition-table.js';
+import { UserError } from '../../errors.js';
+import type { CommandRunner } from '../../exec.js';
+import { checkImageFile } from '../../inspect/image-file.js';
+import type { FsImageInput } from '../../pipeline/fs-image-input.js';
+import { type Timings, timed } from '../../pipeline/inspect-and-plan.js';
+import type { SessionEnv } from '../../pipeline/session-env.js';
+import type { CliIo } from '../../ui/io.js';
+import type { DomainOptions } from '../../xml/domain-plan.js';
 import { openContainer } from './container-input.js';
-import type { MigrateOptions } from './migrate-options.js';
+import type { MigrateOptions } from './options.js';
 import { partitionlessInput } from './partitionless.js';
 
 export interface ReviewSource {
