@@ -8,6 +8,7 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { InterruptedError, UserError } from '../errors.js';
 import { CommandError, type CommandRunner, type CommandSpec, guestTimeoutMs } from '../exec.js';
+import { mountedOptions } from '../guest/mounts.js';
 import { type ApplianceOutcome, runAppliance } from '../sandbox/appliance.js';
 import type { ApplianceCommand, ApplianceMount } from '../sandbox/appliance-job.js';
 import { GUEST_ENV } from '../sandbox/bubblewrap.js';
@@ -95,8 +96,10 @@ async function flushBuffers(runner: CommandRunner, devices: readonly string[]): 
   await runner.run({ file: 'blockdev', args: ['--flushbufs', ...devices], kind: 'host', timeout: 'attach' });
 }
 
+/** Mounts again what was unmounted (a mount that never went away is left as it is). */
 async function remountAll(runner: CommandRunner, mounts: readonly GuestMount[]): Promise<void> {
   for (const mount of mounts) {
+    if (mountedOptions(mount.target).length > 0) continue;
     await runner.run({
       file: 'mount',
       args: ['-t', mount.fsType, '-w', '-o', 'nosuid,nodev', mount.source, mount.target],
@@ -137,8 +140,8 @@ export async function runCommandsInVm(
   }));
   const devices = [...names.keys()];
   let outcome: ApplianceOutcome;
-  await unmountAll(runner, mounts);
   try {
+    await unmountAll(runner, mounts);
     await flushBuffers(runner, devices);
     outcome = await runAppliance(runner, {
       disk: guest.disk.disk,
