@@ -3,8 +3,10 @@
  * it is made. A temporary mount point is removed with rmdir, never recursively, so a mount that
  * failed to go away can never cost the guest its files.
  */
+
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rmdir } from 'node:fs/promises';
+import { mkdir, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CleanupStack } from '../cleanup.js';
@@ -16,10 +18,24 @@ export function readOnlyOptions(fsType: string): string {
 }
 
 export async function makeMountPoint(cleanup: CleanupStack, label: string): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), `xen2kvm-${label}-`));
-  // A run killed between mkdtemp and this line leaves an empty directory in /tmp, nothing worse.
-  cleanup.push(`remove ${dir}`, () => rmdir(dir), { kind: 'dir', path: dir });
-  return dir;
+  // Named before it exists, so its recovery record is written first: a run killed at any instant,
+  // even between the record and the mkdir, leaves nothing `xen2kvm cleanup` cannot find. mkdir
+  // never follows a symlink planted at that name; a name already taken is refused and another drawn.
+  for (let attempt = 1; ; attempt++) {
+    const dir = join(tmpdir(), `xen2kvm-${label}-${process.pid}-${randomBytes(6).toString('hex')}`);
+    try {
+      return await cleanup.acquire(
+        { kind: 'dir', path: dir },
+        async () => {
+          await mkdir(dir, { mode: 0o700 });
+          return dir;
+        },
+        () => ({ description: `remove ${dir}`, undo: () => rmdir(dir) }),
+      );
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 5) throw error;
+    }
+  }
 }
 
 export async function mountDevice(

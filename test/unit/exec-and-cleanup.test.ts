@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CleanupStack } from '../../src/cleanup.js';
 import { CommandError, HostCommandRunner, inGuest, ReadOnlyRunner } from '../../src/exec.js';
+import { makeMountPoint } from '../../src/guest/mounts.js';
+import type { RecoveryLog, RecoveryRecord } from '../../src/safety/recovery-log.js';
 
 describe('command runner', () => {
   it('folds the command and its stderr into the error', async () => {
@@ -135,5 +137,23 @@ describe('cleanup stack', () => {
     expect(taken).toBe(false);
     expect(await cleanup.release()).toEqual([]);
     expect(released).toEqual(['a']);
+  });
+});
+
+describe('mount points', () => {
+  it('are recorded for recovery before they exist, so a kill at any instant leaves a trace to clean up', async () => {
+    const seen: { path: string; existed: boolean }[] = [];
+    const log = {
+      add: (record: RecoveryRecord) => {
+        if (record.kind === 'dir') seen.push({ path: record.path, existed: existsSync(record.path) });
+      },
+      remove: () => undefined,
+    } as unknown as RecoveryLog;
+    const cleanup = new CleanupStack(log);
+    const dir = await makeMountPoint(cleanup, 'test');
+    expect(seen).toEqual([{ path: dir, existed: false }]);
+    expect(existsSync(dir)).toBe(true);
+    expect(await cleanup.release()).toEqual([]);
+    expect(existsSync(dir)).toBe(false);
   });
 });
