@@ -152,7 +152,8 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
   port = (listener.address() as { port: number }).port;
-  hostProcess = spawn('sleep', ['600'], { env: { ...process.env, X2K_SECRET: SECRET }, stdio: 'ignore' });
+  // Lives until afterAll kills it: under load this file runs longer than any fixed sleep would.
+  hostProcess = spawn('sleep', ['infinity'], { env: { ...process.env, X2K_SECRET: SECRET }, stdio: 'ignore' });
   readAhead = readFileSync(`/sys/block/${hostLoop.replace('/dev/', '')}/queue/read_ahead_kb`, 'utf8');
   before = await hostCanaries();
 });
