@@ -153,7 +153,10 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
   port = (listener.address() as { port: number }).port;
   // Lives until afterAll kills it: under load this file runs longer than any fixed sleep would.
-  hostProcess = spawn('sleep', ['infinity'], { env: { ...process.env, X2K_SECRET: SECRET }, stdio: 'ignore' });
+  hostProcess = spawn('sleep', ['infinity'], {
+    env: { ...process.env, X2K_SECRET: SECRET },
+    stdio: 'ignore',
+  });
   readAhead = readFileSync(`/sys/block/${hostLoop.replace('/dev/', '')}/queue/read_ahead_kb`, 'utf8');
   before = await hostCanaries();
 });
