@@ -100,7 +100,8 @@ export function shellQuote(word: string): string {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
-function lastLines(text: string, count: number): string {
+/** The last `count` non-empty lines of a command's output, joined: what an error message quotes. */
+export function lastLines(text: string, count: number): string {
   const lines = text.trim().split('\n').filter(Boolean);
   return lines.slice(-count).join(' | ');
 }

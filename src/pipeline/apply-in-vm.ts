@@ -179,11 +179,7 @@ export async function runCommandsInVm(
       );
     }
     if (result.timedOut) {
-      throw new CommandError(
-        spec,
-        result,
-        `timed out after ${Math.ceil(guestTimeoutMs(command.timeout) / 1000)} s`,
-      );
+      throw new CommandError(spec, result, `timed out after ${vmCommands[index]?.timeoutSeconds} s`);
     }
     await judgeCommand(command, spec, result);
   }

@@ -5,7 +5,14 @@
 import { chmodSync, copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { AttachedDisk } from '../disk/attach.js';
-import { CommandError, type CommandResult, type CommandRunner, type CommandSpec, inGuest } from '../exec.js';
+import {
+  CommandError,
+  type CommandResult,
+  type CommandRunner,
+  type CommandSpec,
+  inGuest,
+  lastLines,
+} from '../exec.js';
 
 /** Where guest commands keep their temporary files: recorded by the journal, removed by rollback. */
 export const GUEST_TMPDIR = '/var/lib/xen2kvm/tmp';
@@ -54,7 +61,7 @@ export async function judgeCommand(
   result: CommandResult,
 ): Promise<void> {
   if (result.exitCode !== 0 && !tolerated(command, result)) {
-    const tail = `${result.stderr || result.stdout}`.trim().split('\n').filter(Boolean).slice(-3).join(' | ');
+    const tail = lastLines(result.stderr || result.stdout, 3);
     throw new CommandError(spec, result, `exit code ${result.exitCode}${tail ? `: ${tail}` : ''}`);
   }
   await command.check?.run();
