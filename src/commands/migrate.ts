@@ -26,7 +26,7 @@ import { acquireLock } from '../safety/lock.js';
 import { recoverLeftovers } from '../safety/recovery.js';
 import { RecoveryLog } from '../safety/recovery-log.js';
 import { type CliIo, writeLine } from '../ui/io.js';
-import { type ReportInput, renderPlanAs } from '../ui/report.js';
+import { renderPlanAs } from '../ui/report.js';
 import { seconds } from '../ui/task-list.js';
 import { loadXenConfig } from '../xen/load.js';
 import { domainNameFor } from '../xml/domain.js';
@@ -40,12 +40,12 @@ import {
   verboseListener,
 } from './migrate/options.js';
 import { finishOutput, type OutputSource, prepareWorkImage } from './migrate/output-image.js';
-import { directBoot, layoutLines } from './migrate/partitionless.js';
+import { directBoot } from './migrate/partitionless.js';
 import { reportConverted } from './migrate/result.js';
 import { reviewChanges } from './migrate/review-prompt.js';
+import { reviewReport } from './migrate/review-report.js';
 import { openReviewSource } from './migrate/review-source.js';
 import { fingerprint, recordPlan } from './migrate/saved-plan.js';
-import { summaryLines } from './migrate/summary.js';
 
 /**
  * Where the run writes, decided before anything is opened. On a terminal with neither --in-place
@@ -150,25 +150,9 @@ export async function migrate(given: MigrateOptions, io: CliIo): Promise<number>
       directKernel: direct?.kernel,
     });
     const xmlBefore = existsSync(xml.path) ? readFileSync(xml.path, 'utf8') : undefined;
-    const changes = reviewed.plan.tree.allChanges();
-    const warnings = [
-      ...(fsInput?.warnings ?? []),
-      ...reviewed.plan.warnings,
-      ...xml.warnings.map((w) => `domain XML: ${w}`),
-    ];
-    const reportInput: ReportInput = {
-      image: options.image,
-      summary: [
-        ...summaryLines(reviewed, options, fsInput?.mode === 'guest'),
-        ...layoutLines(fsInput, direct),
-      ],
-      changes,
-      commands: reviewed.plan.commands,
-      warnings,
-      domainXml: { ...xml, exists: xmlBefore !== undefined, unchanged: xmlBefore === xml.content },
-      color: io.color,
-      isolation: options.isolation,
-    };
+    const reportInput = reviewReport({ reviewed, options, fsInput, direct, xml, xmlBefore, color: io.color });
+    const { changes } = reportInput;
+    const warnings = [...reportInput.warnings];
     const report = renderPlanAs(options.json ? 'json' : options.diffFormat, reportInput);
     if (options.dryRun) {
       io.stdout.write(report);

@@ -2,19 +2,19 @@
  * Every family. SUSE, Red Hat and Ubuntu guests as their installers set them up for Xen: the recipes
  * under fixtures/images carry those distributions' real configuration files (their userland cannot
  * be installed here), so the whole plan - every diff, every command, the XML - is checked against a
- * golden copy (test/golden/NAME.plan; XEN2KVM_UPDATE_GOLDEN=1 rewrites them after a deliberate
- * change). Debian guests on dracut and on sysvinit, whose userland is real, are converted and booted.
+ * golden copy (test/golden/NAME.plan, which test/unit/golden-plans.test.ts also checks over the
+ * recipes' trees without root; `npm run golden` rewrites them after a deliberate change). Debian guests on dracut and on sysvinit, whose userland is real, are converted and booted.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureFixture, type FixtureName, workingCopy } from '../../fixtures/images/fixtures.js';
+import { ensureFixture, workingCopy } from '../../fixtures/images/fixtures.js';
 import { bootCheckArgs, runCli } from '../helpers/cli.js';
+import { expectGolden, type GoldenFixture, normalizePlan } from '../helpers/golden-plan.js';
 import { contentDigest, leftovers, NOTHING_LEFT } from '../helpers/host-state.js';
 import { testDeadline } from '../helpers/machine-pace.js';
 
-const GOLDEN = join(import.meta.dirname, '..', 'golden');
 // A conversion and a TCG boot: about 3 minutes on an idle machine; stretched on a busy one.
 // A boot may first wait for the TCG boot slot: another file's boot, or the saturated fault run.
 const BOOT_TEST_TIMEOUT = testDeadline(12 * 60);
@@ -28,22 +28,7 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** The plan with what differs between runs (the scratch directory, loop device numbers) made fixed. */
-function normalize(plan: string): string {
-  return plan
-    .replaceAll(dir, '<dir>')
-    .replace(/\/dev\/loop\d+/g, '/dev/loopN')
-    .replace(
-      /^# partitions mapped with .*$/m,
-      '# partitions mapped with <kpartx or loop devices, as the host allows>',
-    )
-    .replace(
-      /^(# guest commands run in a bubblewrap sandbox: .*?); (at most \d+ MiB and \d+ processes \([^)]*\)|no memory or process cap \([^)]*\)); /m,
-      '$1; <memory and process caps, as the host allows>; ',
-    );
-}
-
-const guests: { fixture: FixtureName; expect: (plan: string) => void }[] = [
+const guests: { fixture: GoldenFixture; expect: (plan: string) => void }[] = [
   {
     fixture: 'sles11-xen',
     expect: (plan) => {
@@ -105,14 +90,9 @@ describe("guests of every family, planned from their installers' own configurati
       const run = await runCli(['migrate', '--dry-run', image]);
       expect(run.stderr).not.toMatch(/^\s+at /m);
       expect(run.exitCode, run.stderr).toBe(0);
-      const plan = normalize(run.stdout);
+      const plan = normalizePlan(run.stdout, dir);
       guest.expect(plan);
-      const golden = join(GOLDEN, `${guest.fixture}.plan`);
-      if (process.env.XEN2KVM_UPDATE_GOLDEN) writeFileSync(golden, plan);
-      expect(existsSync(golden), `${golden} is missing: run with XEN2KVM_UPDATE_GOLDEN=1 and review it`).toBe(
-        true,
-      );
-      expect(plan).toBe(readFileSync(golden, 'utf8'));
+      expectGolden(guest.fixture, plan);
       expect(await contentDigest(image)).toBe(before);
       expect(await leftovers(image)).toEqual(NOTHING_LEFT);
     });

@@ -5,7 +5,7 @@ import type { MigrateOptions } from './options.js';
 
 export function summaryLines(
   { mapped, guest }: Inspection,
-  options: MigrateOptions,
+  options: Pick<MigrateOptions, 'image' | 'output' | 'outputFormat' | 'inPlace'>,
   newDisk: boolean,
 ): string[] {
   const { disk } = mapped;
