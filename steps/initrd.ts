@@ -4,30 +4,12 @@
  * the result: a module still missing afterwards is an error whatever the tool's exit code said.
  */
 import { UserError } from '../src/errors.js';
-import {
-  findInitrdTool,
-  missingFromInitrd,
-  requiredModules,
-  rootModules,
-} from '../src/guest/initrd-tools.js';
+import { missingFromInitrd, requiredModules, rootModules } from '../src/guest/initrd-tools.js';
 import { GUEST_TMPDIR } from '../src/pipeline/apply.js';
 import type { Step } from '../src/pipeline/types.js';
 
-/** The package that brings a KVM-capable kernel, per family, as the refusal names it. */
-export function kernelPackageHint(family: string): string {
-  if (family === 'suse') return 'FILE.rpm (kernel-default, with kernel-default-base on SLES 12)';
-  if (family === 'redhat') return 'FILE.rpm (the kernel package)';
-  return 'FILE.deb (a linux-image-VERSION-amd64 package, from apt-get download)';
-}
-
 /** What the backup of a replaced initrd is called: /boot/initrd.img-VERSION.xen2kvm-orig. */
 export const INITRD_BACKUP_SUFFIX = '.xen2kvm-orig';
-
-const TOOLS_BY_FAMILY: Record<string, string> = {
-  debian: 'update-initramfs or dracut',
-  redhat: 'dracut or mkinitrd',
-  suse: 'dracut or mkinitrd',
-};
 
 export const initrdStep: Step = {
   id: 'initrd',
@@ -36,21 +18,21 @@ export const initrdStep: Step = {
     const supplied = guest.kernelPackages.some((p) => p.versions.length > 0);
     if (guest.kernels.length === 0 && !supplied) {
       throw new UserError(
-        `${guest.label}: no kernel in the guest's /boot (it was booted by a kernel kept on the Xen host); give one with --kernel-package ${kernelPackageHint(guest.os.family)}`,
+        `${guest.label}: no kernel in the guest's /boot (it was booted by a kernel kept on the Xen host); give one with --kernel-package ${guest.profile.kernelPackageHint}`,
       );
     }
     if (guest.kernels.every((k) => k.xenOnly) && !supplied) {
       const versions = guest.kernels.map((k) => k.version).join(', ');
       throw new UserError(
-        `${guest.label}: only Xen kernels are installed (${versions}); give a kernel that runs on KVM with --kernel-package ${kernelPackageHint(guest.os.family)}`,
+        `${guest.label}: only Xen kernels are installed (${versions}); give a kernel that runs on KVM with --kernel-package ${guest.profile.kernelPackageHint}`,
       );
     }
     const kernels = guest.kernels.filter((k) => !k.xenOnly && tree.exists(`/lib/modules/${k.version}`));
     if (kernels.length === 0) return;
-    const tool = findInitrdTool(tree, guest.os.family);
+    const tool = guest.profile.initrdTool(tree);
     if (!tool) {
       throw new UserError(
-        `${guest.label}: the guest has no initrd tool xen2kvm can drive (${TOOLS_BY_FAMILY[guest.os.family] ?? 'update-initramfs or dracut'}); install one in it first`,
+        `${guest.label}: the guest has no initrd tool xen2kvm can drive (${guest.profile.initrdToolNames}); install one in it first`,
       );
     }
     for (const kernel of kernels) {

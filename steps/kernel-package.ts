@@ -9,7 +9,8 @@
 import { lstatSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { UserError } from '../src/errors.js';
-import { findInitrdTool, missingFromInitrd, requiredModules } from '../src/guest/initrd-tools.js';
+import { packageToolFor } from '../src/families/index.js';
+import { missingFromInitrd, requiredModules } from '../src/guest/initrd-tools.js';
 import { findKernels } from '../src/inspect/kernels.js';
 import { GUEST_TMPDIR } from '../src/pipeline/apply.js';
 import type { Step } from '../src/pipeline/types.js';
@@ -64,42 +65,36 @@ export const kernelPackageStep: Step = {
         '--kernel-package: give packages of one format (.deb or .rpm), the one the guest uses',
       );
     }
-    const tool = format === 'deb' ? '/usr/bin/dpkg' : '/usr/bin/rpm';
-    if (!tree.exists(tool) && !tree.exists(tool.replace('/usr', ''))) {
+    // The packages' format picks the tool (a Debian guest may have rpm too); the guest must have it.
+    const tool = packageToolFor(format as 'deb' | 'rpm');
+    if (!tool.binaries.some((path) => tree.exists(path))) {
       throw new UserError(
-        `${guest.label}: the guest has no ${basename(tool)} to install ${format} packages with; give the guest's own package format`,
+        `${guest.label}: the guest has no ${basename(tool.binaries[0] as string)} to install ${format} packages with; give the guest's own package format`,
       );
     }
     const staged = packages.map((p) => ({
       path: `${GUEST_TMPDIR}/packages/${p.name}.${p.format}`,
       from: p.file,
     }));
-    const argv =
-      format === 'deb'
-        ? ['dpkg', '-i', ...staged.map((s) => s.path)]
-        : ['rpm', '-Uhv', ...staged.map((s) => s.path)];
+    const argv = tool.install(staged.map((s) => s.path));
     const versions = packages.flatMap((p) => p.versions);
-    const initrdTool = findInitrdTool(tree, guest.os.family);
+    const initrdTool = guest.profile.initrdTool(tree);
     // The packaged kernel's config is not in /boot yet: the newer kernels packages bring use ext4 for ext3.
     const required = requiredModules(guest.rootFsType, undefined, guest.rootVolume !== undefined);
     command({
       argv,
       why: `install ${packages.map((p) => p.name).join(', ')} (kernel ${versions.join(', ') || 'modules'}) from ${packages.map((p) => p.file).join(', ')}`,
       timeout: 'packages',
-      // The package manager's database and everything a kernel package installs.
       // Everything the packages install (a new directory is recorded as absent, so a rollback
-      // removes it whole), the package database, and the /vmlinuz and /initrd.img links Debian's
-      // kernel hooks move. /boot is recorded whole.
+      // removes it whole) and what the package tool changes besides (its database, boot links).
+      // /boot is recorded whole.
       touches: [
         '/boot',
         ...newRoots(
           packages.flatMap((p) => p.paths).filter((path) => !/^\/boot(\/|$)/.test(path)),
           (path) => kindOf(tree.entryHostPath(path)),
         ),
-        format === 'deb' ? '/var/lib/dpkg' : '/var/lib/rpm',
-        ...(format === 'deb'
-          ? ['/vmlinuz', '/vmlinuz.old', '/initrd.img', '/initrd.img.old', '/var/log/dpkg.log']
-          : []),
+        ...tool.state,
         GUEST_TMPDIR,
       ],
       stage: [

@@ -22,18 +22,8 @@ export interface InitrdTool {
   harmless: readonly RegExp[];
 }
 
-/** The drivers a KVM guest boots with: PCI transport, disk, network. */
-
-const initramfsTools: InitrdTool = {
-  name: 'update-initramfs',
-  // The drivers come from /etc/initramfs-tools/modules, which the initramfs-modules step writes.
-  rebuild: (version) => ['update-initramfs', '-u', '-k', version],
-  stateFiles: (version) => [`/var/lib/initramfs-tools/${version}`],
-  defaultInitrd: (version) => `/boot/initrd.img-${version}`,
-  harmless: [],
-};
-
-function dracut(defaultInitrd: (version: string) => string): InitrdTool {
+/** dracut, which every family may have; each keeps the initrd under its own name. */
+export function dracut(defaultInitrd: (version: string) => string): InitrdTool {
   return {
     name: 'dracut',
     rebuild: (version, initrd, modules) => [
@@ -48,62 +38,6 @@ function dracut(defaultInitrd: (version: string) => string): InitrdTool {
     defaultInitrd,
     harmless: [],
   };
-}
-
-/** SUSE's mkinitrd (SLES 10/11): modules from -m, on top of INITRD_MODULES in /etc/sysconfig/kernel. */
-const suseMkinitrd: InitrdTool = {
-  name: 'mkinitrd (SUSE)',
-  rebuild: (version, initrd, modules) => [
-    'mkinitrd',
-    '-k',
-    `/boot/vmlinuz-${version}`,
-    '-i',
-    initrd,
-    '-m',
-    [...VIRTIO_DRIVERS, ...modules].join(' '),
-  ],
-  stateFiles: () => [],
-  defaultInitrd: (version) => `/boot/initrd-${version}`,
-  harmless: [/root device/i, /could not find the root/i, /no root device/i],
-};
-
-/** Red Hat's mkinitrd (RHEL/CentOS 5): --with for each module, --force to replace. */
-const redhatMkinitrd: InitrdTool = {
-  name: 'mkinitrd (Red Hat)',
-  rebuild: (version, initrd, modules) => [
-    'mkinitrd',
-    '-f',
-    ...[...VIRTIO_DRIVERS, ...modules].map((m) => `--with=${m}`),
-    initrd,
-    version,
-  ],
-  stateFiles: () => [],
-  defaultInitrd: (version) => `/boot/initrd-${version}.img`,
-  harmless: [/root device/i, /no module .* found for kernel/i],
-};
-
-const DRACUT_PATHS = ['/usr/bin/dracut', '/usr/sbin/dracut', '/sbin/dracut'];
-const MKINITRD_PATHS = ['/sbin/mkinitrd', '/usr/sbin/mkinitrd', '/usr/bin/mkinitrd'];
-
-/**
- * The guest's initrd tool, in the order that suits its family: Debian and Ubuntu use
- * initramfs-tools unless dracut replaced it; Red Hat uses dracut (RHEL 6 and later) or mkinitrd
- * (RHEL 5); SUSE uses dracut (SLES 12 and later) or its own mkinitrd (SLES 10/11).
- */
-export function findInitrdTool(tree: StagedTree, family = 'debian'): InitrdTool | undefined {
-  const has = (paths: string[]) => paths.some((p) => tree.exists(p));
-  const hasDracut = has(DRACUT_PATHS);
-  if (family === 'redhat') {
-    if (hasDracut) return dracut((v) => `/boot/initramfs-${v}.img`);
-    return has(MKINITRD_PATHS) ? redhatMkinitrd : undefined;
-  }
-  if (family === 'suse') {
-    if (hasDracut) return dracut((v) => `/boot/initrd-${v}`);
-    return has(MKINITRD_PATHS) ? suseMkinitrd : undefined;
-  }
-  if (tree.exists('/usr/sbin/update-initramfs') && tree.exists('/etc/initramfs-tools')) return initramfsTools;
-  if (hasDracut) return dracut((v) => `/boot/initrd.img-${v}`);
-  return undefined;
 }
 
 /** Modules a KVM guest needs at boot to reach a virtio root disk, plus the root filesystem's own. */

@@ -1,4 +1,5 @@
 /** Finds the kernels installed in the guest and what each can do under KVM. */
+import { INITRD_NAMES } from '../families/index.js';
 import type { StagedTree } from '../tree/staged-tree.js';
 
 export interface KernelInfo {
@@ -18,14 +19,6 @@ export function isXenOnlyKernel(version: string, config: string | undefined): bo
   if (config && /^CONFIG_X86(_64)?_XEN=y/m.test(config)) return true;
   return /xen$/.test(version) || /-xen-/.test(version);
 }
-
-/** Where each family keeps a kernel's initrd: Debian, Red Hat 6+, Red Hat 5, SUSE. */
-const INITRD_NAMES = [
-  (v: string) => `initrd.img-${v}`,
-  (v: string) => `initramfs-${v}.img`,
-  (v: string) => `initrd-${v}.img`,
-  (v: string) => `initrd-${v}`,
-];
 
 export function findKernels(tree: StagedTree): KernelInfo[] {
   const kernels: KernelInfo[] = [];

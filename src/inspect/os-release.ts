@@ -1,15 +1,8 @@
 /** Identifies the guest's distribution from its release files. */
+import { familyOfIds, fromReleaseFiles, type OsInfo } from '../families/index.js';
 import type { StagedTree } from '../tree/staged-tree.js';
 
-export type OsFamily = 'debian' | 'redhat' | 'suse' | 'unknown';
-
-export interface OsInfo {
-  family: OsFamily;
-  /** os-release ID (debian, ubuntu, rhel, centos, sles, opensuse...) or the release file's guess. */
-  id: string;
-  version: string;
-  prettyName: string;
-}
+export type { OsFamily, OsInfo } from '../families/index.js';
 
 export function parseOsRelease(text: string): Record<string, string> {
   const fields: Record<string, string> = {};
@@ -21,39 +14,14 @@ export function parseOsRelease(text: string): Record<string, string> {
   return fields;
 }
 
-function familyOf(ids: string[]): OsFamily {
-  if (ids.some((id) => ['debian', 'ubuntu'].includes(id))) return 'debian';
-  if (ids.some((id) => ['rhel', 'centos', 'fedora', 'rocky', 'almalinux', 'ol'].includes(id)))
-    return 'redhat';
-  if (ids.some((id) => id === 'suse' || id.startsWith('sles') || id.startsWith('opensuse'))) return 'suse';
-  return 'unknown';
-}
-
-/** Reads /etc/os-release first, then the older release files. */
+/** Reads /etc/os-release first, then each family's older release file. */
 export function detectOs(tree: StagedTree): OsInfo | undefined {
   const osRelease = tree.read('/etc/os-release') ?? tree.read('/usr/lib/os-release');
   if (osRelease) {
     const f = parseOsRelease(osRelease);
     const id = f.ID ?? 'unknown';
-    const family = familyOf([id, ...(f.ID_LIKE ?? '').split(/\s+/)]);
+    const family = familyOfIds([id, ...(f.ID_LIKE ?? '').split(/\s+/)]);
     return { family, id, version: f.VERSION_ID ?? '', prettyName: f.PRETTY_NAME ?? id };
   }
-  const suse = tree.read('/etc/SuSE-release');
-  if (suse) {
-    const version = /VERSION\s*=\s*(\S+)/.exec(suse)?.[1] ?? '';
-    const id = /enterprise/i.test(suse) ? 'sles' : 'opensuse';
-    return { family: 'suse', id, version, prettyName: suse.split('\n')[0]?.trim() ?? id };
-  }
-  const redhat = tree.read('/etc/redhat-release');
-  if (redhat) {
-    const version = /release (\d+(?:\.\d+)?)/.exec(redhat)?.[1] ?? '';
-    const id = /centos/i.test(redhat) ? 'centos' : /fedora/i.test(redhat) ? 'fedora' : 'rhel';
-    return { family: 'redhat', id, version, prettyName: redhat.trim() };
-  }
-  const debian = tree.read('/etc/debian_version');
-  if (debian) {
-    const version = debian.trim();
-    return { family: 'debian', id: 'debian', version, prettyName: `Debian GNU/Linux ${version}` };
-  }
-  return undefined;
+  return fromReleaseFiles(tree);
 }

@@ -7,12 +7,12 @@
 import type { AttachedDisk } from '../disk/attach.js';
 import type { PartitionTable } from '../disk/partition-table.js';
 import { UserError } from '../errors.js';
+import { type OsInfo, profileOf, supportedFamilies } from '../families/index.js';
 import { menuDefaultVersion } from '../guest/boot-menu.js';
 import { type DeviceRenames, NO_RENAMES } from '../guest/device-names.js';
 import { GRUB_LEGACY_CONFIGS, GRUB2_LAYOUTS } from '../guest/grub-layouts.js';
 import type { KernelPackage } from '../guest/kernel-packages.js';
 import { compareVersions, findKernels, type KernelInfo } from '../inspect/kernels.js';
-import type { OsInfo } from '../inspect/os-release.js';
 import { StagedTree } from '../tree/staged-tree.js';
 import type { BootMode, Guest } from './types.js';
 
@@ -83,10 +83,17 @@ async function chooseBootKernel(
 }
 
 export async function guestFacts(where: GuestLocation, choices: BootChoices): Promise<Guest> {
+  const profile = profileOf(where.os.family);
+  if (!profile) {
+    throw new UserError(
+      `${where.label}: ${where.os.prettyName} is not supported; supported: ${supportedFamilies()} guests`,
+    );
+  }
   const tree = new StagedTree(where.root);
   const kernels = findKernels(tree);
   return {
     ...where,
+    profile,
     renames: where.renames ?? NO_RENAMES,
     kernels,
     boot: choices.boot ?? 'guest',

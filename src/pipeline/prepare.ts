@@ -9,6 +9,7 @@ import { type MappedImage, mapImage } from '../disk/map-image.js';
 import { readBootCode } from '../disk/mbr.js';
 import type { PartitionTable } from '../disk/partition-table.js';
 import { UserError } from '../errors.js';
+import { profileOf, supportedFamilies } from '../families/index.js';
 import type { DeviceRenames } from '../guest/device-names.js';
 import { mountGuest } from '../guest/mount-guest.js';
 import { chooseRoot, findRoots, type RootChooser, type RootSearch } from '../inspect/find-root.js';
@@ -29,9 +30,6 @@ export interface PrepareOptions extends BootChoices {
   promptKernel?: boolean;
 }
 
-/** Families whose whole conversion xen2kvm can carry out today. */
-const SUPPORTED_FAMILIES = ['debian', 'redhat', 'suse'];
-
 export async function mapPhase(
   env: SessionEnv,
   options: PrepareOptions,
@@ -48,9 +46,9 @@ export async function findRootPhase(env: SessionEnv, options: PrepareOptions, ma
   // Nothing on the named partition: look at them all, so the refusal can list the candidates.
   if (fixed !== undefined && search.candidates.length === 0) search = await findRoots(env, mapped.disk);
   const root = await chooseRoot(options.label ?? options.image, search, options.root, options.askRoot);
-  if (!SUPPORTED_FAMILIES.includes(root.os.family)) {
+  if (!profileOf(root.os.family)) {
     throw new UserError(
-      `${options.label ?? options.image}: ${root.os.prettyName} (${root.os.family} family) is not supported; supported: Debian, Ubuntu, Red Hat (RHEL, CentOS, Fedora) and SUSE (SLES, openSUSE) guests`,
+      `${options.label ?? options.image}: ${root.os.prettyName} (${root.os.family} family) is not supported; supported: ${supportedFamilies()} guests`,
     );
   }
   return { search, root };

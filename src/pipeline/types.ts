@@ -2,11 +2,11 @@
 import type { AttachedDisk } from '../disk/attach.js';
 import type { PartitionTable } from '../disk/partition-table.js';
 import type { TimeoutName } from '../exec.js';
+import type { FamilyProfile, OsInfo } from '../families/index.js';
 import type { DeviceRenames } from '../guest/device-names.js';
 import type { KernelArgsPolicy } from '../guest/kernel-args.js';
 import type { KernelPackage } from '../guest/kernel-packages.js';
 import type { KernelInfo } from '../inspect/kernels.js';
-import type { OsInfo } from '../inspect/os-release.js';
 import type { StagedTree } from '../tree/staged-tree.js';
 
 /** How KVM starts a guest: its own bootloader on the disk, or a kernel given by the host (direct). */
@@ -23,6 +23,8 @@ export interface Guest {
   /** Host directory where the guest's root is mounted. */
   root: string;
   os: OsInfo;
+  /** What its family does differently: initrd tool, kernel naming, package tool. */
+  profile: FamilyProfile;
   table: PartitionTable;
   disk: AttachedDisk;
   /** The root's partition; for a root on LVM, its volume group's physical volume. */
