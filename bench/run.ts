@@ -13,7 +13,7 @@ import { bubblewrapArgs } from '../src/sandbox/bubblewrap.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
-const CLI = join(root, 'dist', 'src', 'cli.js');
+const CLI = join(root, 'dist', 'bin', 'xen2kvm.js');
 const FLOOR = join(root, 'bench', 'floor.sh');
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 

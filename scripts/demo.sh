@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-host-deps.sh
-cli=(node dist/src/cli.js)
+cli=(node dist/bin/xen2kvm.js)
 
 echo "== building (or reusing) the sample Xen guest image"
 fixture=$(node dist/fixtures/images/cli.js build debian12-xen-pv)

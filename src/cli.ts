@@ -1,16 +1,17 @@
-#!/usr/bin/env node
-import { existsSync, readFileSync, realpathSync } from 'node:fs';
-import { dirname, join, resolve as resolvePath } from 'node:path';
+/**
+ * The command line: commander's parsing, and each command's module imported when that command
+ * runs, so `--help` and `--version` never load the pipeline. The program's entry (bin/xen2kvm.ts)
+ * hands in the guest steps, so nothing in src/ depends on steps/.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import type { Isolation, MigrateOptions } from './commands/migrate/options.js';
+import { bridgeOptions, migrateOptions } from './commands/migrate/from-flags.js';
+import type { Isolation } from './commands/migrate/options.js';
 import { errorMessage, isUserError, UserError } from './errors.js';
-/**
- * Command-line entry. Parsing only: each command's module is imported when that command runs, so
- * `--help` and `--version` never load the pipeline.
- */
-import type { BootMode } from './pipeline/types.js';
+import type { BootMode, Step } from './pipeline/types.js';
 import type { CliIo } from './ui/io.js';
 
 export interface MainOptions {
@@ -20,6 +21,8 @@ export interface MainOptions {
   stdin?: Readable;
   /** Whether a person is at a terminal (prompts, animated task list). Defaults to the streams' TTY state. */
   interactive?: boolean;
+  /** The guest steps a conversion plans, in order (steps/index.ts). */
+  steps: readonly Step[];
 }
 
 /** The version in package.json, found by walking up from this module (src/ or dist/src/). */
@@ -45,106 +48,6 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
-/** --bridge values: XEN=KVM mappings, and at most one bare bridge for NICs without one. */
-async function bridgeOptions(values: string[]) {
-  const { parseBridgeMapping } = await import('./xml/from-xen.js');
-  const bridges = new Map(values.filter((v) => v.includes('=')).map(parseBridgeMapping));
-  const bare = values.filter((v) => !v.includes('='));
-  if (bare.length > 1)
-    throw new InvalidArgumentError(`only one bare --bridge is allowed (got ${bare.join(', ')})`);
-  return { bridges, bridge: bare[0] };
-}
-
-/** migrate's flags as commander hands them over. */
-interface MigrateFlags {
-  dryRun?: boolean;
-  yes?: boolean;
-  inPlace?: boolean;
-  journalDir?: string;
-  output?: string;
-  outputFormat?: 'raw' | 'qcow2';
-  root?: string;
-  mapper?: 'auto' | 'kpartx' | 'loop';
-  xenConfig?: string;
-  name?: string;
-  memory?: number;
-  vcpus?: number;
-  network?: string;
-  bridge?: string[];
-  xml?: string;
-  verify?: boolean;
-  accel?: 'auto' | 'kvm' | 'tcg';
-  bootTimeout?: number;
-  consoleLog?: string;
-  verbose?: boolean;
-  diffFormat?: 'unified' | 'stat' | 'json';
-  json?: boolean;
-  plan?: string;
-  boot?: BootMode;
-  disk?: string[];
-  kernel?: string;
-  kernelPackage?: string[];
-  isolation?: Isolation;
-}
-
-/** migrate's options from its flags (also used by apply, with the flags a plan saved). */
-async function migrateOptions(image: string, opts: MigrateFlags): Promise<MigrateOptions> {
-  const bridges: string[] = opts.bridge ?? [];
-  return {
-    image,
-    dryRun: Boolean(opts.dryRun),
-    yes: Boolean(opts.yes),
-    inPlace: Boolean(opts.inPlace),
-    journalDir: opts.journalDir,
-    output: opts.output,
-    outputFormat: opts.outputFormat ?? 'raw',
-    root: opts.root,
-    mapper: opts.mapper ?? 'auto',
-    xenConfig: opts.xenConfig,
-    boot: opts.boot ?? 'guest',
-    disks: opts.disk ?? [],
-    kernel: opts.kernel,
-    kernelPackages: (opts.kernelPackage ?? []).map((file) => resolvePath(file)),
-    domain: {
-      name: opts.name,
-      memoryMiB: opts.memory,
-      vcpus: opts.vcpus,
-      network: opts.network ?? 'default',
-      ...(await bridgeOptions(bridges)),
-      xmlPath: opts.xml,
-    },
-    verify: opts.verify
-      ? {
-          accel: opts.accel ?? 'auto',
-          timeoutSeconds: opts.bootTimeout ?? 300,
-          kvmSilenceSeconds: 20,
-          memoryMiB: opts.memory ?? 1024,
-          consoleLog: opts.consoleLog,
-        }
-      : undefined,
-    isolation: opts.isolation ?? 'sandbox',
-    applianceAccel: opts.accel ?? 'auto',
-    verbose: Boolean(opts.verbose),
-    diffFormat: opts.diffFormat ?? 'unified',
-    json: Boolean(opts.json),
-    planFile: opts.plan,
-    planOptions: {
-      xenConfig: opts.xenConfig ? resolvePath(opts.xenConfig) : undefined,
-      bridges,
-      network: opts.network ?? 'default',
-      name: opts.name,
-      memoryMiB: opts.memory,
-      vcpus: opts.vcpus,
-      root: opts.root,
-      mapper: opts.mapper ?? 'auto',
-      boot: opts.boot ?? 'guest',
-      kernel: opts.kernel,
-      kernelPackages: (opts.kernelPackage ?? []).map((file) => resolvePath(file)),
-      disks: (opts.disk ?? []).map((d) => d.replace(/=(.*)$/, (_, file: string) => `=${resolvePath(file)}`)),
-    },
-  };
-}
-
 /** `migrate A B ...`: the same options for every image, run as a batch. */
 async function migrateMany(images: string[], opts: Record<string, unknown>, io: CliIo): Promise<number> {
   const { runBatch } = await import('./commands/batch.js');
@@ -160,7 +63,7 @@ async function migrateMany(images: string[], opts: Record<string, unknown>, io: 
       2,
     );
   }
-  const bridges = await bridgeOptions(opts.bridge as string[]);
+  const bridges = bridgeOptions(opts.bridge as string[]);
   const format = (opts.outputFormat as 'raw' | 'qcow2') ?? 'raw';
   const jobs = images.map((image, index) => ({
     image: resolve(image),
@@ -350,7 +253,11 @@ export async function main(options: MainOptions): Promise<number> {
       }
       const image = images[0] as string;
       const { migrate } = await import('./commands/migrate.js');
-      exitCode = await migrate(await migrateOptions(image, opts), makeIo(options, opts.color !== false));
+      exitCode = await migrate(
+        await migrateOptions(image, opts),
+        makeIo(options, opts.color !== false),
+        options.steps,
+      );
     });
 
   program
@@ -392,6 +299,7 @@ export async function main(options: MainOptions): Promise<number> {
       exitCode = await migrate(
         { ...(await migrateOptions(plan.image, merged)), expectedPlan: plan },
         makeIo(options, true),
+        options.steps,
       );
     });
 
@@ -454,7 +362,7 @@ export async function main(options: MainOptions): Promise<number> {
     .action(async (config: string, opts) => {
       const { convertXml } = await import('./commands/xml.js');
       const { defaultNic } = await import('./xml/domain-plan.js');
-      const bridges = await bridgeOptions(opts.bridge);
+      const bridges = bridgeOptions(opts.bridge);
       exitCode = await convertXml(
         {
           config,
@@ -574,22 +482,4 @@ export async function main(options: MainOptions): Promise<number> {
     if (process.env.XEN2KVM_DEBUG && error instanceof Error) options.stderr.write(`${error.stack}\n`);
     return 1;
   }
-}
-
-function isEntryPoint(): boolean {
-  try {
-    return realpathSync(process.argv[1] ?? '') === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryPoint()) {
-  const code = await main({
-    argv: process.argv.slice(2),
-    stdout: process.stdout,
-    stderr: process.stderr,
-    stdin: process.stdin,
-  });
-  process.exitCode = code;
 }

@@ -6,7 +6,8 @@ import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, wr
 import { cpus } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execa, type ResultPromise } from 'execa';
+import { execa, type Message, type ResultPromise } from 'execa';
+import type { JobReply, JobRequest } from './job.js';
 import type { ImageJob } from './manifest.js';
 
 export interface JobResult {
@@ -35,7 +36,8 @@ export interface BatchOptions {
   onDone?: (result: JobResult) => void;
 }
 
-const CLI = fileURLToPath(new URL('../cli.js', import.meta.url));
+/** The worker entry, built beside the program's (dist/bin/batch-worker.js). */
+const WORKER = fileURLToPath(new URL('../../bin/batch-worker.js', import.meta.url));
 
 /** As many conversions as there are cores, and no more than the free loop devices allow (about 4 each). */
 export function defaultJobs(): number {
@@ -50,25 +52,6 @@ export function defaultJobs(): number {
   const byLoops = Math.floor(free / 4);
   // The kernel creates loop devices on demand, so few free ones is no hard limit.
   return Math.max(1, Math.min(cpus().length, byLoops > 0 ? byLoops : cpus().length));
-}
-
-export function argsFor(job: ImageJob, dryRun: boolean): string[] {
-  const args = ['migrate', '--json', dryRun ? '--dry-run' : '--yes'];
-  if (job.mode === 'in-place') args.push('--in-place');
-  else if (job.output) args.push('--output', job.output, '--output-format', job.outputFormat);
-  if (job.xenConfig) args.push('--xen-config', job.xenConfig);
-  for (const [xen, kvm] of Object.entries(job.bridges)) args.push('--bridge', `${xen}=${kvm}`);
-  if (job.network) args.push('--network', job.network);
-  if (job.memory) args.push('--memory', String(job.memory));
-  if (job.vcpus) args.push('--vcpus', String(job.vcpus));
-  if (job.verify && !dryRun) args.push('--verify');
-  for (const file of job.kernelPackages) args.push('--kernel-package', file);
-  if (job.kernel) args.push('--kernel', job.kernel);
-  for (const [xen, file] of Object.entries(job.disks)) args.push('--disk', `${xen}=${file}`);
-  if (job.boot) args.push('--boot', job.boot);
-  if (job.isolation) args.push('--isolation', job.isolation);
-  args.push(job.image);
-  return args;
 }
 
 type State = Record<string, { status: string; output: string | null; finished: string }>;
@@ -136,10 +119,13 @@ export class BatchRun {
     options.onStart?.(job);
     const started = performance.now();
     const stream = createWriteStream(log);
-    const child = execa('node', [CLI, ...argsFor(job, options.dryRun)], {
+    const request: JobRequest = { job, dryRun: options.dryRun };
+    const child = execa('node', [WORKER], {
       reject: false,
       stdin: 'ignore',
       env: { NO_COLOR: '1' },
+      // Structured-clone data; execa's Message type has no room for a named interface.
+      ipcInput: request as unknown as Message,
     });
     this.running.add(child);
     child.stderr?.pipe(stream, { end: false });
@@ -147,40 +133,63 @@ export class BatchRun {
     this.running.delete(child);
     stream.end(`\n${String(result.stdout)}\n`);
     const seconds = (performance.now() - started) / 1000;
-    let report: Record<string, unknown> = {};
-    try {
-      report = JSON.parse(String(result.stdout)) as Record<string, unknown>;
-    } catch {
-      report = { status: 'failed', error: String(result.stderr).trim().split('\n').pop() ?? 'no report' };
-    }
-    const exitCode = result.exitCode ?? 1;
-    const status: JobResult['status'] = options.dryRun
-      ? exitCode === 0
-        ? 'planned'
-        : 'failed'
-      : exitCode === 0
-        ? 'converted'
-        : exitCode === 3
-          ? 'boot-check-failed'
-          : 'failed';
-    const changes = Array.isArray(report.changes) ? report.changes.length : null;
-    const entry: JobResult = {
-      image: job.image,
-      status,
-      exitCode,
-      seconds: Number(seconds.toFixed(2)),
-      output: (report.output as string | null | undefined) ?? job.output ?? null,
-      changes,
-      files: Array.isArray(report.changes) ? (report.changes as { path: string }[]).map((c) => c.path) : [],
-      steps: (report.steps as Record<string, number> | undefined) ?? {},
-      warnings: Array.isArray(report.warnings) ? (report.warnings as string[]) : [],
-      log,
-      error: status === 'failed' ? String(report.error ?? 'failed') : null,
+    const reply = (result.ipcOutput[0] as JobReply | undefined) ?? {
+      kind: 'failed' as const,
+      // The worker died before it could answer (killed, out of memory): its last words say why.
+      error:
+        String(result.stderr).trim().split('\n').pop() ||
+        `worker ended with ${result.signal ?? result.exitCode}`,
+      exitCode: result.exitCode ?? 1,
     };
-    if (status === 'converted') {
-      state[job.image] = { status, output: entry.output, finished: new Date().toISOString() };
+    const entry = jobResult(job, reply, Number(seconds.toFixed(2)), log, options.dryRun);
+    if (entry.status === 'converted') {
+      state[job.image] = { status: entry.status, output: entry.output, finished: new Date().toISOString() };
       writeFileSync(options.stateFile, `${JSON.stringify(state, null, 1)}\n`);
     }
     return entry;
   }
+}
+
+/** A worker's reply as the batch reports it. */
+export function jobResult(
+  job: ImageJob,
+  reply: JobReply,
+  seconds: number,
+  log: string,
+  dryRun: boolean,
+): JobResult {
+  const { exitCode } = reply;
+  const status: JobResult['status'] = dryRun
+    ? exitCode === 0
+      ? 'planned'
+      : 'failed'
+    : exitCode === 0
+      ? 'converted'
+      : exitCode === 3
+        ? 'boot-check-failed'
+        : 'failed';
+  const changes =
+    reply.kind === 'planned'
+      ? reply.plan.changes
+      : reply.kind === 'converted'
+        ? reply.report.changes
+        : undefined;
+  return {
+    image: job.image,
+    status,
+    exitCode,
+    seconds,
+    output: (reply.kind === 'converted' ? reply.report.output : null) ?? job.output ?? null,
+    changes: changes ? changes.length : null,
+    files: changes ? changes.map((c) => c.path) : [],
+    steps: reply.kind === 'converted' ? reply.report.steps : {},
+    warnings:
+      reply.kind === 'planned'
+        ? [...reply.plan.warnings]
+        : reply.kind === 'converted'
+          ? reply.report.warnings
+          : [],
+    log,
+    error: status === 'failed' ? (reply.kind === 'failed' ? reply.error : 'failed') : null,
+  };
 }

@@ -20,13 +20,14 @@ import { inspectAndPlan, type Timings, timed } from '../pipeline/inspect-and-pla
 import type { PrepareOptions } from '../pipeline/prepare.js';
 import { releaseAll } from '../pipeline/release.js';
 import type { SessionEnv } from '../pipeline/session-env.js';
+import type { Step } from '../pipeline/types.js';
 import { processesHolding } from '../safety/holders.js';
 import { checkJournalRoom } from '../safety/in-place.js';
 import { acquireLock } from '../safety/lock.js';
 import { recoverLeftovers } from '../safety/recovery.js';
 import { RecoveryLog } from '../safety/recovery-log.js';
 import { type CliIo, writeLine } from '../ui/io.js';
-import { renderPlanAs } from '../ui/report.js';
+import { planJson, renderPlanAs } from '../ui/report.js';
 import { seconds } from '../ui/task-list.js';
 import { loadXenConfig } from '../xen/load.js';
 import { domainNameFor } from '../xml/domain.js';
@@ -59,7 +60,7 @@ function withModeDecided(options: MigrateOptions): MigrateOptions {
   return { ...options, inPlace: true };
 }
 
-export async function migrate(given: MigrateOptions, io: CliIo): Promise<number> {
+export async function migrate(given: MigrateOptions, io: CliIo, steps: readonly Step[]): Promise<number> {
   checkUsage(given, io);
   const options = withModeDecided(given);
   const mapper = chooseMapper(options.mapper);
@@ -115,7 +116,7 @@ export async function migrate(given: MigrateOptions, io: CliIo): Promise<number>
       kernelPackages,
       promptKernel: !options.yes,
     };
-    const reviewed = await inspectAndPlan(io, review, prepare, table, timings);
+    const reviewed = await inspectAndPlan(io, review, prepare, table, timings, steps);
     const out: OutputSource = {
       source,
       container,
@@ -156,6 +157,7 @@ export async function migrate(given: MigrateOptions, io: CliIo): Promise<number>
     const report = renderPlanAs(options.json ? 'json' : options.diffFormat, reportInput);
     if (options.dryRun) {
       io.stdout.write(report);
+      if (options.json) options.onReport?.({ kind: 'planned', plan: planJson(reportInput) });
       writeLine(
         io.stderr,
         `dry-run finished in ${seconds(performance.now() - started)}; ${options.image} was not modified`,
@@ -190,7 +192,7 @@ export async function migrate(given: MigrateOptions, io: CliIo): Promise<number>
       kernel: reviewed.guest.bootKernel,
       promptKernel: false,
     };
-    const current = await inspectAndPlan(io, apply, fixedRoot, table, timings);
+    const current = await inspectAndPlan(io, apply, fixedRoot, table, timings, steps);
     if (fingerprint(current) !== fingerprint(reviewed)) {
       throw new UserError(
         `${options.image} read differently once attached read-write (a journal was replayed?); nothing was applied: run again`,

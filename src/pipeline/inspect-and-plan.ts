@@ -3,7 +3,6 @@
  * root (read-only while reviewing, read-write when applying), and plan every step, as task lists.
  */
 import { ListrEnquirerPromptAdapter } from '@listr2/prompt-adapter-enquirer';
-import { guestSteps } from '../../steps/index.js';
 import type { MappedImage } from '../disk/map-image.js';
 import type { PartitionTable } from '../disk/partition-table.js';
 import { describeRoot, type RootCandidate, rootOptionOf } from '../inspect/find-root.js';
@@ -33,14 +32,14 @@ export async function timed<T>(timings: Timings, name: string, work: () => Promi
   }
 }
 
-/** Map, find the root, mount and plan (with no steps: only mount, as rollback does). */
+/** Map, find the root, mount and plan the given steps (none: only mount, as rollback does). */
 export async function inspectAndPlan(
   io: CliIo,
   env: SessionEnv,
   prepare: PrepareOptions,
   table: PartitionTable,
   timings: Timings,
-  steps: readonly Step[] = guestSteps,
+  steps: readonly Step[],
 ): Promise<Inspection> {
   const mode = env.readOnly ? 'read-only' : 'read-write';
   let mapped: MappedImage | undefined;

@@ -32,7 +32,7 @@ scenario review migrate lvm.raw --dry-run --diff-format stat
 sha256sum lvm.raw | cut -d' ' -f1 >out/review.sha
 
 # Killed (SIGKILL) with the volume group active: cleanup deactivates it before removing the maps.
-/work/node /work/xen2kvm/dist/src/cli.js migrate lvm.raw --dry-run >out/killed.out 2>out/killed.err &
+/work/node /work/xen2kvm/dist/bin/xen2kvm.js migrate lvm.raw --dry-run >out/killed.out 2>out/killed.err &
 pid=$!
 for _ in $(seq 1 1200); do grep -q 'STARTED\] Mount the guest' out/killed.err && break; sleep 0.1; done
 kill -9 "$pid"; wait "$pid"

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { paced } from './machine-pace.js';
 
-export const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
+export const CLI = fileURLToPath(new URL('../../dist/bin/xen2kvm.js', import.meta.url));
 
 /** A TCG boot's deadline: 240 s on an idle machine (a boot takes about 70 s), stretched by the machine's pace. */
 export function bootTimeoutSeconds(): number {

@@ -64,7 +64,7 @@ export async function runInDmHost(
   }
   writeFileSync(
     join(stage, 'run.sh'),
-    `#!/bin/bash\nset -u\ncd /work\nexport PATH=/work:/usr/sbin:/usr/bin:/sbin:/bin NO_COLOR=1\nxen2kvm() { /work/node /work/xen2kvm/dist/src/cli.js "$@"; }\n${script}`,
+    `#!/bin/bash\nset -u\ncd /work\nexport PATH=/work:/usr/sbin:/usr/bin:/sbin:/bin NO_COLOR=1\nxen2kvm() { /work/node /work/xen2kvm/dist/bin/xen2kvm.js "$@"; }\n${script}`,
     { mode: 0o755 },
   );
   const work = join(dir, 'work.img');

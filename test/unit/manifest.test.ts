@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { flagsFor } from '../../src/batch/job.js';
 import { parseManifest } from '../../src/batch/manifest.js';
-import { argsFor } from '../../src/batch/run.js';
 
 const parse = (text: string) => parseManifest('/srv/m.yaml', text);
 
@@ -24,24 +24,18 @@ images:
       ['/srv/mail.raw', 'copy', '/srv/kvm/mail.raw', 2048, 11],
     ]);
     expect(jobs[0]?.bridges).toEqual({ xenbr0: 'br0', xenbr1: 'ovs:br-int' });
-    expect(argsFor(jobs[0] as (typeof jobs)[0], false)).toEqual([
-      'migrate',
-      '--json',
-      '--yes',
-      '--output',
-      '/srv/kvm/web01.raw',
-      '--output-format',
-      'raw',
-      '--xen-config',
-      '/etc/xen/web01.cfg',
-      '--bridge',
-      'xenbr0=br0',
-      '--bridge',
-      'xenbr1=ovs:br-int',
-      '--memory',
-      '2048',
-      '/srv/xen/web01.raw',
-    ]);
+    expect(flagsFor(jobs[0] as (typeof jobs)[0], false)).toMatchObject({
+      json: true,
+      dryRun: false,
+      yes: true,
+      inPlace: false,
+      output: '/srv/kvm/web01.raw',
+      outputFormat: 'raw',
+      xenConfig: '/etc/xen/web01.cfg',
+      bridge: ['xenbr0=br0', 'xenbr1=ovs:br-int'],
+      memory: 2048,
+    });
+    expect(flagsFor(jobs[1] as (typeof jobs)[1], false)).toMatchObject({ inPlace: true, output: undefined });
   });
 
   it("carries kernel packages, the kernel, a partitionless guest's disks, boot mode and isolation to migrate", () => {
@@ -55,26 +49,18 @@ images:
     boot: guest
     isolation: vm
 `);
-    expect(job && argsFor(job, true)).toEqual([
-      'migrate',
-      '--json',
-      '--dry-run',
-      '--output',
-      '/srv/kvm/web03.raw',
-      '--output-format',
-      'raw',
-      '--kernel-package',
-      '/srv/kernels/linux-image-6.1.0-56-cloud-amd64.deb',
-      '--kernel',
-      '6.1.0-56-cloud-amd64',
-      '--disk',
-      'xvda1=/srv/xen/swap.img',
-      '--boot',
-      'guest',
-      '--isolation',
-      'vm',
-      '/srv/xen/disk.img',
-    ]);
+    expect(job && flagsFor(job, true)).toMatchObject({
+      dryRun: true,
+      yes: false,
+      output: '/srv/kvm/web03.raw',
+      outputFormat: 'raw',
+      kernelPackage: ['/srv/kernels/linux-image-6.1.0-56-cloud-amd64.deb'],
+      kernel: '6.1.0-56-cloud-amd64',
+      disk: ['xvda1=/srv/xen/swap.img'],
+      boot: 'guest',
+      isolation: 'vm',
+      verify: false,
+    });
   });
 
   const errors: [string, string, RegExp][] = [

@@ -15,6 +15,7 @@ import { seconds } from '../../ui/task-list.js';
 import type { DomainOptions } from '../../xml/domain-plan.js';
 import { unmappedBridges } from '../../xml/from-xen.js';
 import type { VerifyOptions } from '../verify.js';
+import type { MigrateReport } from './report-types.js';
 
 export type { Isolation };
 
@@ -57,6 +58,8 @@ export interface MigrateOptions {
   planOptions?: PlanOptions;
   /** Apply only if the review comes out as this saved plan. */
   expectedPlan?: PlanFile;
+  /** Receives the --json report as data too (a batch worker hands it to the batch). */
+  onReport?: (report: MigrateReport) => void;
 }
 
 export function verboseListener(io: CliIo): CommandListener {

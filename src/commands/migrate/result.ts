@@ -12,6 +12,7 @@ import { type CliIo, writeLine } from '../../ui/io.js';
 import { runBootCheck } from '../verify.js';
 import type { MigrateOptions } from './options.js';
 import type { DirectBoot } from './partitionless.js';
+import type { ConvertedReport } from './report-types.js';
 import { formatTimings, sumTimings } from './summary.js';
 
 export interface Converted {
@@ -57,7 +58,7 @@ export async function reportConverted(options: MigrateOptions, io: CliIo, done: 
       )
     : undefined;
   if (options.json) {
-    const report = {
+    const report: ConvertedReport = {
       status: boot && !boot.ok ? 'boot-check-failed' : 'converted',
       image: resolve(options.image),
       mode: options.output ? 'copy' : 'in-place',
@@ -77,6 +78,7 @@ export async function reportConverted(options: MigrateOptions, io: CliIo, done: 
       bootCheck: boot ?? null,
     };
     io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    options.onReport?.({ kind: 'converted', report });
   }
   return boot && !boot.ok ? 3 : 0;
 }

@@ -1,0 +1,45 @@
+/**
+ * One batch entry as the conversion it asks for: the migrate options a worker runs it with, and
+ * what the worker hands back. Typed end to end: nothing is turned into argv and parsed again.
+ */
+import { type MigrateFlags, migrateOptions } from '../commands/migrate/from-flags.js';
+import type { MigrateOptions } from '../commands/migrate/options.js';
+import type { MigrateReport } from '../commands/migrate/report-types.js';
+import type { ImageJob } from './manifest.js';
+
+/** What the batch sends a worker. */
+export interface JobRequest {
+  job: ImageJob;
+  dryRun: boolean;
+}
+
+/** What a worker sends back: the run's report, or why it failed; and its exit code. */
+export type JobReply = (MigrateReport | { kind: 'failed'; error: string }) & { exitCode: number };
+
+/** The flags an entry stands for, as `xen2kvm migrate` would take them. */
+export function flagsFor(job: ImageJob, dryRun: boolean): MigrateFlags {
+  return {
+    json: true,
+    dryRun,
+    yes: !dryRun,
+    inPlace: job.mode === 'in-place',
+    output: job.mode === 'in-place' ? undefined : job.output,
+    outputFormat: job.outputFormat,
+    xenConfig: job.xenConfig,
+    bridge: Object.entries(job.bridges).map(([xen, kvm]) => `${xen}=${kvm}`),
+    network: job.network,
+    memory: job.memory,
+    vcpus: job.vcpus,
+    verify: job.verify && !dryRun,
+    kernelPackage: job.kernelPackages,
+    kernel: job.kernel,
+    disk: Object.entries(job.disks).map(([xen, file]) => `${xen}=${file}`),
+    boot: job.boot,
+    isolation: job.isolation,
+  };
+}
+
+/** The options a worker runs an entry with: what `migrate --json` would run for the same flags. */
+export function optionsFor({ job, dryRun }: JobRequest): Promise<MigrateOptions> {
+  return migrateOptions(job.image, flagsFor(job, dryRun));
+}

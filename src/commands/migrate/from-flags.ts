@@ -1,0 +1,107 @@
+/**
+ * migrate's options from its flags: what commander hands over for `migrate` and `apply`, and what
+ * a batch job asks for, all go through here, so every way of starting a conversion means the same.
+ */
+import { resolve as resolvePath } from 'node:path';
+import { UserError } from '../../errors.js';
+import type { BootMode, Isolation } from '../../pipeline/types.js';
+import { parseBridgeMapping } from '../../xml/from-xen.js';
+import type { MigrateOptions } from './options.js';
+
+/** --bridge values: XEN=KVM mappings, and at most one bare bridge for NICs without one. */
+export function bridgeOptions(values: string[]) {
+  const bridges = new Map(values.filter((v) => v.includes('=')).map(parseBridgeMapping));
+  const bare = values.filter((v) => !v.includes('='));
+  if (bare.length > 1) throw new UserError(`only one bare --bridge is allowed (got ${bare.join(', ')})`, 2);
+  return { bridges, bridge: bare[0] };
+}
+
+/** migrate's flags as commander hands them over. */
+export interface MigrateFlags {
+  dryRun?: boolean;
+  yes?: boolean;
+  inPlace?: boolean;
+  journalDir?: string;
+  output?: string;
+  outputFormat?: 'raw' | 'qcow2';
+  root?: string;
+  mapper?: 'auto' | 'kpartx' | 'loop';
+  xenConfig?: string;
+  name?: string;
+  memory?: number;
+  vcpus?: number;
+  network?: string;
+  bridge?: string[];
+  xml?: string;
+  verify?: boolean;
+  accel?: 'auto' | 'kvm' | 'tcg';
+  bootTimeout?: number;
+  consoleLog?: string;
+  verbose?: boolean;
+  diffFormat?: 'unified' | 'stat' | 'json';
+  json?: boolean;
+  plan?: string;
+  boot?: BootMode;
+  disk?: string[];
+  kernel?: string;
+  kernelPackage?: string[];
+  isolation?: Isolation;
+}
+
+/** migrate's options from its flags (also used by apply, with the flags a plan saved). */
+export async function migrateOptions(image: string, opts: MigrateFlags): Promise<MigrateOptions> {
+  const bridges: string[] = opts.bridge ?? [];
+  return {
+    image,
+    dryRun: Boolean(opts.dryRun),
+    yes: Boolean(opts.yes),
+    inPlace: Boolean(opts.inPlace),
+    journalDir: opts.journalDir,
+    output: opts.output,
+    outputFormat: opts.outputFormat ?? 'raw',
+    root: opts.root,
+    mapper: opts.mapper ?? 'auto',
+    xenConfig: opts.xenConfig,
+    boot: opts.boot ?? 'guest',
+    disks: opts.disk ?? [],
+    kernel: opts.kernel,
+    kernelPackages: (opts.kernelPackage ?? []).map((file) => resolvePath(file)),
+    domain: {
+      name: opts.name,
+      memoryMiB: opts.memory,
+      vcpus: opts.vcpus,
+      network: opts.network ?? 'default',
+      ...bridgeOptions(bridges),
+      xmlPath: opts.xml,
+    },
+    verify: opts.verify
+      ? {
+          accel: opts.accel ?? 'auto',
+          timeoutSeconds: opts.bootTimeout ?? 300,
+          kvmSilenceSeconds: 20,
+          memoryMiB: opts.memory ?? 1024,
+          consoleLog: opts.consoleLog,
+        }
+      : undefined,
+    isolation: opts.isolation ?? 'sandbox',
+    applianceAccel: opts.accel ?? 'auto',
+    verbose: Boolean(opts.verbose),
+    diffFormat: opts.diffFormat ?? 'unified',
+    json: Boolean(opts.json),
+    planFile: opts.plan,
+    planOptions: {
+      xenConfig: opts.xenConfig ? resolvePath(opts.xenConfig) : undefined,
+      bridges,
+      network: opts.network ?? 'default',
+      name: opts.name,
+      memoryMiB: opts.memory,
+      vcpus: opts.vcpus,
+      root: opts.root,
+      mapper: opts.mapper ?? 'auto',
+      boot: opts.boot ?? 'guest',
+      kernel: opts.kernel,
+      kernelPackages: (opts.kernelPackage ?? []).map((file) => resolvePath(file)),
+      disks: (opts.disk ?? []).map((d) => d.replace(/=(.*)$/, (_, file: string) => `=${resolvePath(file)}`)),
+    },
+  };
+}
