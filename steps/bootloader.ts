@@ -11,15 +11,6 @@ import { GRUB_LEGACY_CONFIGS, GRUB2_CONFIG, GRUB2_LAYOUTS } from '../src/guest/g
 import { GUEST_TMPDIR } from '../src/pipeline/apply.js';
 import type { Step, StepContext } from '../src/pipeline/types.js';
 
-const bootCodeCheck = (guest: StepContext['guest'], tool: string) => ({
-  describe: 'the MBR holds boot code',
-  async run() {
-    if (!hasBootCode(await readBootCode(guest.image))) {
-      throw new UserError(`${tool} finished but the MBR still holds no boot code`);
-    }
-  },
-});
-
 /**
  * GRUB legacy (SLES 10/11, RHEL 5/6): its shell, in batch mode, told that (hd0) is the whole disk,
  * writes stage1 into the MBR and stage1.5 behind it, reading the stage files from the partition
@@ -37,7 +28,7 @@ function planGrubLegacy({ guest, command }: StepContext): void {
     timeout: 'bootloader',
     touches: ['/boot/grub', GUEST_TMPDIR],
     writesBootArea: true,
-    check: bootCodeCheck(guest, 'grub setup'),
+    check: { kind: 'boot-code', tool: 'grub setup' },
   });
 }
 
@@ -87,7 +78,7 @@ export const bootloaderStep: Step = {
       timeout: 'bootloader',
       touches: [grub2.dir, GUEST_TMPDIR],
       writesBootArea: true,
-      check: bootCodeCheck(guest, grub2.install),
+      check: { kind: 'boot-code', tool: grub2.install },
     });
   },
 };

@@ -62,22 +62,7 @@ export const initrdStep: Step = {
         harmless: tool.harmless,
         // /boot whole: an interrupted rebuild can leave initrd.img-VERSION.new beside the initrd.
         touches: ['/boot', ...tool.stateFiles(kernel.version), GUEST_TMPDIR],
-        check: {
-          describe: `${initrd} holds ${required.join(', ')}`,
-          async run() {
-            const after = await missingFromInitrd(tree, kernel.version, initrd, required);
-            if (after.unreadable) {
-              throw new UserError(
-                `${tool.name} finished but ${initrd} cannot be read on the host (${after.unreadable})`,
-              );
-            }
-            if (after.missing.length > 0) {
-              throw new UserError(
-                `${tool.name} finished but ${initrd} still lacks ${after.missing.join(', ')}`,
-              );
-            }
-          },
-        },
+        check: { kind: 'initrd-holds', tool: tool.name, kernel: kernel.version, initrd, modules: required },
       });
     }
   },

@@ -16,7 +16,7 @@ const redhatMkinitrd: InitrdTool = {
   stateFiles: () => [],
   defaultInitrd: (version) => `/boot/initrd-${version}.img`,
   // From its sandbox it cannot see the root device, and it names modules a Xen kernel lacks.
-  harmless: [/root device/i, /no module .* found for kernel/i],
+  harmless: ['root device', 'no module .* found for kernel'],
 };
 
 const IDS = ['rhel', 'centos', 'fedora', 'rocky', 'almalinux', 'ol'];

@@ -17,9 +17,10 @@ export interface InitrdTool {
   defaultInitrd(kernelVersion: string): string;
   /**
    * Complaints the tool makes inside a chroot that do not mean failure (it cannot see the root
-   * device from there): a non-zero exit with one of these is judged by the check alone.
+   * device from there), as regular expressions matched in any case (plain data, so a saved plan
+   * holds them): a non-zero exit with one of these is judged by the check alone.
    */
-  harmless: readonly RegExp[];
+  harmless: readonly string[];
 }
 
 /** dracut, which every family may have; each keeps the initrd under its own name. */

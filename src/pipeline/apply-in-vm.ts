@@ -119,7 +119,7 @@ export interface VmApplyOptions {
 /** Runs every planned command in one appliance boot, then each one's check on the host. */
 export async function runCommandsInVm(
   runner: CommandRunner,
-  guest: Pick<Guest, 'root' | 'disk' | 'label' | 'table'>,
+  guest: Pick<Guest, 'root' | 'disk' | 'label' | 'table' | 'image'>,
   commands: readonly PlannedCommand[],
   options: VmApplyOptions,
 ): Promise<ApplianceOutcome> {
@@ -181,7 +181,7 @@ export async function runCommandsInVm(
     if (result.timedOut) {
       throw new CommandError(spec, result, `timed out after ${vmCommands[index]?.timeoutSeconds} s`);
     }
-    await judgeCommand(command, spec, result);
+    await judgeCommand(guest, command, spec, result);
   }
   return outcome;
 }

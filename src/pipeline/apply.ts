@@ -20,6 +20,7 @@ export const GUEST_TMPDIR = '/var/lib/xen2kvm/tmp';
 import { commitChange } from '../tree/commit.js';
 import { resolveInGuest } from '../tree/confine.js';
 import type { FileChange, StagedTree } from '../tree/staged-tree.js';
+import { runCheck } from './checks.js';
 import type { Guest, PlannedCommand } from './types.js';
 
 /** The block devices of this image: the whole disk and its partitions (grub-install needs both). */
@@ -48,14 +49,20 @@ export function stageFiles(root: string, command: PlannedCommand): string[] {
   });
 }
 
+/** Whether output holds one of the complaints (regular expressions, any case) a tool makes harmlessly. */
+export function isHarmless(patterns: readonly string[], output: string): boolean {
+  return patterns.some((pattern) => new RegExp(pattern, 'i').test(output));
+}
+
 /** A known-harmless complaint (mkinitrd cannot see the root device from a chroot) leaves the verdict to the check. */
 function tolerated(command: PlannedCommand, result: CommandResult | undefined): boolean {
   const output = `${result?.stdout ?? ''}\n${result?.stderr ?? ''}`;
-  return Boolean(result && command.check && command.harmless?.some((p) => p.test(output)));
+  return Boolean(result && command.check && isHarmless(command.harmless ?? [], output));
 }
 
 /** The verdict on a command that ran elsewhere (the appliance VM): its exit code, then its check. */
 export async function judgeCommand(
+  guest: Pick<Guest, 'root' | 'image'>,
   command: PlannedCommand,
   spec: CommandSpec,
   result: CommandResult,
@@ -64,12 +71,12 @@ export async function judgeCommand(
     const tail = lastLines(result.stderr || result.stdout, 3);
     throw new CommandError(spec, result, `exit code ${result.exitCode}${tail ? `: ${tail}` : ''}`);
   }
-  await command.check?.run();
+  if (command.check) await runCheck(command.check, guest);
 }
 
 export async function runPlannedCommand(
   runner: CommandRunner,
-  guest: Pick<Guest, 'root' | 'disk'>,
+  guest: Pick<Guest, 'root' | 'disk' | 'image'>,
   command: PlannedCommand,
 ): Promise<void> {
   const root = guest.root;
@@ -91,5 +98,5 @@ export async function runPlannedCommand(
   } finally {
     for (const host of staged) rmSync(host, { force: true });
   }
-  await command.check?.run();
+  if (command.check) await runCheck(command.check, guest);
 }

@@ -8,6 +8,7 @@ import type { KernelArgsPolicy } from '../guest/kernel-args.js';
 import type { KernelPackage } from '../guest/kernel-packages.js';
 import type { KernelInfo } from '../inspect/kernels.js';
 import type { StagedTree } from '../tree/staged-tree.js';
+import type { CommandCheck } from './checks.js';
 
 /** How KVM starts a guest: its own bootloader on the disk, or a kernel given by the host (direct). */
 export type BootMode = 'guest' | 'direct';
@@ -60,14 +61,14 @@ export interface PlannedCommand {
    * block devices are then the only host devices its sandbox holds.
    */
   writesBootArea?: boolean;
-  /** Run after the command: throws when the command did not achieve what it must, whatever its exit code. */
-  check?: { describe: string; run: () => Promise<void> };
+  /** What the command must have achieved, judged on the host afterwards whatever its exit code said. */
+  check?: CommandCheck;
   /** Text for the command's standard input (the GRUB legacy shell's script). */
   input?: string;
   /** Files put into the guest just before the command runs (under GUEST_TMPDIR), and removed after. */
   stage?: StagedFile[];
   /** Complaints that do not make a non-zero exit a failure: the check alone then judges the result. */
-  harmless?: readonly RegExp[];
+  harmless?: readonly string[];
   /** Environment for the command, over the guest's clean one (PATH may be extended, say). */
   env?: Record<string, string>;
 }

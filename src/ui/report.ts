@@ -2,6 +2,7 @@
 
 import pc from 'picocolors';
 import { formatCommand, guestLimits } from '../exec.js';
+import { describeCheck } from '../pipeline/checks.js';
 import type { Isolation, PlannedCommand } from '../pipeline/types.js';
 import { describeAppliance } from '../sandbox/appliance.js';
 import { describeSandbox } from '../sandbox/bubblewrap.js';
@@ -43,7 +44,7 @@ export function renderPlan(input: ReportInput): string {
       out.push(
         `#   copies in: ${command.stage.flatMap((f) => (f.from ? [`${f.from} -> ${f.path}`] : [])).join(', ')}`,
       );
-    if (command.check) out.push(`#   then check: ${command.check.describe}`);
+    if (command.check) out.push(`#   then check: ${describeCheck(command.check)}`);
   }
   for (const warning of input.warnings) out.push(`# warning: ${warning}`);
   out.push('');
@@ -109,7 +110,7 @@ export function planJson(input: ReportInput) {
       step: command.step,
       argv: command.argv,
       why: command.why,
-      check: command.check?.describe ?? null,
+      check: command.check ? describeCheck(command.check) : null,
     })),
     sandbox: input.commands.length > 0 ? howGuestCommandsRun(input.isolation) : null,
     isolation: input.isolation ?? 'sandbox',
