@@ -4,7 +4,7 @@
  * (grub-install inside its sandbox, against the loop device of the whole image); the boot menu it
  * reads is the one the grub-config step rewrote.
  */
-import { hasBootCode, readBootCode } from '../src/disk/mbr.js';
+import { hasBootCode } from '../src/disk/mbr.js';
 import { bootAreaLength, isBiosBoot } from '../src/disk/partition-table.js';
 import { UserError } from '../src/errors.js';
 import { GRUB_LEGACY_CONFIGS, GRUB2_CONFIG, GRUB2_LAYOUTS } from '../src/guest/grub-layouts.js';
