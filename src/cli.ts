@@ -276,28 +276,12 @@ export async function main(options: MainOptions): Promise<number> {
     .addOption(isolationOption())
     .addOption(accelOption())
     .action(async (planPath: string, opts) => {
-      const { readPlanFile } = await import('./pipeline/plan-file.js');
+      const { readPlanFile } = await import('./commands/migrate/plan-file.js');
       const { migrate } = await import('./commands/migrate.js');
       const plan = readPlanFile(planPath);
-      const saved = plan.options;
-      const merged = {
-        ...opts,
-        xenConfig: saved.xenConfig,
-        bridge: saved.bridges,
-        network: saved.network,
-        name: saved.name,
-        memory: saved.memoryMiB,
-        vcpus: saved.vcpus,
-        root: saved.root,
-        mapper: saved.mapper,
-        boot: saved.boot,
-        disk: saved.disks,
-        kernel: saved.kernel,
-        kernelPackage: saved.kernelPackages,
-        diffFormat: 'unified',
-      };
+      // The flags the plan was made with, and this command's own (where and how to apply it).
       exitCode = await migrate(
-        { ...(await migrateOptions(plan.image, merged)), expectedPlan: plan },
+        { ...(await migrateOptions(plan.image, { ...opts, ...plan.flags })), expectedPlan: plan },
         makeIo(options, true),
         options.steps,
       );

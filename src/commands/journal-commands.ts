@@ -3,6 +3,7 @@
  * conversion recorded; `xen2kvm commit IMAGE` drops the journal once the operator is satisfied;
  * `xen2kvm cleanup [IMAGE]` releases mounts and loop devices that a killed run left behind.
  */
+
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { CleanupStack } from '../cleanup.js';
@@ -16,6 +17,7 @@ import { releaseAll } from '../pipeline/release.js';
 import type { SessionEnv } from '../pipeline/session-env.js';
 import { adoptGuestJournal, hasGuestJournal, removeFromGuest } from '../safety/guest-journal.js';
 import { processesHolding } from '../safety/holders.js';
+import { restoreHostOutputs } from '../safety/host-outputs-journal.js';
 import { type Journal, journalDir, readJournal, restore, writeBootArea } from '../safety/journal.js';
 import { acquireLock } from '../safety/lock.js';
 import { recoverLeftovers } from '../safety/recovery.js';
@@ -138,10 +140,16 @@ export async function rollback(image: string, options: JournalOptions, io: CliIo
   // The boot area is written once the image is detached, so no cached block can overwrite it.
   const area = readFileSync(join(outcome.dir, 'blobs', outcome.journal.bootArea.sha256));
   writeBootArea(image, area);
+  // The files the run wrote on the host (the XML, copied kernels), from the host's own record only.
+  const host = restoreHostOutputs(outcome.dir);
   rmSync(outcome.dir, { recursive: true, force: true });
+  const onHost =
+    host.restored + host.removed > 0
+      ? `; on this host ${host.restored} file(s) restored, ${host.removed} removed`
+      : '';
   writeLine(
     io.stdout,
-    `rolled back ${image}: ${outcome.summary.restored} path(s) restored, ${outcome.summary.removed} removed, boot area (${area.length} bytes) restored`,
+    `rolled back ${image}: ${outcome.summary.restored} path(s) restored, ${outcome.summary.removed} removed, boot area (${area.length} bytes) restored${onHost}`,
   );
   return 0;
 }

@@ -8,7 +8,7 @@
  * the same, and the plan is written. Nothing touches the image before the plan is complete and
  * accepted. Whatever happens, everything mounted or attached is released before the command returns.
  */
-import { copyFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { CleanupStack } from '../cleanup.js';
 import { chooseMapper } from '../disk/attach.js';
@@ -16,7 +16,8 @@ import { bootAreaLength as bootAreaOf } from '../disk/partition-table.js';
 import { InterruptedError, UserError } from '../errors.js';
 import { HostCommandRunner, ReadOnlyRunner } from '../exec.js';
 import { readKernelPackage } from '../guest/kernel-packages.js';
-import { inspectAndPlan, type Timings, timed } from '../pipeline/inspect-and-plan.js';
+import { copiesOut, writeDomainXml } from '../pipeline/host-outputs.js';
+import { inspectAndPlan, type Timings } from '../pipeline/inspect-and-plan.js';
 import type { PrepareOptions } from '../pipeline/prepare.js';
 import { releaseAll } from '../pipeline/release.js';
 import type { SessionEnv } from '../pipeline/session-env.js';
@@ -44,7 +45,7 @@ import { finishOutput, type OutputSource, prepareWorkImage } from './migrate/out
 import { directBoot } from './migrate/partitionless.js';
 import { reportConverted } from './migrate/result.js';
 import { reviewChanges } from './migrate/review-prompt.js';
-import { reviewReport } from './migrate/review-report.js';
+import { reviewRecord, reviewReport } from './migrate/review-report.js';
 import { openReviewSource } from './migrate/review-source.js';
 import { fingerprint, recordPlan } from './migrate/saved-plan.js';
 
@@ -126,7 +127,6 @@ export async function migrate(given: MigrateOptions, io: CliIo, steps: readonly 
       target: options.output ? resolve(options.output) : resolve(options.image),
     };
     const direct = fsInput?.mode === 'direct' ? directBoot(out.target, fsInput, reviewed) : undefined;
-    recordPlan(options, reviewed, io);
     const bootAreaLength = bootAreaOf(table);
     if (options.inPlace && !options.dryRun) {
       checkJournalRoom({
@@ -138,8 +138,6 @@ export async function migrate(given: MigrateOptions, io: CliIo, steps: readonly 
         commands: reviewed.plan.commands,
       });
     }
-    await releaseAll(io, cleanup, timings);
-
     const xml = planDomainXml(out.target, {
       ...domain,
       // Never beside a block device: /dev is lost at the next reboot.
@@ -151,9 +149,12 @@ export async function migrate(given: MigrateOptions, io: CliIo, steps: readonly 
       directKernel: direct?.kernel,
     });
     const xmlBefore = existsSync(xml.path) ? readFileSync(xml.path, 'utf8') : undefined;
-    const reportInput = reviewReport({ reviewed, options, fsInput, direct, xml, xmlBefore, color: io.color });
-    const { changes } = reportInput;
-    const warnings = [...reportInput.warnings];
+    const record = reviewRecord(reviewed, { fsInput, direct, xml, xmlBefore });
+    recordPlan(options, reviewed, record, io);
+    await releaseAll(io, cleanup, timings);
+    const reportInput = reviewReport({ reviewed, record, options, fsInput, direct, color: io.color });
+    const { changes } = record;
+    const warnings = [...record.warnings];
     const report = renderPlanAs(options.json ? 'json' : options.diffFormat, reportInput);
     if (options.dryRun) {
       io.stdout.write(report);
@@ -183,6 +184,8 @@ export async function migrate(given: MigrateOptions, io: CliIo, steps: readonly 
       }
     }
 
+    // Files copied out of the guest go if the run fails after them (in place, the journal has them too).
+    run.partials.push(...copiesOut(record.hostOutputs).map((copy) => copy.to));
     const workImage = await prepareWorkImage(run, out);
     const apply: SessionEnv = { runner: host, cleanup, readOnly: false };
     const fixedRoot: PrepareOptions = {
@@ -213,19 +216,13 @@ export async function migrate(given: MigrateOptions, io: CliIo, steps: readonly 
         isolation: options.isolation,
         applianceAccel: options.applianceAccel,
         applianceLog: applianceLogPath(options.output ?? options.image),
+        hostOutputs: record.hostOutputs,
       },
       timings,
     );
-    if (direct) {
-      run.partials.push(direct.kernel.kernel, direct.kernel.initrd);
-      await timed(timings, 'copy kernel', async () => {
-        copyFileSync(current.plan.tree.hostPath(direct.guestKernel.vmlinuz), direct.kernel.kernel);
-        copyFileSync(current.plan.tree.hostPath(direct.guestKernel.initrd as string), direct.kernel.initrd);
-      });
-    }
     await releaseAll(io, cleanup, timings);
     await finishOutput(run, out, workImage, table);
-    if (xmlBefore !== xml.content) writeFileSync(xml.path, xml.content);
+    writeDomainXml(record.hostOutputs);
     return await reportConverted(options, io, {
       target: out.target,
       accepted,

@@ -7,11 +7,13 @@
  * image holds. What it then restores is confined to the guest's own filesystems (nothing of the
  * host is mounted under the guest's root), so at worst it changes the guest's own files.
  */
+
 import { createHash } from 'node:crypto';
 import { copyFileSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import type { StagedTree } from '../tree/staged-tree.js';
+import { HOST_OUTPUTS_FILE } from './host-outputs-journal.js';
 import { GUEST_JOURNAL_DIR, type Journal, saveJournal } from './journal.js';
 
 /** Writes the journal directory beside the image into the guest, replacing whatever is there. */
@@ -20,12 +22,13 @@ export function copyIntoGuest(tree: StagedTree, dir: string): void {
   const target = tree.entryHostPath(GUEST_JOURNAL_DIR);
   rmSync(target, { recursive: true, force: true });
   mkdirSync(target, { recursive: true, mode: 0o700 });
-  copyFresh(dir, target);
+  copyFresh(dir, target, [HOST_OUTPUTS_FILE]);
 }
 
 /** Copies a directory tree into a directory this process just made (so nothing in it is the guest's). */
-function copyFresh(from: string, to: string): void {
+function copyFresh(from: string, to: string, leaveOut: readonly string[] = []): void {
   for (const entry of readdirSync(from, { withFileTypes: true })) {
+    if (leaveOut.includes(entry.name)) continue;
     if (entry.isDirectory()) {
       mkdirSync(join(to, entry.name), { mode: 0o700 });
       copyFresh(join(from, entry.name), join(to, entry.name));

@@ -10,6 +10,7 @@ import { readImageHead } from '../disk/mbr.js';
 import type { PlannedCommand } from '../pipeline/types.js';
 import type { FileChange, StagedTree } from '../tree/staged-tree.js';
 import { copyIntoGuest } from './guest-journal.js';
+import { recordHostOutputs } from './host-outputs-journal.js';
 import {
   coveringRoots,
   estimateSnapshotBytes,
@@ -43,6 +44,8 @@ export function prepareJournal(options: {
   bootAreaLength: number;
   changes: readonly FileChange[];
   commands: readonly PlannedCommand[];
+  /** Host files the run writes beside the guest (the XML, copied kernels): recorded too. */
+  hostOutputs?: readonly string[];
 }): PreparedJournal {
   const dir = journalDir(options.image, options.journalBase);
   const existing = readJournal(dir);
@@ -83,6 +86,7 @@ export function prepareJournal(options: {
     bytes + GUEST_HEADROOM,
     "the journal inside the guest and the conversion's new files",
   );
+  recordHostOutputs(dir, options.hostOutputs ?? []);
   saveJournal(dir, staging);
   copyIntoGuest(options.tree, dir);
   return { dir, journal: staging, tree: options.tree };

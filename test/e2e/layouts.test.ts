@@ -174,6 +174,19 @@ describe('a partitionless guest: a bare root filesystem image, and swap in a fil
     '--boot direct keeps the filesystem image, copies its kernel and initrd out, and boots them',
     async () => {
       const image = await workingCopy('debian12-xen-fsimage', join(dir, 'direct.img'));
+      // The review names the host files the run writes: the kernel and initrd copies, the XML.
+      const review = await runCli([
+        'migrate',
+        image,
+        '--boot',
+        'direct',
+        '--disk',
+        `xvda1=${swap}`,
+        '--dry-run',
+      ]);
+      expect(review.exitCode, review.stderr).toBe(0);
+      expect(review.stdout).toMatch(/^# 2 file\(s\) copied out of the guest, onto this host$/m);
+      expect(review.stdout).toMatch(/^# \/boot\/vmlinuz-\S+ -> \S+\/direct\.vmlinuz-\S+ \(the host boots/m);
       const run = await runCli([
         'migrate',
         image,
@@ -202,6 +215,13 @@ describe('a partitionless guest: a bare root filesystem image, and swap in a fil
       expect(fstab).toMatch(/^\/dev\/vdb\s+none\s+swap/m);
       expect(readFileSync(join(dir, 'direct.console.log'), 'utf8')).toMatch(/Adding \d+k swap on \/dev\/vdb/);
       expect(await leftovers(image)).toEqual(NOTHING_LEFT);
+      // The in-place journal recorded the host's files too: rollback removes the copies and the XML.
+      const back = await runCli(['rollback', image]);
+      expect(back.exitCode, back.stderr).toBe(0);
+      expect(back.stdout).toMatch(/; on this host 0 file\(s\) restored, 3 removed$/m);
+      expect([kernel, initrd, join(dir, 'direct.xml')].filter((path) => existsSync(path))).toEqual([]);
+      const [restored] = await readFromPartition(image, undefined, ['/etc/fstab']);
+      expect(restored).toMatch(/^\/dev\/xvda2\s+\/\s+ext4/m);
     },
     BOOT_TEST_TIMEOUT,
   );

@@ -4,7 +4,7 @@
  * SIGKILL) leaves nothing mounted or attached once cleaned up, and an image that rolls back to the
  * original.
  */
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -95,9 +95,13 @@ describe('copy mode', () => {
 describe('in-place journal', () => {
   it('rollback restores every file and the boot area byte for byte; commit drops the journal', async () => {
     const image = await copy();
+    // The domain XML is a file of the run's on the host: replaced by the conversion, put back by rollback.
+    const xml = image.replace(/\.raw$/, '.xml');
+    writeFileSync(xml, '<domain>the operator kept this</domain>\n');
     const run = await runCli(['migrate', '--yes', '--in-place', image]);
     expect(run.exitCode).toBe(0);
     expect(run.stdout).toContain(`journal: ${image}.xen2kvm-journal`);
+    expect(readFileSync(xml, 'utf8')).toContain('<target dev="vda" bus="virtio"/>');
     const converted = await guestFingerprint(image);
     expect(converted.tree).not.toBe(original.tree);
     expect(converted.bootArea).not.toBe(original.bootArea);
@@ -105,8 +109,9 @@ describe('in-place journal', () => {
     const back = await runCli(['rollback', image]);
     expect(back.exitCode).toBe(0);
     expect(back.stdout).toMatch(
-      /^rolled back .*: \d+ path\(s\) restored, \d+ removed, boot area \(1048576 bytes\) restored$/m,
+      /^rolled back .*: \d+ path\(s\) restored, \d+ removed, boot area \(1048576 bytes\) restored; on this host 1 file\(s\) restored, 0 removed$/m,
     );
+    expect(readFileSync(xml, 'utf8')).toBe('<domain>the operator kept this</domain>\n');
     expect(await guestFingerprint(image)).toEqual(original);
     expect(existsSync(`${image}.xen2kvm-journal`)).toBe(false);
     expect(await leftovers(image)).toEqual(NOTHING_LEFT);

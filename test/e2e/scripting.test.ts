@@ -102,15 +102,29 @@ describe('scripting', () => {
       format: string;
       image: string;
       changes: unknown[];
+      commands: { argv: string[]; touches: string[]; check?: { kind: string; modules?: string[] } }[];
+      hostOutputs: { kind: string; path?: string; content?: string }[];
       checksums: Record<string, string>;
-      options: { bridges: string[] };
+      flags: { bridge: string[]; memory: number };
     };
     expect(plan).toMatchObject({
       format: 'xen2kvm-plan',
+      version: 2,
       image: planned,
-      options: { bridges: ['xenbr0=br0'] },
+      flags: { bridge: ['xenbr0=br0'], memory: 2048 },
     });
     expect(plan.changes).toHaveLength(7);
+    // The whole record, as data: each command with what it touches and its check, and the host's files.
+    expect(plan.commands[1]).toMatchObject({
+      argv: ['update-initramfs', '-u', '-k', expect.any(String)],
+      touches: expect.arrayContaining(['/boot']),
+      check: { kind: 'initrd-holds', modules: ['virtio_pci', 'virtio_blk', 'ext4'] },
+    });
+    expect(plan.commands[2]?.check).toEqual({ kind: 'boot-code', tool: 'grub-install' });
+    expect(plan.hostOutputs).toEqual([
+      expect.objectContaining({ kind: 'domain-xml', path: planned.replace(/\.raw$/, '.xml') }),
+    ]);
+    expect(plan.hostOutputs[0]?.content).toContain('<memory unit="KiB">2097152</memory>');
     expect(Object.keys(plan.checksums)).toEqual(expect.arrayContaining(['/etc/fstab', '/boot/grub']));
 
     const output = join(dir, 'applied.raw');

@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { reviewReport } from '../../src/commands/migrate/review-report.js';
+import { reviewRecord, reviewReport } from '../../src/commands/migrate/review-report.js';
 import type { AttachedDisk } from '../../src/disk/attach.js';
 import type { PartitionTable } from '../../src/disk/partition-table.js';
 import { detectOs } from '../../src/inspect/os-release.js';
@@ -81,11 +81,12 @@ export async function planTree(image: string, root: string, fsType: string): Pro
   const planner = new GuestPlanner(guest);
   for (const step of guestSteps) await step.plan(planner.contextFor(step));
   const xml = planDomainXml(image, { network: 'default', bridges: new Map() });
+  const reviewed = { mapped: { table, disk: UNATTACHED }, guest, plan: planner.result() };
   return renderPlan(
     reviewReport({
-      reviewed: { mapped: { table, disk: UNATTACHED }, guest, plan: planner.result() },
+      reviewed,
+      record: reviewRecord(reviewed, { xml }),
       options: { image, inPlace: false, outputFormat: 'raw', isolation: 'sandbox' },
-      xml,
       color: false,
     }),
   );

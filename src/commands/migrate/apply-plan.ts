@@ -7,6 +7,7 @@
 import type { CommandRunner } from '../../exec.js';
 import { runPlannedCommand, writeChanges } from '../../pipeline/apply.js';
 import { guestMounts, runCommandsInVm } from '../../pipeline/apply-in-vm.js';
+import { copiesOut, type HostOutput, hostOutputPaths, writeCopiesOut } from '../../pipeline/host-outputs.js';
 import { type Inspection, type Timings, timed } from '../../pipeline/inspect-and-plan.js';
 import type { Isolation, PlannedCommand } from '../../pipeline/types.js';
 import { advanceJournal, type PreparedJournal, prepareJournal } from '../../safety/in-place.js';
@@ -27,6 +28,8 @@ export interface ApplyTarget {
   applianceAccel?: 'auto' | 'kvm' | 'tcg';
   /** The appliance VM's console log. */
   applianceLog?: string;
+  /** What the run writes on the host: journaled first; files copied out of the guest here. */
+  hostOutputs: readonly HostOutput[];
 }
 
 /** Applies `accepted` (the plan's changes less those the operator skipped) and every planned command. */
@@ -53,6 +56,7 @@ export async function applyPlan(
           bootAreaLength: target.bootAreaLength,
           changes: tree.allChanges(),
           commands,
+          hostOutputs: hostOutputPaths(target.hostOutputs),
         }),
       )
     : undefined;
@@ -94,6 +98,11 @@ export async function applyPlan(
       );
     },
   };
+  const copies = copiesOut(target.hostOutputs);
+  const copyTask = {
+    title: `Copy ${copies.length} file(s) out of the guest: ${copies.map((c) => c.to).join(', ')}`,
+    task: () => timed(timings, 'copy out', async () => writeCopiesOut(copies, tree)),
+  };
   await taskList(io, [
     {
       title: `Write ${accepted.length} file change(s) into the guest`,
@@ -112,6 +121,7 @@ export async function applyPlan(
         );
       },
     })),
+    ...(copies.length > 0 ? [copyTask] : []),
   ]).run();
   if (journal) advanceJournal(journal, { state: 'applied' });
   return journal;

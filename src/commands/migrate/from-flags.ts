@@ -4,9 +4,10 @@
  */
 import { resolve as resolvePath } from 'node:path';
 import { UserError } from '../../errors.js';
-import type { BootMode, Isolation } from '../../pipeline/types.js';
+import type { Isolation } from '../../pipeline/types.js';
 import { parseBridgeMapping } from '../../xml/from-xen.js';
 import type { MigrateOptions } from './options.js';
+import type { PlanFlags } from './plan-file.js';
 
 /** --bridge values: XEN=KVM mappings, and at most one bare bridge for NICs without one. */
 export function bridgeOptions(values: string[]) {
@@ -16,22 +17,14 @@ export function bridgeOptions(values: string[]) {
   return { bridges, bridge: bare[0] };
 }
 
-/** migrate's flags as commander hands them over. */
-export interface MigrateFlags {
+/** migrate's flags as commander hands them over: those that shape the plan, and the rest. */
+export interface MigrateFlags extends PlanFlags {
   dryRun?: boolean;
   yes?: boolean;
   inPlace?: boolean;
   journalDir?: string;
   output?: string;
   outputFormat?: 'raw' | 'qcow2';
-  root?: string;
-  mapper?: 'auto' | 'kpartx' | 'loop';
-  xenConfig?: string;
-  name?: string;
-  memory?: number;
-  vcpus?: number;
-  network?: string;
-  bridge?: string[];
   xml?: string;
   verify?: boolean;
   accel?: 'auto' | 'kvm' | 'tcg';
@@ -41,10 +34,6 @@ export interface MigrateFlags {
   diffFormat?: 'unified' | 'stat' | 'json';
   json?: boolean;
   plan?: string;
-  boot?: BootMode;
-  disk?: string[];
-  kernel?: string;
-  kernelPackage?: string[];
   isolation?: Isolation;
 }
 
@@ -89,19 +78,19 @@ export async function migrateOptions(image: string, opts: MigrateFlags): Promise
     diffFormat: opts.diffFormat ?? 'unified',
     json: Boolean(opts.json),
     planFile: opts.plan,
-    planOptions: {
+    planFlags: {
       xenConfig: opts.xenConfig ? resolvePath(opts.xenConfig) : undefined,
-      bridges,
-      network: opts.network ?? 'default',
       name: opts.name,
-      memoryMiB: opts.memory,
+      memory: opts.memory,
       vcpus: opts.vcpus,
+      network: opts.network,
+      bridge: bridges,
       root: opts.root,
-      mapper: opts.mapper ?? 'auto',
-      boot: opts.boot ?? 'guest',
+      mapper: opts.mapper,
+      boot: opts.boot,
+      disk: (opts.disk ?? []).map((d) => d.replace(/=(.*)$/, (_, file: string) => `=${resolvePath(file)}`)),
       kernel: opts.kernel,
-      kernelPackages: (opts.kernelPackage ?? []).map((file) => resolvePath(file)),
-      disks: (opts.disk ?? []).map((d) => d.replace(/=(.*)$/, (_, file: string) => `=${resolvePath(file)}`)),
+      kernelPackage: (opts.kernelPackage ?? []).map((file) => resolvePath(file)),
     },
   };
 }

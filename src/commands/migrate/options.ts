@@ -7,7 +7,7 @@ import { dirname, resolve } from 'node:path';
 import type { MapMethod } from '../../disk/attach.js';
 import { UserError } from '../../errors.js';
 import { type CommandListener, formatCommand } from '../../exec.js';
-import type { PlanFile, PlanOptions } from '../../pipeline/plan-file.js';
+
 import type { BootMode, Isolation } from '../../pipeline/types.js';
 import { type CliIo, writeLine } from '../../ui/io.js';
 import type { DiffFormat } from '../../ui/report.js';
@@ -15,6 +15,7 @@ import { seconds } from '../../ui/task-list.js';
 import type { DomainOptions } from '../../xml/domain-plan.js';
 import { unmappedBridges } from '../../xml/from-xen.js';
 import type { VerifyOptions } from '../verify.js';
+import type { PlanFile, PlanFlags } from './plan-file.js';
 import type { MigrateReport } from './report-types.js';
 
 export type { Isolation };
@@ -55,7 +56,7 @@ export interface MigrateOptions {
   /** Save the reviewed plan here, for `xen2kvm apply`. */
   planFile?: string;
   /** What produced the plan, saved with it so apply makes the same one. */
-  planOptions?: PlanOptions;
+  planFlags?: PlanFlags;
   /** Apply only if the review comes out as this saved plan. */
   expectedPlan?: PlanFile;
   /** Receives the --json report as data too (a batch worker hands it to the batch). */

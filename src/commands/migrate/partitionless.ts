@@ -3,6 +3,7 @@
  * what cannot work, lay the guest's volumes out on a new whole disk or keep the image for direct
  * kernel boot, and name the kernel and initrd the host boots in that case.
  */
+
 import { basename, dirname, join, resolve } from 'node:path';
 import type { CleanupStack } from '../../cleanup.js';
 import { assertNotAttached } from '../../disk/attach.js';
@@ -18,6 +19,7 @@ import {
   givenDisks,
   prepareFsImage,
 } from '../../pipeline/fs-image-input.js';
+import type { CopyOutOutput } from '../../pipeline/host-outputs.js';
 import { type Inspection, type Timings, timed } from '../../pipeline/inspect-and-plan.js';
 import { kernelArgsFor } from '../../pipeline/plan.js';
 import type { CliIo } from '../../ui/io.js';
@@ -120,14 +122,21 @@ export function directBoot(target: string, input: FsImageInput, { guest, plan }:
   };
 }
 
-/** Summary lines: where each volume goes, and what direct boot copies out. */
+/** The kernel and initrd the host boots, copied out of the guest once it is converted. */
+export function directBootCopies(direct: DirectBoot): CopyOutOutput[] {
+  const why = 'the host boots the guest with them';
+  return [
+    { kind: 'copy-out', from: direct.guestKernel.vmlinuz, to: direct.kernel.kernel, why },
+    { kind: 'copy-out', from: direct.guestKernel.initrd as string, to: direct.kernel.initrd, why },
+  ];
+}
+
+/** Summary lines: where each volume goes, and how a directly booted guest starts. */
 export function layoutLines(input: FsImageInput | undefined, direct: DirectBoot | undefined): string[] {
   if (!input) return [];
   const lines = describeVolumes(input).map((line) => `volume: ${line}`);
   if (direct) {
-    lines.push(
-      `direct boot: ${direct.guestKernel.vmlinuz} and ${direct.guestKernel.initrd} are copied to ${direct.kernel.kernel} and ${direct.kernel.initrd}; cmdline ${direct.kernel.cmdline}`,
-    );
+    lines.push(`direct boot: kernel ${direct.guestKernel.version}, cmdline ${direct.kernel.cmdline}`);
   } else {
     lines.push(`new whole disk: msdos label, GRUB installed from the guest`);
   }

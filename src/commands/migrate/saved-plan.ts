@@ -4,9 +4,10 @@
  */
 import { resolve } from 'node:path';
 import type { Inspection } from '../../pipeline/inspect-and-plan.js';
-import { comparePlans, planCommands, touchedChecksums, writePlanFile } from '../../pipeline/plan-file.js';
+import type { PlanRecord } from '../../pipeline/plan-record.js';
 import { type CliIo, writeLine } from '../../ui/io.js';
 import type { MigrateOptions } from './options.js';
+import { comparePlans, touchedChecksums, writePlanFile } from './plan-file.js';
 
 /** What must be identical between the reviewed plan and the one applied. */
 export function fingerprint({ guest, plan }: Inspection): string {
@@ -23,30 +24,36 @@ export function fingerprint({ guest, plan }: Inspection): string {
 }
 
 /** Refuses a review that differs from the plan `xen2kvm apply` carries out; writes --plan's file. */
-export function recordPlan(options: MigrateOptions, reviewed: Inspection, io: CliIo): void {
+export function recordPlan(
+  options: MigrateOptions,
+  reviewed: Inspection,
+  record: PlanRecord,
+  io: CliIo,
+): void {
   if (!options.planFile && !options.expectedPlan) return;
-  const { tree, commands } = reviewed.plan;
   const now = {
     rootPartition: reviewed.guest.rootPartition,
-    checksums: touchedChecksums(tree, tree.allChanges(), commands),
+    checksums: touchedChecksums(reviewed.plan.tree, record.changes, record.commands),
     fingerprint: fingerprint(reviewed),
   };
   if (options.expectedPlan) comparePlans(options.expectedPlan, now);
   if (!options.planFile) return;
   writePlanFile(options.planFile, {
     format: 'xen2kvm-plan',
-    version: 1,
+    version: 2,
     image: resolve(options.image),
     created: new Date().toISOString(),
-    options: options.planOptions ?? { bridges: [], network: 'default', mapper: 'auto' },
-    changes: tree.allChanges().map((c) => ({
+    flags: options.planFlags ?? {},
+    changes: record.changes.map((c) => ({
       path: c.path,
       kind: c.kind,
       step: c.step,
       reason: c.reason,
       content: c.kind === 'write' ? c.after : c.kind === 'symlink' ? c.target : null,
     })),
-    commands: planCommands(commands),
+    commands: [...record.commands],
+    hostOutputs: [...record.hostOutputs],
+    warnings: [...record.warnings],
     ...now,
   });
   writeLine(

@@ -1,41 +1,48 @@
 /**
  * A plan saved for later (`migrate --dry-run --plan plan.json`, then `xen2kvm apply plan.json`):
- * the reviewed changes and commands, the options that produced them, and a checksum of every path
- * the plan touches as it was. Apply re-reviews the image and refuses unless both match exactly.
+ * the plan record as reviewed (the guest's changes, its commands with their checks, the files
+ * written on the host, the warnings), the flags that produced it, and a checksum of every path the
+ * plan touches as it was. Apply re-reviews the image and refuses unless both match exactly.
  */
 
 import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { UserError } from '../errors.js';
-import type { FileChange, StagedTree } from '../tree/staged-tree.js';
-import type { BootMode, PlannedCommand } from './types.js';
+import { UserError } from '../../errors.js';
+import type { HostOutput } from '../../pipeline/host-outputs.js';
+import type { BootMode, PlannedCommand } from '../../pipeline/types.js';
+import type { FileChange, StagedTree } from '../../tree/staged-tree.js';
 
-export interface PlanOptions {
+/** The flags that shape a plan: saved with it, so apply makes the same one. */
+export interface PlanFlags {
   xenConfig?: string;
-  bridges: string[];
-  network: string;
   name?: string;
-  memoryMiB?: number;
+  memory?: number;
   vcpus?: number;
+  network?: string;
+  bridge?: string[];
   root?: string;
-  mapper: string;
+  mapper?: 'auto' | 'kpartx' | 'loop';
   boot?: BootMode;
-  disks?: string[];
+  disk?: string[];
   kernel?: string;
-  kernelPackages?: string[];
+  kernelPackage?: string[];
 }
 
 export interface PlanFile {
   format: 'xen2kvm-plan';
-  version: 1;
+  version: 2;
   image: string;
   created: string;
   rootPartition: number;
-  options: PlanOptions;
+  flags: PlanFlags;
   /** sha256 of each touched path's content before the change ("absent" when it did not exist). */
   checksums: Record<string, string>;
   changes: { path: string; kind: FileChange['kind']; step: string; reason: string; content: string | null }[];
-  commands: { step: string; argv: string[]; why: string }[];
+  /** The guest commands as planned: argv, what they touch, their input and staged files, their checks. */
+  commands: PlannedCommand[];
+  /** The files written on the host beside the guest, for the target the plan was reviewed for. */
+  hostOutputs: HostOutput[];
+  warnings: string[];
   /** The comparison key: changes and commands with the loop device of the whole disk left out. */
   fingerprint: string;
 }
@@ -82,8 +89,14 @@ export function readPlanFile(path: string): PlanFile {
       2,
     );
   }
-  if (plan.format !== 'xen2kvm-plan' || plan.version !== 1) {
+  if (plan?.format !== 'xen2kvm-plan') {
     throw new UserError(`${path}: not a xen2kvm plan (write one with migrate --dry-run --plan FILE)`, 2);
+  }
+  if (plan.version !== 2) {
+    throw new UserError(
+      `${path}: a plan of another xen2kvm version (${String(plan.version)}); make it again with migrate --dry-run --plan FILE`,
+      2,
+    );
   }
   return plan;
 }
@@ -110,8 +123,4 @@ export function comparePlans(
       'the image changed since the plan was made: the changes or commands would differ now; make a new plan',
     );
   }
-}
-
-export function planCommands(commands: readonly PlannedCommand[]) {
-  return commands.map((c) => ({ step: c.step, argv: c.argv, why: c.why }));
 }
