@@ -11,12 +11,7 @@ export const deviceMapStep: Step = {
   title: "Rewrite GRUB's device.map",
   plan({ tree, guest }) {
     for (const path of ['/boot/grub/device.map', '/boot/grub2/device.map']) {
-      tree.rewrite(
-        path,
-        (text) => rewriteDeviceMap(text, guest.renames),
-        'device-map',
-        '(hd0) is the virtio disk',
-      );
+      tree.rewrite(path, (text) => rewriteDeviceMap(text, guest.renames), '(hd0) is the virtio disk');
     }
   },
 };

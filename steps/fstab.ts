@@ -23,11 +23,6 @@ export const fstabStep: Step = {
   id: 'fstab',
   title: 'Rewrite /etc/fstab for virtio disks',
   plan({ tree, guest }) {
-    tree.rewrite(
-      '/etc/fstab',
-      (text) => rewriteFstab(text, guest.renames),
-      'fstab',
-      'Xen disk names to virtio',
-    );
+    tree.rewrite('/etc/fstab', (text) => rewriteFstab(text, guest.renames), 'Xen disk names to virtio');
   },
 };

@@ -49,11 +49,10 @@ function planSystemdGettys({ tree }: StepContext): void {
       const match = /^(serial-getty|getty)@(hvc0|xvc0)\.service$/.exec(unit);
       if (!match) continue;
       const target = tree.readLink(`${dir}/${unit}`) ?? '/lib/systemd/system/serial-getty@.service';
-      tree.remove(`${dir}/${unit}`, 'getty', 'no Xen console under KVM');
+      tree.remove(`${dir}/${unit}`, 'no Xen console under KVM');
       tree.symlink(
         `${dir}/serial-getty@ttyS0.service`,
         target.replace(/\/getty@/, '/serial-getty@'),
-        'getty',
         'login on ttyS0',
       );
     }
@@ -68,7 +67,7 @@ function planUpstartGettys({ tree }: StepContext): void {
     const converted = text
       .replace(/\b(hvc0|xvc0)\b/g, SERIAL_TTY)
       .replace(/\b(9600|38400)\b/, String(SERIAL_SPEED));
-    tree.write('/etc/init/ttyS0.conf', converted, 'getty', 'login on ttyS0');
+    tree.write('/etc/init/ttyS0.conf', converted, 'login on ttyS0');
   }
 }
 
@@ -79,7 +78,6 @@ export const gettyStep: Step = {
     planSystemdGettys(ctx);
     planUpstartGettys(ctx);
     const inittab = ctx.tree.read('/etc/inittab');
-    if (inittab !== undefined)
-      ctx.tree.write('/etc/inittab', rewriteInittab(inittab), 'getty', 'getty on ttyS0');
+    if (inittab !== undefined) ctx.tree.write('/etc/inittab', rewriteInittab(inittab), 'getty on ttyS0');
   },
 };

@@ -110,7 +110,7 @@ export const grubConfigStep: Step = {
       const grub2 = tree.read(config);
       if (grub2 === undefined) continue;
       const converted = bootDefault(rewriteGrub2Config(grub2, kernelArgs), guest.bootKernel, false, warn);
-      tree.write(config, converted, 'grub-config', reason(guest.bootKernel));
+      tree.write(config, converted, reason(guest.bootKernel));
     }
     const seen = new Set<string>();
     for (const path of GRUB_LEGACY_CONFIGS) {
@@ -119,7 +119,7 @@ export const grubConfigStep: Step = {
       if (text === undefined || seen.has(canonical)) continue;
       seen.add(canonical);
       const converted = bootDefault(rewriteGrubLegacyConfig(text, kernelArgs), guest.bootKernel, true, warn);
-      tree.write(path, converted, 'grub-config', reason(guest.bootKernel));
+      tree.write(path, converted, reason(guest.bootKernel));
     }
   },
 };

@@ -49,7 +49,6 @@ export const grubDefaultsStep: Step = {
     tree.rewrite(
       '/etc/default/grub',
       (text) => rewriteGrubDefaults(text, kernelArgs),
-      'grub-defaults',
       'serial console, virtio root',
     );
   },

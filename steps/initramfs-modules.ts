@@ -44,12 +44,11 @@ export const initramfsModulesStep: Step = {
     tree.write(
       MODULES_FILE,
       addInitramfsModules(tree.read(MODULES_FILE) ?? '', modules),
-      'initramfs-modules',
       'virtio drivers at boot',
     );
     const confs = [...CONF_FILES, ...tree.list(CONF_DIR).map((name) => `${CONF_DIR}/${name}`)];
     for (const path of confs) {
-      tree.rewrite(path, replaceModulesDep, 'initramfs-modules', 'MODULES=dep probes the host in a chroot');
+      tree.rewrite(path, replaceModulesDep, 'MODULES=dep probes the host in a chroot');
     }
   },
 };

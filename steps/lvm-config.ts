@@ -26,8 +26,8 @@ export const lvmConfigStep: Step = {
   id: 'lvm-config',
   title: "Point the guest's LVM device filter at the virtio disks",
   plan({ tree }) {
-    tree.rewrite(LVM_CONF, rewriteLvmConf, 'lvm-config', 'the filter must accept the vd disks');
+    tree.rewrite(LVM_CONF, rewriteLvmConf, 'the filter must accept the vd disks');
     if (tree.exists(LVM_DEVICE_CACHE))
-      tree.remove(LVM_DEVICE_CACHE, 'lvm-config', 'it lists the Xen device names; LVM rebuilds it');
+      tree.remove(LVM_DEVICE_CACHE, 'it lists the Xen device names; LVM rebuilds it');
   },
 };

@@ -29,7 +29,7 @@ export const modprobeStep: Step = {
         .map((n) => `/etc/modprobe.d/${n}`),
     ];
     for (const path of files) {
-      tree.rewrite(path, rewriteModprobeAliases, 'modprobe', 'virtio instead of the Xen drivers');
+      tree.rewrite(path, rewriteModprobeAliases, 'virtio instead of the Xen drivers');
     }
   },
 };

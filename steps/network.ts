@@ -33,11 +33,11 @@ export const networkStep: Step = {
   title: "Unpin the Xen NIC's MAC address",
   plan({ tree }) {
     for (const path of UDEV_RULES) {
-      tree.rewrite(path, rewritePersistentNetRules, 'network', 'udev named the NIC by its Xen MAC');
+      tree.rewrite(path, rewritePersistentNetRules, 'udev named the NIC by its Xen MAC');
     }
     for (const dir of IFCFG_DIRS) {
       for (const name of tree.list(dir).filter((n) => /^ifcfg-/.test(n) && n !== 'ifcfg-lo')) {
-        tree.rewrite(`${dir}/${name}`, rewriteIfcfg, 'network', 'HWADDR ties the interface to the Xen NIC');
+        tree.rewrite(`${dir}/${name}`, rewriteIfcfg, 'HWADDR ties the interface to the Xen NIC');
       }
     }
   },

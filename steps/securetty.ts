@@ -14,6 +14,6 @@ export const securettyStep: Step = {
   id: 'securetty',
   title: 'Allow root on ttyS0 in /etc/securetty',
   plan({ tree }) {
-    tree.rewrite('/etc/securetty', rewriteSecuretty, 'securetty', 'ttyS0 is the console');
+    tree.rewrite('/etc/securetty', rewriteSecuretty, 'ttyS0 is the console');
   },
 };

@@ -14,6 +14,6 @@ export const selinuxStep: Step = {
   title: 'Relabel SELinux files on the first boot',
   plan({ tree }) {
     if (!selinuxEnabled(tree.read('/etc/selinux/config')) || tree.exists('/.autorelabel')) return;
-    tree.write('/.autorelabel', '', 'selinux', 'SELinux is on: relabel the files written from the host');
+    tree.write('/.autorelabel', '', 'SELinux is on: relabel the files written from the host');
   },
 };

@@ -50,13 +50,11 @@ export const sysconfigStep: Step = {
     tree.rewrite(
       '/etc/sysconfig/kernel',
       rewriteSysconfigKernel,
-      'sysconfig',
       'virtio in the initrd, no Xen kernel default',
     );
     tree.rewrite(
       '/etc/sysconfig/bootloader',
       rewriteSysconfigBootloader,
-      'sysconfig',
       'future kernels boot on ttyS0 and virtio',
     );
   },

@@ -1,5 +1,5 @@
 /** The families xen2kvm converts, and the lookups the rest of the code uses instead of naming them. */
-import type { StagedTree } from '../tree/staged-tree.js';
+import type { GuestFiles } from '../tree/staged-tree.js';
 import { debianProfile } from './debian.js';
 import type { FamilyProfile, OsFamily, PackageTool } from './profile.js';
 import { redhatProfile } from './redhat.js';
@@ -26,7 +26,7 @@ export function familyOfIds(ids: readonly string[]): OsFamily {
   return FAMILIES.find((p) => ids.some((id) => p.ownsId(id)))?.family ?? 'unknown';
 }
 
-export function fromReleaseFiles(tree: StagedTree) {
+export function fromReleaseFiles(tree: GuestFiles) {
   for (const profile of RELEASE_FILE_ORDER) {
     const os = profile.fromReleaseFile(tree);
     if (os) return os;

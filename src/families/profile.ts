@@ -5,7 +5,7 @@
  * src/families/index.ts; the steps ask the guest's profile instead of naming families.
  */
 import type { InitrdTool } from '../guest/initrd-tools.js';
-import type { StagedTree } from '../tree/staged-tree.js';
+import type { GuestFiles } from '../tree/staged-tree.js';
 
 export type OsFamily = 'debian' | 'redhat' | 'suse' | 'unknown';
 
@@ -35,11 +35,11 @@ export interface FamilyProfile {
   /** Whether an os-release ID (or one of ID_LIKE) belongs to the family. */
   ownsId(id: string): boolean;
   /** The family's older release file, read when a guest has no os-release. */
-  fromReleaseFile(tree: StagedTree): OsInfo | undefined;
+  fromReleaseFile(tree: GuestFiles): OsInfo | undefined;
   /** Where the family's tools put a kernel's initrd, most usual first. */
   initrdNames: readonly ((version: string) => string)[];
   /** The guest's initrd tool, in the order that suits the family; undefined: none it has. */
-  initrdTool(tree: StagedTree): InitrdTool | undefined;
+  initrdTool(tree: GuestFiles): InitrdTool | undefined;
   /** The initrd tools it can drive, for the refusal when a guest has none. */
   initrdToolNames: string;
   /** The package that brings a kernel that runs on KVM, as a refusal names it. */
@@ -48,7 +48,7 @@ export interface FamilyProfile {
 }
 
 /** Whether any of the paths exists in the guest. */
-export function hasAny(tree: StagedTree, paths: readonly string[]): boolean {
+export function hasAny(tree: GuestFiles, paths: readonly string[]): boolean {
   return paths.some((path) => tree.exists(path));
 }
 

@@ -3,7 +3,7 @@
  * KVM needs are in an initrd (read on the host, never with the guest's lister) or built in.
  */
 
-import type { StagedTree } from '../tree/staged-tree.js';
+import type { GuestFiles } from '../tree/staged-tree.js';
 import { listInitramfs } from './initrd-listing.js';
 import { VIRTIO_DRIVERS } from './kvm-target.js';
 
@@ -73,7 +73,7 @@ export function modulesInListing(listing: string): Set<string> {
 }
 
 /** Modules compiled into the kernel, from /lib/modules/V/modules.builtin. */
-export function builtinModules(tree: StagedTree, kernelVersion: string): Set<string> {
+export function builtinModules(tree: GuestFiles, kernelVersion: string): Set<string> {
   const text = tree.read(`/lib/modules/${kernelVersion}/modules.builtin`) ?? '';
   return modulesInListing(text);
 }
@@ -86,7 +86,7 @@ export interface InitrdVerdict {
 }
 
 export async function missingFromInitrd(
-  tree: StagedTree,
+  tree: GuestFiles,
   kernelVersion: string,
   initrd: string | undefined,
   required: readonly string[],

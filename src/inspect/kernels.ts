@@ -1,6 +1,6 @@
 /** Finds the kernels installed in the guest and what each can do under KVM. */
 import { INITRD_NAMES } from '../families/index.js';
-import type { StagedTree } from '../tree/staged-tree.js';
+import type { GuestFiles } from '../tree/staged-tree.js';
 
 export interface KernelInfo {
   version: string;
@@ -20,7 +20,7 @@ export function isXenOnlyKernel(version: string, config: string | undefined): bo
   return /xen$/.test(version) || /-xen-/.test(version);
 }
 
-export function findKernels(tree: StagedTree): KernelInfo[] {
+export function findKernels(tree: GuestFiles): KernelInfo[] {
   const kernels: KernelInfo[] = [];
   for (const name of tree.list('/boot')) {
     const match = /^vmlinu[xz]-(.+)$/.exec(name);

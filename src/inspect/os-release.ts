@@ -1,6 +1,6 @@
 /** Identifies the guest's distribution from its release files. */
 import { familyOfIds, fromReleaseFiles, type OsInfo } from '../families/index.js';
-import type { StagedTree } from '../tree/staged-tree.js';
+import type { GuestFiles } from '../tree/staged-tree.js';
 
 export type { OsFamily, OsInfo } from '../families/index.js';
 
@@ -15,7 +15,7 @@ export function parseOsRelease(text: string): Record<string, string> {
 }
 
 /** Reads /etc/os-release first, then each family's older release file. */
-export function detectOs(tree: StagedTree): OsInfo | undefined {
+export function detectOs(tree: GuestFiles): OsInfo | undefined {
   const osRelease = tree.read('/etc/os-release') ?? tree.read('/usr/lib/os-release');
   if (osRelease) {
     const f = parseOsRelease(osRelease);

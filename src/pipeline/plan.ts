@@ -4,7 +4,7 @@
  */
 import type { DeviceRenames } from '../guest/device-names.js';
 import type { KernelArgsPolicy } from '../guest/kernel-args.js';
-import { StagedTree } from '../tree/staged-tree.js';
+import { type GuestFiles, StagedTree } from '../tree/staged-tree.js';
 import type { Guest, PlannedCommand, Step, StepContext } from './types.js';
 
 export interface GuestPlan {
@@ -14,7 +14,7 @@ export interface GuestPlan {
 }
 
 /** A guest that names its NICs ethN (ifupdown, ifcfg) keeps those names only with net.ifnames=0. */
-export function kernelArgsFor(tree: StagedTree, renames?: DeviceRenames): KernelArgsPolicy {
+export function kernelArgsFor(tree: GuestFiles, renames?: DeviceRenames): KernelArgsPolicy {
   const interfaces = tree.read('/etc/network/interfaces') ?? '';
   const ifcfgEth = tree.list('/etc/sysconfig/network-scripts').some((n) => /^ifcfg-eth\d/.test(n));
   const legacyNames = /^\s*(auto|allow-hotplug|iface)\s+eth\d/m.test(interfaces) || ifcfgEth;
@@ -36,7 +36,7 @@ export class GuestPlanner {
   contextFor(step: Step): StepContext {
     return {
       guest: this.guest,
-      tree: this.tree,
+      tree: this.tree.forStep(step.id),
       kernelArgs: this.kernelArgs,
       command: (command) => this.commands.push({ ...command, step: step.id }),
       warn: (message) => this.warnings.push(`${step.id}: ${message}`),

@@ -7,7 +7,7 @@ import type { DeviceRenames } from '../guest/device-names.js';
 import type { KernelArgsPolicy } from '../guest/kernel-args.js';
 import type { KernelPackage } from '../guest/kernel-packages.js';
 import type { KernelInfo } from '../inspect/kernels.js';
-import type { StagedTree } from '../tree/staged-tree.js';
+import type { StepTree } from '../tree/staged-tree.js';
 import type { CommandCheck } from './checks.js';
 
 /** How KVM starts a guest: its own bootloader on the disk, or a kernel given by the host (direct). */
@@ -84,7 +84,8 @@ export interface StagedFile {
 
 export interface StepContext {
   guest: Guest;
-  tree: StagedTree;
+  /** The guest's files; what the step writes is recorded under its id. */
+  tree: StepTree;
   kernelArgs: KernelArgsPolicy;
   command(command: Omit<PlannedCommand, 'step'>): void;
   warn(message: string): void;

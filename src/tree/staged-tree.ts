@@ -23,7 +23,28 @@ export type FileChange =
     }
   | { kind: 'remove'; path: string; before: string; step: string; reason: string };
 
-export class StagedTree {
+/** Reading a guest's files (with the staged changes applied): all a helper that only looks needs. */
+export interface GuestFiles {
+  readonly root: string;
+  hostPath(path: string): string;
+  entryHostPath(path: string): string;
+  read(path: string): string | undefined;
+  isFile(path: string): boolean;
+  exists(path: string): boolean;
+  readLink(path: string): string | undefined;
+  list(dir: string): string[];
+  canonical(path: string): string;
+}
+
+/** A step's view of the tree: its changes are recorded under its own id, which it never spells. */
+export interface StepTree extends GuestFiles {
+  write(path: string, after: string, reason: string): void;
+  rewrite(path: string, edit: (text: string) => string, reason: string): boolean;
+  symlink(path: string, target: string, reason: string): void;
+  remove(path: string, reason: string): void;
+}
+
+export class StagedTree implements GuestFiles {
   private readonly changes = new Map<string, FileChange>();
 
   constructor(readonly root: string) {}
@@ -169,6 +190,25 @@ export class StagedTree {
       return { type: 'file', text: readFileSync(this.hostPath(path), 'utf8') };
     }
     return { type: 'other' };
+  }
+
+  /** The view one step plans through: reads as the tree, writes stamped with the step's id. */
+  forStep(step: string): StepTree {
+    return {
+      root: this.root,
+      hostPath: (path) => this.hostPath(path),
+      entryHostPath: (path) => this.entryHostPath(path),
+      read: (path) => this.read(path),
+      isFile: (path) => this.isFile(path),
+      exists: (path) => this.exists(path),
+      readLink: (path) => this.readLink(path),
+      list: (dir) => this.list(dir),
+      canonical: (path) => this.canonical(path),
+      write: (path, after, reason) => this.write(path, after, step, reason),
+      rewrite: (path, edit, reason) => this.rewrite(path, edit, step, reason),
+      symlink: (path, target, reason) => this.symlink(path, target, step, reason),
+      remove: (path, reason) => this.remove(path, step, reason),
+    };
   }
 
   /** Every recorded change, in the order of their paths. */
