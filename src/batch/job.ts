@@ -24,7 +24,8 @@ export function flagsFor(job: ImageJob, dryRun: boolean): MigrateFlags {
     yes: !dryRun,
     inPlace: job.mode === 'in-place',
     output: job.mode === 'in-place' ? undefined : job.output,
-    outputFormat: job.outputFormat,
+    // A format only means something for a copy (the manifest's defaults may name one for all).
+    outputFormat: job.mode === 'in-place' ? undefined : job.outputFormat,
     xenConfig: job.xenConfig,
     bridge: Object.entries(job.bridges).map(([xen, kvm]) => `${xen}=${kvm}`),
     network: job.network,

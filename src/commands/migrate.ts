@@ -47,23 +47,15 @@ import { reportConverted } from './migrate/result.js';
 import { reviewChanges } from './migrate/review-prompt.js';
 import { reviewRecord, reviewReport } from './migrate/review-report.js';
 import { openReviewSource } from './migrate/review-source.js';
+import { copyOf } from './migrate/run-target.js';
 import { fingerprint, recordPlan } from './migrate/saved-plan.js';
 
-/**
- * Where the run writes, decided before anything is opened. On a terminal with neither --in-place
- * nor --output, the question offers the image itself, in place: so the run is an in-place one from
- * the start, and an input that cannot be converted in place (a container format, a bare filesystem)
- * is refused before anything is attached, instead of being converted in a working copy that is
- * then thrown away while the source stays as it was.
- */
-function withModeDecided(options: MigrateOptions): MigrateOptions {
-  if (options.dryRun || options.output || options.inPlace) return options;
-  return { ...options, inPlace: true };
-}
-
 export async function migrate(given: MigrateOptions, io: CliIo, steps: readonly Step[]): Promise<number> {
+  // Where the run writes was decided from the flags (run-target.ts); here it is checked.
   checkUsage(given, io);
-  const options = withModeDecided(given);
+  const options = given;
+  const { target } = options;
+  const copy = copyOf(target);
   const mapper = chooseMapper(options.mapper);
   // A configuration that cannot be read is refused before the image is even looked at.
   const domain: DomainOptions = options.xenConfig
@@ -124,11 +116,11 @@ export async function migrate(given: MigrateOptions, io: CliIo, steps: readonly 
       viaNbd,
       // Anything but the source itself is a working copy that becomes the output (no second copy).
       workingCopy: (Boolean(container) && !viaNbd) || fsInput?.mode === 'guest',
-      target: options.output ? resolve(options.output) : resolve(options.image),
+      target: copy ? resolve(copy.output) : resolve(options.image),
     };
     const direct = fsInput?.mode === 'direct' ? directBoot(out.target, fsInput, reviewed) : undefined;
     const bootAreaLength = bootAreaOf(table);
-    if (options.inPlace && !options.dryRun) {
+    if (target.kind === 'in-place') {
       checkJournalRoom({
         image: source,
         journalBase: options.journalDir,
@@ -142,7 +134,7 @@ export async function migrate(given: MigrateOptions, io: CliIo, steps: readonly 
       ...domain,
       // Never beside a block device: /dev is lost at the next reboot.
       xmlDir: isBlockDevice(out.target) ? (options.journalDir ?? process.cwd()) : undefined,
-      diskFormat: options.output ? options.outputFormat : (container ?? 'raw'),
+      diskFormat: copy ? copy.format : (container ?? 'raw'),
       laidOut: fsInput
         ? { disks: [out.target, ...fsInput.disks.slice(1)], absorbed: fsInput.absorbed }
         : undefined,
@@ -156,7 +148,7 @@ export async function migrate(given: MigrateOptions, io: CliIo, steps: readonly 
     const { changes } = record;
     const warnings = [...record.warnings];
     const report = renderPlanAs(options.json ? 'json' : options.diffFormat, reportInput);
-    if (options.dryRun) {
+    if (target.kind === 'review') {
       io.stdout.write(report);
       if (options.json) options.onReport?.({ kind: 'planned', plan: planJson(reportInput) });
       writeLine(
@@ -169,8 +161,8 @@ export async function migrate(given: MigrateOptions, io: CliIo, steps: readonly 
     const skipped = new Set<string>();
     if (!options.yes) {
       io.stdout.write(report);
-      const where = options.output
-        ? `a copy at ${options.output}`
+      const where = copy
+        ? `a copy at ${copy.output}`
         : `${options.image}, in place (undo with xen2kvm rollback)`;
       const goAhead = await reviewChanges(
         io,
@@ -210,12 +202,12 @@ export async function migrate(given: MigrateOptions, io: CliIo, steps: readonly 
       accepted,
       {
         image: workImage,
-        journaled: !options.output,
+        journaled: target.kind === 'in-place',
         bootAreaLength,
         journalBase: options.journalDir,
         isolation: options.isolation,
         applianceAccel: options.applianceAccel,
-        applianceLog: applianceLogPath(options.output ?? options.image),
+        applianceLog: applianceLogPath(copy?.output ?? options.image),
         hostOutputs: record.hostOutputs,
       },
       timings,

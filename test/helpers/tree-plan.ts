@@ -86,7 +86,7 @@ export async function planTree(image: string, root: string, fsType: string): Pro
     reviewReport({
       reviewed,
       record: reviewRecord(reviewed, { xml }),
-      options: { image, inPlace: false, outputFormat: 'raw', isolation: 'sandbox' },
+      options: { image, target: { kind: 'review' }, isolation: 'sandbox' },
       color: false,
     }),
   );

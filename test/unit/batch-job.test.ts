@@ -26,10 +26,7 @@ describe('batch jobs', () => {
       image: '/srv/xen/web01.raw',
       json: true,
       yes: true,
-      dryRun: false,
-      inPlace: false,
-      output: '/srv/kvm/web01.qcow2',
-      outputFormat: 'qcow2',
+      target: { kind: 'copy', output: '/srv/kvm/web01.qcow2', format: 'qcow2' },
       disks: ['xvda1=/srv/xen/swap.img'],
       isolation: 'vm',
     });
@@ -38,13 +35,8 @@ describe('batch jobs', () => {
     expect(options.verify?.memoryMiB).toBe(2048);
     // A dry-run never boots, and an in-place entry names no output.
     const dry = await optionsFor({ job: { ...job, mode: 'in-place' }, dryRun: true });
-    expect(dry).toMatchObject({
-      dryRun: true,
-      yes: false,
-      inPlace: true,
-      output: undefined,
-      verify: undefined,
-    });
+    expect(dry).toMatchObject({ yes: false, verify: undefined });
+    expect(dry.target).toEqual({ kind: 'review', then: { kind: 'in-place', chosen: true } });
   });
 
   it("report a worker's converted, planned and failed replies", () => {

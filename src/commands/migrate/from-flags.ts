@@ -8,6 +8,7 @@ import type { Isolation } from '../../pipeline/types.js';
 import { parseBridgeMapping } from '../../xml/from-xen.js';
 import type { MigrateOptions } from './options.js';
 import type { PlanFlags } from './plan-file.js';
+import { runTargetOf } from './run-target.js';
 
 /** --bridge values: XEN=KVM mappings, and at most one bare bridge for NICs without one. */
 export function bridgeOptions(values: string[]) {
@@ -42,12 +43,9 @@ export async function migrateOptions(image: string, opts: MigrateFlags): Promise
   const bridges: string[] = opts.bridge ?? [];
   return {
     image,
-    dryRun: Boolean(opts.dryRun),
     yes: Boolean(opts.yes),
-    inPlace: Boolean(opts.inPlace),
+    target: runTargetOf(opts),
     journalDir: opts.journalDir,
-    output: opts.output,
-    outputFormat: opts.outputFormat ?? 'raw',
     root: opts.root,
     mapper: opts.mapper ?? 'auto',
     xenConfig: opts.xenConfig,

@@ -17,20 +17,17 @@ import { unmappedBridges } from '../../xml/from-xen.js';
 import type { VerifyOptions } from '../verify.js';
 import type { PlanFile, PlanFlags } from './plan-file.js';
 import type { MigrateReport } from './report-types.js';
+import { copyOf, type RunTarget } from './run-target.js';
 
 export type { Isolation };
 
 export interface MigrateOptions {
   image: string;
-  dryRun: boolean;
   yes: boolean;
-  /** Convert the image itself (with a journal). */
-  inPlace: boolean;
+  /** Where the run writes: nothing (a review), the image itself (journaled), or a copy. */
+  target: RunTarget;
   /** Where the in-place journal goes instead of beside the image (needed for a block device). */
   journalDir?: string;
-  /** Convert into this new image instead; the source is only read. */
-  output?: string;
-  outputFormat: 'raw' | 'qcow2';
   root?: string;
   mapper: MapMethod | 'auto';
   domain: DomainOptions;
@@ -73,25 +70,23 @@ export function verboseListener(io: CliIo): CommandListener {
 
 /** Refuses contradictory or unsafe choices before anything is opened. */
 export function checkUsage(options: MigrateOptions, io: CliIo): void {
-  if (options.output && options.inPlace)
-    throw new UserError('--output and --in-place exclude each other: choose one', 2);
-  if (options.outputFormat === 'qcow2' && !options.output)
-    throw new UserError('--output-format needs --output NEW', 2);
-  if (options.output && resolve(options.output) === resolve(options.image)) {
+  const { target } = options;
+  const copy = copyOf(target);
+  if (copy && resolve(copy.output) === resolve(options.image)) {
     throw new UserError('--output names the source image itself; use --in-place to convert it in place', 2);
   }
-  if (options.output && !existsSync(dirname(resolve(options.output)))) {
+  if (copy && !existsSync(dirname(resolve(copy.output)))) {
     throw new UserError(
-      `${dirname(resolve(options.output))} does not exist; create it, or choose another --output`,
+      `${dirname(resolve(copy.output))} does not exist; create it, or choose another --output`,
       2,
     );
   }
-  if (options.output && existsSync(options.output)) {
-    throw new UserError(`${options.output} already exists; remove it or choose another --output`, 2);
+  if (copy && existsSync(copy.output)) {
+    throw new UserError(`${copy.output} already exists; remove it or choose another --output`, 2);
   }
   if (options.journalDir) checkJournalDir(options.journalDir);
-  if (options.dryRun) return;
-  if (!options.output && !options.journalDir && isBlockDevice(options.image)) {
+  if (target.kind === 'review') return;
+  if (target.kind === 'in-place' && !options.journalDir && isBlockDevice(options.image)) {
     throw new UserError(
       `${options.image} is a block device: an in-place journal beside it would be in /dev, lost at the next reboot; give --journal-dir DIR on a persistent filesystem, or convert a copy with --output NEW`,
       2,
@@ -103,7 +98,7 @@ export function checkUsage(options: MigrateOptions, io: CliIo): void {
       2,
     );
   }
-  if (options.yes && !options.inPlace && !options.output) {
+  if (options.yes && target.kind === 'in-place' && !target.chosen) {
     throw new UserError(
       '--yes does not choose where to write: add --in-place (journaled, undo with xen2kvm rollback) or --output NEW.raw',
       2,
@@ -145,7 +140,7 @@ export function checkJournalDir(dir: string): void {
 
 /** On a terminal, a Xen bridge with no KVM bridge given is the operator's question, asked before any task list runs. */
 export async function askBridges(options: MigrateOptions, domain: DomainOptions, io: CliIo): Promise<void> {
-  if (!domain.xen || !io.interactive || options.yes || options.dryRun) return;
+  if (!domain.xen || !io.interactive || options.yes || options.target.kind === 'review') return;
   const bridges = new Map(domain.bridges);
   for (const xen of unmappedBridges(domain.xen, bridges)) {
     const answer = await io.ask(

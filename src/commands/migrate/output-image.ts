@@ -18,6 +18,7 @@ import type { CliIo } from '../../ui/io.js';
 import { taskList, withProgress } from '../../ui/task-list.js';
 import { containerOutput } from './container-input.js';
 import type { MigrateOptions } from './options.js';
+import { copyOf } from './run-target.js';
 
 export interface OutputSource {
   /** What the review read: the image itself, /dev/nbdN, or a raw working copy. */
@@ -45,27 +46,28 @@ interface Run {
 export async function prepareWorkImage(run: Run, out: OutputSource): Promise<string> {
   const { io, host, cleanup, options, timings, partials } = run;
   const { target, container } = out;
-  if (options.output && container && out.viaNbd) {
+  const copy = copyOf(options.target);
+  if (copy && container && out.viaNbd) {
     const partial = `${target}.partial`;
     partials.push(partial);
-    const into = options.outputFormat === 'qcow2' ? 'a qcow2 overlay served by qemu-nbd' : 'a raw copy';
+    const into = copy.format === 'qcow2' ? 'a qcow2 overlay served by qemu-nbd' : 'a raw copy';
     let device = '';
     await taskList(io, [
       {
         title: `Write the conversion into ${into} of ${options.image}`,
         task: async () => {
           device = await timed(timings, 'copy', () =>
-            containerOutput(host, cleanup, options.image, container, partial, options.outputFormat),
+            containerOutput(host, cleanup, options.image, container, partial, copy.format),
           );
         },
       },
     ]).run();
     return device;
   }
-  if (!options.output || out.workingCopy) return resolve(out.source);
-  const workImage = `${target}${options.outputFormat === 'qcow2' ? '.work.raw' : ''}.partial`;
+  if (!copy || out.workingCopy) return resolve(out.source);
+  const workImage = `${target}${copy.format === 'qcow2' ? '.work.raw' : ''}.partial`;
   const copySize = allocatedBytes(options.image);
-  const overlayRoom = options.outputFormat === 'qcow2' ? 64 * 1024 * 1024 : 0;
+  const overlayRoom = copy.format === 'qcow2' ? 64 * 1024 * 1024 : 0;
   requireRoom(resolve(target, '..'), copySize + overlayRoom, `the copy of ${options.image}`);
   partials.push(workImage);
   await taskList(io, [
@@ -92,11 +94,12 @@ export async function finishOutput(
 ): Promise<void> {
   const { host, options, timings, partials } = run;
   const { target } = out;
-  if (!options.output) return;
+  const copy = copyOf(options.target);
+  if (!copy) return;
   if (out.viaNbd) {
     // The nbd device is released: the overlay, or the raw copy, is the output.
     renameSync(`${target}.partial`, target);
-  } else if (options.outputFormat === 'qcow2') {
+  } else if (copy.format === 'qcow2') {
     partials.push(`${target}.partial`);
     // A raw source gets a thin overlay over it; a container source has no raw to back one.
     await timed(timings, 'qcow2', () =>

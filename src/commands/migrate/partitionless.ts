@@ -28,6 +28,7 @@ import type { DirectKernel } from '../../verify/boot-check.js';
 import { domainNameFor } from '../../xml/domain.js';
 import type { DomainOptions } from '../../xml/domain-plan.js';
 import type { MigrateOptions } from './options.js';
+import { copyOf, inPlace } from './run-target.js';
 
 /**
  * The partitionless input `source` holds; undefined for a partitioned disk (`table`), or for an
@@ -60,7 +61,7 @@ export async function partitionlessInput(
   }
   const fs = await bareFilesystem(host, source);
   if (!fs) return undefined;
-  if (options.inPlace && options.boot !== 'direct') {
+  if (inPlace(options.target) && options.boot !== 'direct') {
     throw new UserError(
       `${options.image} holds a bare ${fs.type} filesystem (a partitionless Xen disk) and becomes a new whole disk: use --output NEW.raw, or --boot direct to keep it as it is`,
       2,
@@ -68,9 +69,8 @@ export async function partitionlessInput(
   }
   await assertNotAttached(host, source);
   const given = await givenDisks(host, domain.xen, options.disks);
-  const workParent = options.output
-    ? dirname(resolve(options.output))
-    : (process.env.XEN2KVM_WORK_DIR ?? '/var/tmp');
+  const copy = copyOf(options.target);
+  const workParent = copy ? dirname(resolve(copy.output)) : (process.env.XEN2KVM_WORK_DIR ?? '/var/tmp');
   let input: FsImageInput | undefined;
   const title =
     options.boot === 'direct'

@@ -13,6 +13,7 @@ import { runBootCheck } from '../verify.js';
 import type { MigrateOptions } from './options.js';
 import type { DirectBoot } from './partitionless.js';
 import type { ConvertedReport } from './report-types.js';
+import { copyOf } from './run-target.js';
 import { formatTimings, sumTimings } from './summary.js';
 
 export interface Converted {
@@ -34,7 +35,8 @@ export async function reportConverted(options: MigrateOptions, io: CliIo, done: 
   const { target, journal, xml, warnings, fsInput, direct, timings } = done;
   // With --json, stdout carries one JSON report and the human lines go to stderr.
   const human: CliIo = options.json ? { ...io, stdout: io.stderr } : io;
-  const into = options.output ? ` into ${options.output}` : ' in place';
+  const copy = copyOf(options.target);
+  const into = copy ? ` into ${copy.output}` : ' in place';
   writeLine(
     human.stdout,
     `converted ${options.image}${into}: ${done.accepted.length} file(s) changed, ${done.commands.length} command(s) run`,
@@ -50,7 +52,7 @@ export async function reportConverted(options: MigrateOptions, io: CliIo, done: 
         {
           ...options.verify,
           image: target,
-          format: options.output ? options.outputFormat : undefined,
+          format: copy?.format,
           moreDisks: fsInput?.disks.slice(1),
           direct: direct?.kernel,
         },
@@ -61,9 +63,9 @@ export async function reportConverted(options: MigrateOptions, io: CliIo, done: 
     const report: ConvertedReport = {
       status: boot && !boot.ok ? 'boot-check-failed' : 'converted',
       image: resolve(options.image),
-      mode: options.output ? 'copy' : 'in-place',
-      output: options.output ? target : null,
-      outputFormat: options.output ? options.outputFormat : null,
+      mode: copy ? 'copy' : 'in-place',
+      output: copy ? target : null,
+      outputFormat: copy?.format ?? null,
       journal: journal?.dir ?? null,
       domainXml: xml.path,
       layout: fsInput ? describeVolumes(fsInput) : null,

@@ -46,7 +46,7 @@ export function reviewRecord(reviewed: Inspection, { fsInput, direct, xml, xmlBe
 export interface ReviewParts {
   reviewed: Inspection;
   record: PlanRecord;
-  options: Pick<MigrateOptions, 'image' | 'output' | 'outputFormat' | 'inPlace' | 'isolation'>;
+  options: Pick<MigrateOptions, 'image' | 'target' | 'isolation'>;
   fsInput?: FsImageInput;
   direct?: DirectBoot;
   color: boolean;

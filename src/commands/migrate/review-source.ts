@@ -19,6 +19,7 @@ import type { DomainOptions } from '../../xml/domain-plan.js';
 import { openContainer } from './container-input.js';
 import type { MigrateOptions } from './options.js';
 import { partitionlessInput } from './partitionless.js';
+import { copyOf, inPlace } from './run-target.js';
 
 export interface ReviewSource {
   /** The disk the review attaches: the image, /dev/nbdN, or a raw working copy. */
@@ -47,9 +48,11 @@ export async function openReviewSource(
   domain: DomainOptions,
 ): Promise<ReviewSource> {
   const { io, host, options, timings } = run;
-  await checkImageFile(options.image, options.inPlace, true);
+  const writesInPlace = inPlace(options.target);
+  const copy = copyOf(options.target);
+  await checkImageFile(options.image, writesInPlace, true);
   const container = await detectContainer(options.image);
-  if (container && options.inPlace) {
+  if (container && writesInPlace) {
     throw new UserError(
       `${options.image} is a ${formatName(container)} image: in-place conversion works on raw images; use --output NEW (raw, or --output-format qcow2)`,
       2,
@@ -58,9 +61,7 @@ export async function openReviewSource(
   let source = options.image;
   let viaNbd = false;
   if (container) {
-    const parent = options.output
-      ? dirname(resolve(options.output))
-      : (process.env.XEN2KVM_WORK_DIR ?? '/var/tmp');
+    const parent = copy ? dirname(resolve(copy.output)) : (process.env.XEN2KVM_WORK_DIR ?? '/var/tmp');
     ({ source, viaNbd } = await openContainer(
       io,
       host,
@@ -85,7 +86,7 @@ export async function openReviewSource(
   );
   if (fsInput) return { source: fsInput.image, container, viaNbd, fsInput, table: fsInput.table };
   const table = await timed(timings, 'check', () =>
-    preflight(review, source, options.inPlace, options.image, sourceTable),
+    preflight(review, source, writesInPlace, options.image, sourceTable),
   );
   return { source, container, viaNbd, table };
 }

@@ -2,20 +2,22 @@
 import { identifyBootCode } from '../../disk/mbr.js';
 import type { Inspection, Timings } from '../../pipeline/inspect-and-plan.js';
 import type { MigrateOptions } from './options.js';
+import { copyOf, inPlace } from './run-target.js';
 
 export function summaryLines(
   { mapped, guest }: Inspection,
-  options: Pick<MigrateOptions, 'image' | 'output' | 'outputFormat' | 'inPlace'>,
+  options: Pick<MigrateOptions, 'image' | 'target'>,
   newDisk: boolean,
 ): string[] {
   const { disk } = mapped;
   const kernels = guest.kernels.map((k) => `${k.version}${k.xenOnly ? ' (Xen only)' : ''}`).join(', ');
   // A plan is read before anything happens: it says what the apply would do with the flags given.
-  const mode = options.output
-    ? `would copy to ${options.output} (${options.outputFormat}); ${options.image} is only read`
+  const copy = copyOf(options.target);
+  const mode = copy
+    ? `would copy to ${copy.output} (${copy.format}); ${options.image} is only read`
     : newDisk
       ? 'needs --output NEW.raw (the guest gets a new whole disk)'
-      : options.inPlace
+      : inPlace(options.target)
         ? 'would convert in place, with a journal for xen2kvm rollback'
         : 'mode not chosen yet: --in-place converts this image (journaled), --output NEW writes a copy';
   return [
