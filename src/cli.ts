@@ -9,9 +9,8 @@ import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { bridgeOptions, migrateOptions } from './commands/migrate/from-flags.js';
-import type { Isolation } from './commands/migrate/options.js';
-import { errorMessage, isUserError, UserError } from './errors.js';
-import type { BootMode, Step } from './pipeline/types.js';
+import { errorMessage, isUserError } from './errors.js';
+import type { Step } from './pipeline/types.js';
 import type { CliIo } from './ui/io.js';
 
 export interface MainOptions {
@@ -46,58 +45,6 @@ const BRIDGE_HELP =
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
-}
-
-/** `migrate A B ...`: the same options for every image, run as a batch. */
-async function migrateMany(images: string[], opts: Record<string, unknown>, io: CliIo): Promise<number> {
-  const { runBatch } = await import('./commands/batch.js');
-  const { defaultJobs } = await import('./batch/run.js');
-  const { resolve, join, basename } = await import('node:path');
-  if (!opts.dryRun && !opts.inPlace && !opts.outputDir) {
-    throw new UserError('several images: add --in-place, --output-dir DIR, or --dry-run', 2);
-  }
-  if (opts.output) throw new UserError('several images: use --output-dir DIR, not --output', 2);
-  if ((opts.disk as string[] | undefined)?.length) {
-    throw new UserError(
-      "several images: --disk names one guest's disks; give them per image in a batch manifest",
-      2,
-    );
-  }
-  const bridges = bridgeOptions(opts.bridge as string[]);
-  const format = (opts.outputFormat as 'raw' | 'qcow2') ?? 'raw';
-  const jobs = images.map((image, index) => ({
-    image: resolve(image),
-    mode: opts.inPlace ? ('in-place' as const) : ('copy' as const),
-    output: opts.outputDir
-      ? join(resolve(opts.outputDir as string), `${basename(image).replace(/\.[^.]+$/, '')}.${format}`)
-      : undefined,
-    outputFormat: format,
-    xenConfig: undefined,
-    bridges: Object.fromEntries(
-      [...bridges.bridges].map(([xen, t]) => [xen, `${t.openvswitch ? 'ovs:' : ''}${t.name}`]),
-    ),
-    network: opts.network as string | undefined,
-    memory: opts.memory as number | undefined,
-    vcpus: opts.vcpus as number | undefined,
-    verify: Boolean(opts.verify),
-    kernelPackages: ((opts.kernelPackage as string[] | undefined) ?? []).map((file) => resolve(file)),
-    kernel: opts.kernel as string | undefined,
-    disks: {},
-    boot: opts.boot as BootMode | undefined,
-    isolation: opts.isolation as Isolation | undefined,
-    line: index + 1,
-  }));
-  return runBatch(
-    jobs,
-    {
-      jobs: (opts.jobs as number | undefined) ?? defaultJobs(),
-      dryRun: Boolean(opts.dryRun),
-      force: false,
-      json: Boolean(opts.json),
-      stateBase: join(process.cwd(), 'xen2kvm-batch'),
-    },
-    io,
-  );
 }
 
 const isolationOption = () =>
@@ -248,7 +195,8 @@ export async function main(options: MainOptions): Promise<number> {
     .option('-v, --verbose', 'print every host command as it runs')
     .action(async (images: string[], opts) => {
       if (images.length > 1) {
-        exitCode = await migrateMany(images, opts, makeIo(options, false));
+        const { batchFromImages } = await import('./commands/batch.js');
+        exitCode = await batchFromImages(images, opts, makeIo(options, false));
         return;
       }
       const image = images[0] as string;
@@ -276,15 +224,8 @@ export async function main(options: MainOptions): Promise<number> {
     .addOption(isolationOption())
     .addOption(accelOption())
     .action(async (planPath: string, opts) => {
-      const { readPlanFile } = await import('./commands/migrate/plan-file.js');
-      const { migrate } = await import('./commands/migrate.js');
-      const plan = readPlanFile(planPath);
-      // The flags the plan was made with, and this command's own (where and how to apply it).
-      exitCode = await migrate(
-        { ...(await migrateOptions(plan.image, { ...opts, ...plan.flags })), expectedPlan: plan },
-        makeIo(options, true),
-        options.steps,
-      );
+      const { applySavedPlan } = await import('./commands/apply.js');
+      exitCode = await applySavedPlan(planPath, opts, makeIo(options, true), options.steps);
     });
 
   program
@@ -378,7 +319,7 @@ export async function main(options: MainOptions): Promise<number> {
     .option('--from-guest-journal', "no journal beside the image: check and use the guest's own copy")
     .option('--journal-dir <dir>', 'the journal is in DIR (migrate --journal-dir), not beside the image')
     .action(async (image: string, opts) => {
-      const { rollback } = await import('./commands/journal-commands.js');
+      const { rollback } = await import('./commands/rollback.js');
       exitCode = await rollback(
         image,
         {
@@ -398,7 +339,7 @@ export async function main(options: MainOptions): Promise<number> {
     .option('--from-guest-journal', "no journal beside the image: check and use the guest's own copy")
     .option('--journal-dir <dir>', 'the journal is in DIR (migrate --journal-dir), not beside the image')
     .action(async (image: string, opts) => {
-      const { commit } = await import('./commands/journal-commands.js');
+      const { commit } = await import('./commands/commit.js');
       exitCode = await commit(
         image,
         {
@@ -415,7 +356,7 @@ export async function main(options: MainOptions): Promise<number> {
     .description('release mounts and loop devices left by a run that was killed')
     .argument('[image]', 'only what was left for this image')
     .action(async (image: string | undefined) => {
-      const { cleanupLeftovers } = await import('./commands/journal-commands.js');
+      const { cleanupLeftovers } = await import('./commands/cleanup.js');
       exitCode = await cleanupLeftovers(image, makeIo(options, true));
     });
 

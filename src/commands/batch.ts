@@ -2,10 +2,13 @@
  * `xen2kvm batch MANIFEST` (and `xen2kvm migrate A.raw B.raw ...`): many conversions, N at a time,
  * a log file per image, a summary table, an optional JSON report; a rerun skips what is done.
  */
-import { resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { type ImageJob, parseManifest } from '../batch/manifest.js';
-import { BatchRun, type JobResult } from '../batch/run.js';
+import { BatchRun, defaultJobs, type JobResult } from '../batch/run.js';
+import { UserError } from '../errors.js';
+import type { BootMode, Isolation } from '../pipeline/types.js';
 import { type CliIo, writeLine } from '../ui/io.js';
+import { bridgeOptions } from './migrate/from-flags.js';
 
 export interface BatchCommandOptions {
   jobs: number;
@@ -82,4 +85,57 @@ export async function batchFromManifest(
 ): Promise<number> {
   const jobs = parseManifest(manifest);
   return runBatch(jobs, { ...options, stateBase: resolve(manifest) }, io);
+}
+
+/** `migrate A B ...`: the same options for every image, run as a batch. */
+export async function batchFromImages(
+  images: string[],
+  opts: Record<string, unknown>,
+  io: CliIo,
+): Promise<number> {
+  if (!opts.dryRun && !opts.inPlace && !opts.outputDir) {
+    throw new UserError('several images: add --in-place, --output-dir DIR, or --dry-run', 2);
+  }
+  if (opts.output) throw new UserError('several images: use --output-dir DIR, not --output', 2);
+  if ((opts.disk as string[] | undefined)?.length) {
+    throw new UserError(
+      "several images: --disk names one guest's disks; give them per image in a batch manifest",
+      2,
+    );
+  }
+  const bridges = bridgeOptions(opts.bridge as string[]);
+  const format = (opts.outputFormat as 'raw' | 'qcow2') ?? 'raw';
+  const jobs = images.map((image, index) => ({
+    image: resolve(image),
+    mode: opts.inPlace ? ('in-place' as const) : ('copy' as const),
+    output: opts.outputDir
+      ? join(resolve(opts.outputDir as string), `${basename(image).replace(/\.[^.]+$/, '')}.${format}`)
+      : undefined,
+    outputFormat: format,
+    xenConfig: undefined,
+    bridges: Object.fromEntries(
+      [...bridges.bridges].map(([xen, t]) => [xen, `${t.openvswitch ? 'ovs:' : ''}${t.name}`]),
+    ),
+    network: opts.network as string | undefined,
+    memory: opts.memory as number | undefined,
+    vcpus: opts.vcpus as number | undefined,
+    verify: Boolean(opts.verify),
+    kernelPackages: ((opts.kernelPackage as string[] | undefined) ?? []).map((file) => resolve(file)),
+    kernel: opts.kernel as string | undefined,
+    disks: {},
+    boot: opts.boot as BootMode | undefined,
+    isolation: opts.isolation as Isolation | undefined,
+    line: index + 1,
+  }));
+  return runBatch(
+    jobs,
+    {
+      jobs: (opts.jobs as number | undefined) ?? defaultJobs(),
+      dryRun: Boolean(opts.dryRun),
+      force: false,
+      json: Boolean(opts.json),
+      stateBase: join(process.cwd(), 'xen2kvm-batch'),
+    },
+    io,
+  );
 }

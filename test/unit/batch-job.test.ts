@@ -36,7 +36,7 @@ describe('batch jobs', () => {
     // A dry-run never boots, and an in-place entry names no output.
     const dry = await optionsFor({ job: { ...job, mode: 'in-place' }, dryRun: true });
     expect(dry).toMatchObject({ yes: false, verify: undefined });
-    expect(dry.target).toEqual({ kind: 'review', then: { kind: 'in-place', chosen: true } });
+    expect(dry.target).toEqual({ kind: 'review', apply: { kind: 'in-place', chosen: true } });
   });
 
   it("report a worker's converted, planned and failed replies", () => {

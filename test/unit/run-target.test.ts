@@ -4,10 +4,10 @@ import { copyOf, inPlace, runTargetOf } from '../../src/commands/migrate/run-tar
 
 describe('run targets', () => {
   it('follow the flags: a review, in place, or a copy in its format', () => {
-    expect(runTargetOf({ dryRun: true })).toEqual({ kind: 'review', then: undefined });
+    expect(runTargetOf({ dryRun: true })).toEqual({ kind: 'review', apply: undefined });
     expect(runTargetOf({ dryRun: true, output: 'n.qcow2', outputFormat: 'qcow2' })).toEqual({
       kind: 'review',
-      then: { kind: 'copy', output: 'n.qcow2', format: 'qcow2' },
+      apply: { kind: 'copy', output: 'n.qcow2', format: 'qcow2' },
     });
     expect(runTargetOf({ inPlace: true })).toEqual({ kind: 'in-place', chosen: true });
     expect(runTargetOf({ output: 'n.raw' })).toEqual({ kind: 'copy', output: 'n.raw', format: 'raw' });

@@ -13,8 +13,8 @@ export type WriteTarget =
   | { kind: 'in-place'; chosen: boolean }
   | { kind: 'copy'; output: string; format: 'raw' | 'qcow2' };
 
-/** A review (--dry-run) writes nothing; `then` is what the flags given would make an apply do. */
-export type RunTarget = { kind: 'review'; then?: WriteTarget } | WriteTarget;
+/** A review (--dry-run) writes nothing; `apply` is what the flags given would make an apply do. */
+export type RunTarget = { kind: 'review'; apply?: WriteTarget } | WriteTarget;
 
 export interface TargetFlags {
   dryRun?: boolean;
@@ -34,13 +34,13 @@ export function runTargetOf(flags: TargetFlags): RunTarget {
     : flags.inPlace
       ? { kind: 'in-place', chosen: true }
       : undefined;
-  if (flags.dryRun) return { kind: 'review', then: write };
+  if (flags.dryRun) return { kind: 'review', apply: write };
   return write ?? { kind: 'in-place', chosen: false };
 }
 
 /** What an apply of this run writes (a review: what the flags would make it write), if known. */
 export function writeTargetOf(target: RunTarget): WriteTarget | undefined {
-  return target.kind === 'review' ? target.then : target;
+  return target.kind === 'review' ? target.apply : target;
 }
 
 /** Whether the run (or the apply a review describes) converts the image itself. */

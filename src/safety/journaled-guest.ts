@@ -1,11 +1,9 @@
 /**
- * `xen2kvm rollback IMAGE` restores, byte for byte, every file and the boot area the in-place
- * conversion recorded; `xen2kvm commit IMAGE` drops the journal once the operator is satisfied;
- * `xen2kvm cleanup [IMAGE]` releases mounts and loop devices that a killed run left behind.
+ * An image converted in place, opened with its journal: what `rollback` and `commit` both start
+ * from. The journal beside the image is the authority; the guest's own copy is used only when asked
+ * (--from-guest-journal), and only as guest-journal.ts allows.
  */
 
-import { readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { CleanupStack } from '../cleanup.js';
 import { chooseMapper, type MapMethod } from '../disk/attach.js';
 import { preflight } from '../disk/map-image.js';
@@ -15,17 +13,16 @@ import { HostCommandRunner, ReadOnlyRunner } from '../exec.js';
 import { inspectAndPlan, type Timings } from '../pipeline/inspect-and-plan.js';
 import { releaseAll } from '../pipeline/release.js';
 import type { SessionEnv } from '../pipeline/session-env.js';
-import { adoptGuestJournal, hasGuestJournal, removeFromGuest } from '../safety/guest-journal.js';
-import { processesHolding } from '../safety/holders.js';
-import { restoreHostOutputs } from '../safety/host-outputs-journal.js';
-import { type Journal, journalDir, readJournal, restore, writeBootArea } from '../safety/journal.js';
-import { acquireLock } from '../safety/lock.js';
-import { recoverLeftovers } from '../safety/recovery.js';
-import { RecoveryLog } from '../safety/recovery-log.js';
 import type { StagedTree } from '../tree/staged-tree.js';
 import { type CliIo, writeLine } from '../ui/io.js';
+import { adoptGuestJournal, hasGuestJournal, removeFromGuest } from './guest-journal.js';
+import { processesHolding } from './holders.js';
+import { type Journal, journalDir, readJournal } from './journal.js';
+import { acquireLock } from './lock.js';
+import { recoverLeftovers } from './recovery.js';
+import { RecoveryLog } from './recovery-log.js';
 
-interface Opened {
+export interface Opened {
   tree: StagedTree;
   journal: Journal | undefined;
   dir: string;
@@ -45,7 +42,7 @@ export interface JournalOptions {
  * whose guest holds no journal either is refused after a read-only look: a refusal leaves the
  * image byte-identical (mounting read-write alone rewrites an ext4 superblock).
  */
-async function withGuest<T>(
+export async function withJournaledGuest<T>(
   image: string,
   options: JournalOptions,
   io: CliIo,
@@ -121,58 +118,11 @@ async function withGuest<T>(
   }
 }
 
-function removeGuestJournal(tree: StagedTree, journal: Journal): void {
+export function removeGuestJournal(tree: StagedTree, journal: Journal): void {
   removeFromGuest(tree, journal.guestDirExisted);
 }
 
 /** Neither beside the image nor inside the guest: the refusal of rollback and commit alike. */
-function noJournal(image: string, action: string): UserError {
+export function noJournal(image: string, action: string): UserError {
   return new UserError(`${image} has no xen2kvm journal, inside the guest either: nothing to ${action}`);
-}
-
-export async function rollback(image: string, options: JournalOptions, io: CliIo): Promise<number> {
-  const outcome = await withGuest(image, options, io, 'roll back', ({ tree, journal, dir }) => {
-    if (!journal) throw noJournal(image, 'roll back');
-    const summary = restore(tree, journal, join(dir, 'blobs'));
-    removeGuestJournal(tree, journal);
-    return { summary, journal, dir };
-  });
-  // The boot area is written once the image is detached, so no cached block can overwrite it.
-  const area = readFileSync(join(outcome.dir, 'blobs', outcome.journal.bootArea.sha256));
-  writeBootArea(image, area);
-  // The files the run wrote on the host (the XML, copied kernels), from the host's own record only.
-  const host = restoreHostOutputs(outcome.dir);
-  rmSync(outcome.dir, { recursive: true, force: true });
-  const onHost =
-    host.restored + host.removed > 0
-      ? `; on this host ${host.restored} file(s) restored, ${host.removed} removed`
-      : '';
-  writeLine(
-    io.stdout,
-    `rolled back ${image}: ${outcome.summary.restored} path(s) restored, ${outcome.summary.removed} removed, boot area (${area.length} bytes) restored${onHost}`,
-  );
-  return 0;
-}
-
-export async function commit(image: string, options: JournalOptions, io: CliIo): Promise<number> {
-  const dir = await withGuest(image, options, io, 'commit', ({ tree, journal, dir }) => {
-    if (!journal) throw noJournal(image, 'commit');
-    if (journal.state !== 'applied') {
-      throw new UserError(
-        `the conversion of ${image} did not finish (${journal.state}): run migrate again, or roll it back`,
-      );
-    }
-    removeGuestJournal(tree, journal);
-    return dir;
-  });
-  rmSync(dir, { recursive: true, force: true });
-  writeLine(io.stdout, `committed ${image}: the journal and the original files it kept are gone`);
-  return 0;
-}
-
-export async function cleanupLeftovers(image: string | undefined, io: CliIo): Promise<number> {
-  const done = await recoverLeftovers(new HostCommandRunner(), image);
-  for (const line of done) writeLine(io.stdout, line);
-  if (done.length === 0) writeLine(io.stdout, 'nothing left behind by earlier runs');
-  return 0;
 }
