@@ -175,25 +175,13 @@ describe('a partitionless guest: a bare root filesystem image, and swap in a fil
     async () => {
       const image = await workingCopy('debian12-xen-fsimage', join(dir, 'direct.img'));
       // The review names the host files the run writes: the kernel and initrd copies, the XML.
-      const review = await runCli([
-        'migrate',
-        image,
-        '--boot',
-        'direct',
-        '--disk',
-        `xvda1=${swap}`,
-        '--dry-run',
-      ]);
+      const direct = ['migrate', image, '--boot', 'direct', '--disk', `xvda1=${swap}`];
+      const review = await runCli([...direct, '--dry-run']);
       expect(review.exitCode, review.stderr).toBe(0);
       expect(review.stdout).toMatch(/^# 2 file\(s\) copied out of the guest, onto this host$/m);
       expect(review.stdout).toMatch(/^# \/boot\/vmlinuz-\S+ -> \S+\/direct\.vmlinuz-\S+ \(the host boots/m);
       const run = await runCli([
-        'migrate',
-        image,
-        '--boot',
-        'direct',
-        '--disk',
-        `xvda1=${swap}`,
+        ...direct,
         '--in-place',
         '--yes',
         ...bootCheckArgs(join(dir, 'direct.console.log')),

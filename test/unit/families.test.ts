@@ -1,27 +1,10 @@
 /** The family profiles: recognition, the initrd tool each picks, kernel packages, refusals. */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FAMILIES, packageToolFor, profileOf, supportedFamilies } from '../../src/families/index.js';
 import { findKernels } from '../../src/inspect/kernels.js';
 import { detectOs } from '../../src/inspect/os-release.js';
 import { isHarmless } from '../../src/pipeline/apply.js';
-import { StagedTree } from '../../src/tree/staged-tree.js';
-
-const dirs: string[] = [];
-function guestWith(files: Record<string, string>): StagedTree {
-  const root = mkdtempSync(join(tmpdir(), 'families-test-'));
-  dirs.push(root);
-  for (const [path, text] of Object.entries(files)) {
-    mkdirSync(join(root, path, '..'), { recursive: true });
-    writeFileSync(join(root, path), text);
-  }
-  return new StagedTree(root);
-}
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
+import { guestWith } from '../helpers/guest-files.js';
 
 const tool = (family: 'debian' | 'redhat' | 'suse', files: Record<string, string>) =>
   profileOf(family)?.initrdTool(guestWith(files));
@@ -38,25 +21,13 @@ describe('family profiles', () => {
     expect(profileOf('unknown')).toBeUndefined();
   });
 
-  it('read the old release files, SUSE and Red Hat before a stray debian_version', () => {
-    const suse = detectOs(
-      guestWith({
-        '/etc/SuSE-release': 'SUSE Linux Enterprise Server 11 (x86_64)\nVERSION = 11\n',
-        '/etc/debian_version': '7.0\n',
-      }),
-    );
-    expect(suse).toEqual({
-      family: 'suse',
-      id: 'sles',
-      version: '11',
-      prettyName: 'SUSE Linux Enterprise Server 11 (x86_64)',
-    });
-    expect(detectOs(guestWith({ '/etc/redhat-release': 'CentOS release 5.11 (Final)\n' }))).toMatchObject({
-      family: 'redhat',
-      id: 'centos',
-      version: '5.11',
-    });
-    expect(detectOs(guestWith({ '/etc/debian_version': '6.0.10\n' }))?.family).toBe('debian');
+  it('try the old release files SUSE and Red Hat first: a stray debian_version does not decide', () => {
+    const release = (files: Record<string, string>) => detectOs(guestWith(files))?.family;
+    const stray = { '/etc/debian_version': '7.0\n' };
+    expect(
+      release({ ...stray, '/etc/SuSE-release': 'SUSE Linux Enterprise Server 11\nVERSION = 11\n' }),
+    ).toBe('suse');
+    expect(release({ ...stray, '/etc/redhat-release': 'CentOS release 5.11 (Final)\n' })).toBe('redhat');
   });
 
   it('pick the initrd tool their releases use, dracut first where it replaced the old one', () => {

@@ -1,7 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseKpartxMaps } from '../../src/disk/attach.js';
 import { hasBootCode, identifyBootCode } from '../../src/disk/mbr.js';
 import { mayHoldFilesystem, parseSfdiskJson } from '../../src/disk/partition-table.js';
@@ -11,21 +8,7 @@ import { parseBlkidExport } from '../../src/inspect/filesystems.js';
 import { chooseRoot, matchRootOption, type RootCandidate } from '../../src/inspect/find-root.js';
 import { findKernels, isXenOnlyKernel } from '../../src/inspect/kernels.js';
 import { detectOs } from '../../src/inspect/os-release.js';
-import { StagedTree } from '../../src/tree/staged-tree.js';
-
-const dirs: string[] = [];
-function guestWith(files: Record<string, string>): StagedTree {
-  const root = mkdtempSync(join(tmpdir(), 'inspect-test-'));
-  dirs.push(root);
-  for (const [path, text] of Object.entries(files)) {
-    mkdirSync(join(root, path, '..'), { recursive: true });
-    writeFileSync(join(root, path), text);
-  }
-  return new StagedTree(root);
-}
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
+import { guestWith } from '../helpers/guest-files.js';
 
 describe('partition tables and mappings', () => {
   it('reads sfdisk -J output into byte offsets', () => {
