@@ -65,6 +65,8 @@ export class CommandError extends Error {
     readonly spec: CommandSpec,
     readonly result: CommandResult | undefined,
     reason: string,
+    /** The program is not installed (it could not be started: ENOENT). */
+    readonly notFound = false,
   ) {
     super(`${describeCommand(spec)}: ${reason}`);
   }
@@ -194,8 +196,9 @@ export class HostCommandRunner implements CommandRunner {
       throw new CommandError(spec, result, `timed out after ${timeoutOf(spec) / 1000} s`);
     }
     if (child.failed && child.exitCode === undefined) {
-      const why = child.code === 'ENOENT' ? 'command not found' : (child.shortMessage ?? 'could not start');
-      throw new CommandError(spec, result, why);
+      const notFound = child.code === 'ENOENT';
+      const why = notFound ? 'command not found' : (child.shortMessage ?? 'could not start');
+      throw new CommandError(spec, result, why, notFound);
     }
     if (result.exitCode !== 0 && !spec.okExitCodes?.includes(result.exitCode)) {
       const tail = lastLines(result.stderr || result.stdout, 3);

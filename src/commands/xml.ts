@@ -3,8 +3,9 @@
  * (the job of `virsh domxml-from-native`, without a Xen host), or to a qemu command line.
  */
 
-import { writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { HostCommandRunner } from '../exec.js';
 import type { BootMode } from '../pipeline/types.js';
@@ -54,9 +55,18 @@ export async function convertXml(options: XmlOptions, io: CliIo): Promise<number
   if (options.output) await writeFile(options.output, text);
   else io.stdout.write(text);
   if (options.define) {
-    const path = options.output ?? `/tmp/xen2kvm-define-${process.pid}.xml`;
-    if (!options.output) await writeFile(path, text);
-    await defineDomain(new HostCommandRunner(), path, spec.name);
+    // virsh reads a file: the one written, else a private one in TMPDIR, removed afterwards.
+    const scratch = options.output ? undefined : await mkdtemp(join(tmpdir(), 'xen2kvm-define-'));
+    const path = options.output ?? join(scratch as string, `${spec.name}.xml`);
+    try {
+      if (scratch) await writeFile(path, text);
+      const later = options.output
+        ? `virsh define ${options.output}`
+        : `xen2kvm xml ${options.config} --output FILE, then virsh define FILE`;
+      await defineDomain(new HostCommandRunner(), path, spec.name, later);
+    } finally {
+      if (scratch) await rm(scratch, { recursive: true, force: true });
+    }
     writeLine(io.stderr, `defined libvirt domain ${spec.name}`);
   }
   return 0;

@@ -42,7 +42,7 @@ async function query(runner: CommandRunner, file: string, args: string[], what: 
       await runner.run({ file: args[0] as string, args: args.slice(1), kind: 'read', timeout: 'query' })
     ).stdout;
   } catch (error) {
-    if (error instanceof CommandError && !error.result) {
+    if (error instanceof CommandError && (error.notFound || !error.result)) {
       throw new UserError(
         `--kernel-package ${file}: reading a ${what} needs ${args[0]} on this host; install it`,
         2,

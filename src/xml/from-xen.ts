@@ -9,6 +9,7 @@ import { convertKernelArgs } from '../guest/kernel-args.js';
 import type { BootMode } from '../pipeline/types.js';
 import type { XenDisk, XenGuestConfig, XenNic } from '../xen/guest-config.js';
 import type { DiskSpec, DomainSpec, NicSource } from './domain.js';
+import { type LifecycleEvent, qemuKeymap, qemuLifecycle, stableUuid } from './qemu-accepts.js';
 
 export interface BridgeTarget {
   name: string;
@@ -54,8 +55,6 @@ export interface XenMappingOptions {
 }
 
 const XEN_DEFAULT_MEMORY_MIB = 128;
-const LIFECYCLE = ['destroy', 'restart', 'preserve', 'rename-restart'];
-const CRASH = [...LIFECYCLE, 'coredump-destroy', 'coredump-restart'];
 
 /** Order of a Xen device name: disk letters first (xvda < xvdb < xvdaa), then partition number. */
 function deviceOrder(vdev: string): [number, number] {
@@ -73,17 +72,17 @@ export function virtioName(index: number): string {
   return `vd${name}`;
 }
 
-function lifecycle(
-  value: string | undefined,
-  allowed: string[],
-  fallback: string,
-  what: string,
-  warnings: string[],
-): string {
-  if (value === undefined) return fallback;
-  if (allowed.includes(value)) return value;
-  warnings.push(`${what} = ${value} has no libvirt equivalent: ${fallback} is used`);
-  return fallback;
+function lifecycle(event: LifecycleEvent, value: string | undefined, warnings: string[]): string {
+  const { action, note } = qemuLifecycle(event, value);
+  if (note) warnings.push(note);
+  return action;
+}
+
+function keymap(value: string | undefined, warnings: string[]): string | undefined {
+  if (value === undefined) return undefined;
+  const mapped = qemuKeymap(value);
+  if (mapped.note) warnings.push(mapped.note);
+  return mapped.keymap;
 }
 
 function nicSource(nic: XenNic, options: XenMappingOptions, warnings: string[]): NicSource {
@@ -176,17 +175,19 @@ export function domainFromXen(
       `the guest booted a kernel kept on the Xen host (${config.boot.kernel}): under KVM it boots from its own disk, which needs a bootloader in the image (migrate installs one), or use --boot direct`,
     );
   }
+  const name = options.name ?? config.name;
   const spec: DomainSpec = {
-    name: options.name ?? config.name,
-    uuid: config.uuid,
+    name,
+    // Xen's own, else one derived from the name: defining the guest again replaces it.
+    uuid: config.uuid ?? stableUuid(name),
     memoryMiB,
     maxMemoryMiB: Math.max(options.memoryMiB ?? config.maxMemoryMiB ?? memoryMiB, memoryMiB),
     vcpus,
     maxVcpus: Math.max(options.vcpus ?? config.maxVcpus ?? vcpus, vcpus),
     cpuset: config.cpuset,
-    onPoweroff: lifecycle(config.onPoweroff, LIFECYCLE, 'destroy', 'on_poweroff', warnings),
-    onReboot: lifecycle(config.onReboot, LIFECYCLE, 'restart', 'on_reboot', warnings),
-    onCrash: lifecycle(config.onCrash, CRASH, 'destroy', 'on_crash', warnings),
+    onPoweroff: lifecycle('on_poweroff', config.onPoweroff, warnings),
+    onReboot: lifecycle('on_reboot', config.onReboot, warnings),
+    onCrash: lifecycle('on_crash', config.onCrash, warnings),
     localtime: config.localtime,
     boot,
     disks: disks(config, options, warnings),
@@ -199,7 +200,7 @@ export function domainFromXen(
       ? {
           listen: config.framebuffer.listen,
           port: config.framebuffer.display === undefined ? undefined : 5900 + config.framebuffer.display,
-          keymap: config.framebuffer.keymap,
+          keymap: keymap(config.framebuffer.keymap, warnings),
           password: config.framebuffer.password,
         }
       : undefined,

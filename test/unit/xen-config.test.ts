@@ -65,12 +65,13 @@ describe('what the mapping keeps', () => {
     expect(xml).toContain('<outbound average="12800"/>');
     expect(xml).toContain('<source file="/var/lib/libvirt/images/shaped.raw"/>');
   });
-  it('a tagged Open vSwitch bridge keeps its VLAN, and virtio NICs use vhost', async () => {
+  it('a tagged Open vSwitch bridge keeps its VLAN; no NIC demands vhost (libvirt uses it where it exists)', async () => {
     const xml = await convert('xl-ovs-tagged');
     expect(xml).toMatch(
       /<source bridge="ovsbr0"\/>\s*<vlan>\s*<tag id="42"\/>\s*<\/vlan>\s*<virtualport type="openvswitch"\/>/,
     );
-    expect(xml).toContain('<driver name="vhost"/>');
+    expect(xml).toContain('<model type="virtio"/>');
+    expect(xml).not.toContain('vhost');
     expect(xml).toContain('<vcpu placement="static" cpuset="2-7">8</vcpu>');
   });
   it('vfb with vkb becomes VNC with a USB tablet and VGA, nothing dangling', async () => {
@@ -163,6 +164,75 @@ describe('what the mapping keeps', () => {
       );
     } finally {
       delete process.env.LIBVIRT_DEFAULT_URI;
+    }
+  });
+});
+
+describe('values libvirt and qemu would refuse', () => {
+  async function xmlOf(config: string, ...flags: string[]) {
+    const file = join(scratch, `${Math.random().toString(36).slice(2)}.cfg`);
+    writeFileSync(file, config);
+    return runMain(['xml', file, ...flags]);
+  }
+  const base = 'name = "web01"\nmemory = 512\ndisk = [ "file:/srv/web01.img,xvda,w" ]\n';
+
+  it("maps Xen's keymap en to qemu's en-us, and leaves out one qemu does not know, saying so", async () => {
+    const en = await xmlOf(`${base}vfb = [ "vnc=1,keymap=en" ]\n`);
+    expect(en.stdout).toContain('keymap="en-us"');
+    expect(en.stderr).toContain('warning: keymap en is en-us to qemu');
+    const odd = await xmlOf(`${base}vfb = [ "vnc=1,keymap=klingon" ]\n`);
+    expect(odd.stdout).not.toContain('keymap=');
+    expect(odd.stderr).toMatch(/^warning: keymap klingon is not one qemu knows: left out/m);
+    expect(await validates(odd.stdout)).toMatch(/validates$/);
+  });
+
+  it('turns lifecycle actions the qemu driver refuses into ones it takes, one warning each', async () => {
+    const run = await xmlOf(
+      `${base}on_poweroff = "preserve"\non_reboot = "rename-restart"\non_crash = "preserve"\n`,
+    );
+    expect(run.exitCode).toBe(0);
+    expect(run.stdout).toContain('<on_poweroff>destroy</on_poweroff>');
+    expect(run.stdout).toContain('<on_reboot>restart</on_reboot>');
+    // preserve is an action the qemu driver takes on a crash.
+    expect(run.stdout).toContain('<on_crash>preserve</on_crash>');
+    expect(run.stderr.split('\n').filter((l) => l.startsWith('warning: on_'))).toEqual([
+      "warning: on_poweroff = preserve is not an action libvirt's qemu driver takes: destroy is used",
+      "warning: on_reboot = rename-restart is not an action libvirt's qemu driver takes: restart is used",
+    ]);
+  });
+
+  it('gives a guest without a uuid one derived from its name: the same every time, another for another name', async () => {
+    const uuid = async (config: string) => /<uuid>([^<]+)<\/uuid>/.exec((await xmlOf(config)).stdout)?.[1];
+    const first = await uuid(base);
+    expect(first).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(await uuid(base)).toBe(first);
+    expect(await uuid(base.replace('web01', 'web02'))).not.toBe(first);
+    expect(await uuid(`${base}uuid = "c7a5fdb2-cdaf-9455-926a-d65c16db1809"\n`)).toBe(
+      'c7a5fdb2-cdaf-9455-926a-d65c16db1809',
+    );
+  });
+
+  it('--define without -o leaves no file behind, and says so plainly when virsh is missing', async () => {
+    const before = readdirSync(tmpdir()).filter((name) => name.startsWith('xen2kvm-define-'));
+    process.env.LIBVIRT_DEFAULT_URI = 'test:///default';
+    try {
+      const defined = await xmlOf(base, '--define');
+      expect(defined.stderr).toContain('defined libvirt domain web01');
+      expect(defined.exitCode).toBe(0);
+    } finally {
+      delete process.env.LIBVIRT_DEFAULT_URI;
+    }
+    expect(readdirSync(tmpdir()).filter((name) => name.startsWith('xen2kvm-define-'))).toEqual(before);
+    const path = process.env.PATH;
+    process.env.PATH = '/nonexistent';
+    try {
+      const missing = await xmlOf(base, '--define');
+      expect(missing.exitCode).toBe(1);
+      expect(missing.stderr.trim().split('\n').pop()).toMatch(
+        /^xen2kvm: virsh is not installed on this host \(Debian: apt-get install libvirt-clients\); define web01 later with: xen2kvm xml \S+ --output FILE, then virsh define FILE$/,
+      );
+    } finally {
+      process.env.PATH = path;
     }
   });
 });
