@@ -135,6 +135,7 @@ export async function migrate(given: MigrateOptions, io: CliIo, steps: readonly 
       // Never beside a block device: /dev is lost at the next reboot.
       xmlDir: isBlockDevice(out.target) ? (options.journalDir ?? process.cwd()) : undefined,
       diskFormat: copy ? copy.format : (container ?? 'raw'),
+      imagePartitions: fsInput ? undefined : table.partitions.map((p) => p.number),
       laidOut: fsInput
         ? { disks: [out.target, ...fsInput.disks.slice(1)], absorbed: fsInput.absorbed }
         : undefined,

@@ -23,6 +23,8 @@ export interface DomainOptions {
   xen?: XenGuestConfig;
   /** Format of the image the XML points at (a qcow2 overlay in copy mode). */
   diskFormat?: string;
+  /** The partition numbers the converted image holds, to match it with the Xen disks it replaces. */
+  imagePartitions?: readonly number[];
   /** Volumes laid out anew (a partitionless guest): the disks, vda first, and the Xen devices they replace. */
   laidOut?: { disks: string[]; absorbed: string[] };
   /** Direct kernel boot: the kernel and initrd copied out of the guest, and its command line. */
@@ -51,6 +53,7 @@ export function planDomainXml(
       defaultNic: defaultNic(options),
       image: diskPath,
       imageFormat: options.diskFormat ?? 'raw',
+      imagePartitions: options.imagePartitions,
       laidOut: options.laidOut,
       boot: options.directKernel ? 'direct' : 'guest',
       directKernel: options.directKernel,

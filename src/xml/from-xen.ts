@@ -42,6 +42,12 @@ export interface XenMappingOptions {
   image?: string;
   imageFormat?: string;
   /**
+   * The partition numbers the converted image holds. A guest given its partitions as separate Xen
+   * disks (xen-tools: disk.img as xvda2, swap.img as xvda1) then has every one of them the image
+   * holds replaced by it, not only the first in Xen order.
+   */
+  imagePartitions?: readonly number[];
+  /**
    * A guest whose volumes were laid out anew: these disks come first (vda, vdb...), in place of the
    * Xen devices named in `absorbed`; the guest's other disks follow. Overrides `image`.
    */
@@ -125,7 +131,8 @@ function disks(config: XenGuestConfig, options: XenMappingOptions, warnings: str
   if (cdroms.length > ideNames.length) warnings.push(`only ${ideNames.length} cdrom drives are carried over`);
   // The converted disks take the first names; the Xen disks they replace are left out.
   const converted = options.laidOut?.disks ?? (options.image ? [options.image] : []);
-  const absorbed = options.laidOut?.absorbed ?? (options.image && fixed[0] ? [fixed[0].vdev] : []);
+  const absorbed =
+    options.laidOut?.absorbed ?? (options.image ? replacedByImage(fixed, options, warnings) : []);
   const specs: DiskSpec[] = [
     ...converted.map((source, index) => ({
       source,
@@ -149,6 +156,34 @@ function disks(config: XenGuestConfig, options: XenMappingOptions, warnings: str
     });
   });
   return specs;
+}
+
+/** The disk letter and partition number of a Xen device name: xvda2 -> ['a', 2], hdb -> ['b', 0]. */
+function diskAndPartition(vdev: string): [string, number] | undefined {
+  const match = /^(?:xvd|hd|sd|vd)([a-z]+)(\d*)$/.exec(vdev);
+  return match?.[1] ? [match[1], Number(match[2] || 0)] : undefined;
+}
+
+/**
+ * The Xen disks the converted image stands for: the first disk in Xen order, or when the guest had
+ * its partitions as separate disks, each partition of that disk the image holds. A partition of
+ * that disk the image does not hold stays a disk of its own, with a warning.
+ */
+function replacedByImage(fixed: XenDisk[], options: XenMappingOptions, warnings: string[]): string[] {
+  const first = fixed[0];
+  if (!first) return [];
+  const held = options.imagePartitions;
+  const letter = diskAndPartition(first.vdev)?.[0];
+  if (!held || !letter) return [first.vdev];
+  const sameDisk = fixed.filter((d) => diskAndPartition(d.vdev)?.[0] === letter);
+  if (sameDisk.some((d) => diskAndPartition(d.vdev)?.[1] === 0)) return [first.vdev];
+  const replaced = sameDisk.filter((d) => held.includes(diskAndPartition(d.vdev)?.[1] ?? 0));
+  for (const d of sameDisk.filter((d) => !replaced.includes(d))) {
+    warnings.push(
+      `Xen disk ${d.vdev} (${d.source}) is a partition the converted image does not hold: it stays a disk of its own, and the guest's references to it need mapping by hand`,
+    );
+  }
+  return (replaced.length > 0 ? replaced : [first]).map((d) => d.vdev);
 }
 
 export function domainFromXen(

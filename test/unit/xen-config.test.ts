@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseDiskSpec, parseRate, parseVifSpec } from '../../src/xen/device-specs.js';
-import { parseXenConfig } from '../../src/xen/load.js';
+import { loadXenConfig, parseXenConfig } from '../../src/xen/load.js';
 import { parseSxp } from '../../src/xen/sxp-parser.js';
 import { parseXl } from '../../src/xen/xl-parser.js';
-import { virtioName } from '../../src/xml/from-xen.js';
+import { domainFromXen, virtioName } from '../../src/xml/from-xen.js';
 import { runMain } from '../helpers/in-process.js';
 
 const CORPUS = join(import.meta.dirname, '..', '..', 'fixtures', 'xen-configs');
@@ -209,6 +209,31 @@ describe('values libvirt and qemu would refuse', () => {
     expect(await uuid(base.replace('web01', 'web02'))).not.toBe(first);
     expect(await uuid(`${base}uuid = "c7a5fdb2-cdaf-9455-926a-d65c16db1809"\n`)).toBe(
       'c7a5fdb2-cdaf-9455-926a-d65c16db1809',
+    );
+  });
+
+  it("matches the converted image with the Xen disks it holds: a xen-tools guest's partitions, each given as a disk", async () => {
+    const config = await loadXenConfig(join(CORPUS, 'xm-xen-tools.cfg'));
+    const map = (imagePartitions: number[]) =>
+      domainFromXen(config, {
+        bridges: new Map(),
+        defaultNic: { type: 'network', name: 'default' },
+        image: '/srv/kvm/www.raw',
+        imagePartitions,
+        boot: 'guest',
+      });
+    // The whole-disk image holds swap (1) and root (2): it replaces both, not only swap (first in Xen order).
+    const whole = map([1, 2]);
+    expect(whole.spec.disks.map((d) => [d.target, d.source])).toEqual([['vda', '/srv/kvm/www.raw']]);
+    expect(whole.warnings.filter((w) => w.startsWith('Xen disk'))).toEqual([]);
+    // An image of the root partition alone leaves swap a disk of its own, and says so.
+    const rootOnly = map([2]);
+    expect(rootOnly.spec.disks.map((d) => [d.target, d.source])).toEqual([
+      ['vda', '/srv/kvm/www.raw'],
+      ['vdb', '/home/xen/domains/www.example.org/swap.img'],
+    ]);
+    expect(rootOnly.warnings).toContain(
+      "Xen disk xvda1 (/home/xen/domains/www.example.org/swap.img) is a partition the converted image does not hold: it stays a disk of its own, and the guest's references to it need mapping by hand",
     );
   });
 
