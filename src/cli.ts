@@ -55,6 +55,14 @@ const isolationOption = () =>
     .choices(['sandbox', 'vm'])
     .default('sandbox');
 
+const domainTypeOption = () =>
+  new Option(
+    '--domain-type <type>',
+    'the XML asks for kvm (hardware virtualisation) or qemu (software emulation); auto: kvm where /dev/kvm can be opened, else qemu',
+  )
+    .choices(['auto', 'kvm', 'qemu'])
+    .default('auto');
+
 const accelOption = () =>
   new Option(
     '--accel <mode>',
@@ -171,6 +179,7 @@ export async function main(options: MainOptions): Promise<number> {
     .option('--network <name>', 'libvirt network for NICs with no bridge', 'default')
     .option('--bridge <map>', BRIDGE_HELP, collect, [])
     .option('--xml <path>', 'where to write the domain XML (default: NAME.xml beside the image)')
+    .addOption(domainTypeOption())
     .option('--verify', 'after converting, boot the image and wait for a login prompt on ttyS0')
     .addOption(accelOption())
     .addOption(isolationOption())
@@ -282,6 +291,7 @@ export async function main(options: MainOptions): Promise<number> {
         .choices(['libvirt', 'qemu'])
         .default('libvirt'),
     )
+    .addOption(domainTypeOption())
     .option('-o, --output <file>', 'write to a file instead of stdout')
     .option('--define', 'also define the domain with virsh (needs a reachable libvirt daemon)')
     .action(async (config: string, opts) => {
@@ -291,6 +301,7 @@ export async function main(options: MainOptions): Promise<number> {
       exitCode = await convertXml(
         {
           config,
+          domainType: opts.domainType,
           bridges: bridges.bridges,
           defaultNic: defaultNic({ network: opts.network, bridge: bridges.bridge }),
           boot: opts.boot,

@@ -12,12 +12,14 @@ import type { BootMode } from '../pipeline/types.js';
 import { type CliIo, writeLine } from '../ui/io.js';
 import { loadXenConfig } from '../xen/load.js';
 import { buildDomainXml, type NicSource } from '../xml/domain.js';
+import { type DomainTypeChoice, resolveDomainType } from '../xml/domain-type.js';
 import { type BridgeTarget, domainFromXen } from '../xml/from-xen.js';
 import { formatQemuCommand, qemuCommand } from '../xml/qemu-command.js';
 import { defineDomain } from '../xml/virsh.js';
 
 export interface XmlOptions {
   config: string;
+  domainType: DomainTypeChoice;
   bridges: Map<string, BridgeTarget>;
   defaultNic: NicSource;
   boot: BootMode;
@@ -35,6 +37,7 @@ export async function convertXml(options: XmlOptions, io: CliIo): Promise<number
     throw new UserError('--define needs libvirt XML: drop --emit qemu', 2);
   const config = await loadXenConfig(options.config);
   const { spec, warnings } = domainFromXen(config, {
+    type: await resolveDomainType(options.domainType),
     bridges: options.bridges,
     defaultNic: options.defaultNic,
     image: options.image ? resolve(options.image) : undefined,

@@ -4,10 +4,12 @@
  */
 import { dirname, join, resolve } from 'node:path';
 import type { XenGuestConfig } from '../xen/guest-config.js';
-import { buildDomainXml, domainNameFor, type NicSource, simpleDomain } from './domain.js';
+import { buildDomainXml, type DomainType, domainNameFor, type NicSource, simpleDomain } from './domain.js';
 import { type BridgeTarget, domainFromXen } from './from-xen.js';
 
 export interface DomainOptions {
+  /** kvm or qemu, as resolved from --domain-type (see domain-type.ts). */
+  type: DomainType;
   name?: string;
   memoryMiB?: number;
   vcpus?: number;
@@ -49,6 +51,7 @@ export function planDomainXml(
   let warnings: string[] = [];
   if (options.xen) {
     const mapped = domainFromXen(options.xen, {
+      type: options.type,
       bridges: options.bridges,
       defaultNic: defaultNic(options),
       image: diskPath,
@@ -67,6 +70,7 @@ export function planDomainXml(
   } else {
     content = buildDomainXml(
       simpleDomain({
+        type: options.type,
         name,
         diskPath,
         memoryMiB: options.memoryMiB ?? DEFAULT_MEMORY_MIB,

@@ -39,7 +39,11 @@ export type BootSpec =
   | { type: 'disk' }
   | { type: 'direct'; kernel: string; initrd?: string; cmdline?: string };
 
+/** kvm: hardware virtualisation; qemu: software emulation (TCG), for hosts without a usable KVM. */
+export type DomainType = 'kvm' | 'qemu';
+
 export interface DomainSpec {
+  type: DomainType;
   name: string;
   uuid?: string;
   memoryMiB: number;
@@ -60,7 +64,7 @@ export interface DomainSpec {
 
 export function buildDomainXml(spec: DomainSpec): string {
   const doc = create({ version: '1.0' });
-  const domain = doc.ele('domain', { type: 'kvm' });
+  const domain = doc.ele('domain', { type: spec.type });
   domain.ele('name').txt(spec.name);
   if (spec.uuid) domain.ele('uuid').txt(spec.uuid);
   domain.ele('memory', { unit: 'KiB' }).txt(String(spec.maxMemoryMiB * 1024));
@@ -136,6 +140,7 @@ export function domainNameFor(imagePath: string): string {
 
 /** The domain of a converted image when nothing but flags describe it. */
 export function simpleDomain(options: {
+  type: DomainType;
   name: string;
   diskPath: string;
   memoryMiB: number;
@@ -156,6 +161,7 @@ export function simpleDomain(options: {
     readOnly: false,
   });
   return {
+    type: options.type,
     name: options.name,
     uuid: stableUuid(options.name),
     memoryMiB: options.memoryMiB,

@@ -8,7 +8,7 @@ import { UserError } from '../errors.js';
 import { convertKernelArgs } from '../guest/kernel-args.js';
 import type { BootMode } from '../pipeline/types.js';
 import type { XenDisk, XenGuestConfig, XenNic } from '../xen/guest-config.js';
-import type { DiskSpec, DomainSpec, NicSource } from './domain.js';
+import type { DiskSpec, DomainSpec, DomainType, NicSource } from './domain.js';
 import { type LifecycleEvent, qemuKeymap, qemuLifecycle, stableUuid } from './qemu-accepts.js';
 
 export interface BridgeTarget {
@@ -35,6 +35,7 @@ export function unmappedBridges(config: XenGuestConfig, bridges: Map<string, Bri
 }
 
 export interface XenMappingOptions {
+  type: DomainType;
   bridges: Map<string, BridgeTarget>;
   /** Where NICs that named no bridge go. */
   defaultNic: NicSource;
@@ -212,6 +213,7 @@ export function domainFromXen(
   }
   const name = options.name ?? config.name;
   const spec: DomainSpec = {
+    type: options.type,
     name,
     // Xen's own, else one derived from the name: defining the guest again replaces it.
     uuid: config.uuid ?? stableUuid(name),

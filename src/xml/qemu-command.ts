@@ -4,7 +4,12 @@ import type { DomainSpec } from './domain.js';
 
 export function qemuCommand(spec: DomainSpec): { argv: string[]; notes: string[] } {
   const notes: string[] = [];
-  const argv = ['qemu-system-x86_64', '-name', spec.name, '-machine', 'pc,accel=kvm', '-cpu', 'host'];
+  // TCG cannot pass the host's CPU through: it emulates the most it can (max).
+  const accel =
+    spec.type === 'kvm'
+      ? ['-machine', 'pc,accel=kvm', '-cpu', 'host']
+      : ['-machine', 'pc,accel=tcg', '-cpu', 'max'];
+  const argv = ['qemu-system-x86_64', '-name', spec.name, ...accel];
   if (spec.uuid) argv.push('-uuid', spec.uuid);
   argv.push(
     '-m',

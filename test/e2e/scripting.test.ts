@@ -48,7 +48,7 @@ describe('scripting', () => {
     expect(fstab?.diff).toContain('+/dev/vda2');
     expect(plan.commands.map((c) => c.argv[0])).toEqual(['cp', 'update-initramfs', 'grub-install']);
     expect(plan.commands[1]?.check).toMatch(/holds virtio_pci, virtio_blk, ext4/);
-    expect(plan.domainXml.content).toContain('<domain type="kvm">');
+    expect(plan.domainXml.content).toMatch(/<domain type="(kvm|qemu)">/);
   });
 
   it('--json: one report of the outcome on stdout, the human lines on stderr', async () => {

@@ -80,7 +80,7 @@ export async function planTree(image: string, root: string, fsType: string): Pro
   );
   const planner = new GuestPlanner(guest);
   for (const step of guestSteps) await step.plan(planner.contextFor(step));
-  const xml = planDomainXml(image, { network: 'default', bridges: new Map() });
+  const xml = planDomainXml(image, { type: 'kvm', network: 'default', bridges: new Map() });
   const reviewed = { mapped: { table, disk: UNATTACHED }, guest, plan: planner.result() };
   return renderPlan(
     reviewReport({

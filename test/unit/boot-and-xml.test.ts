@@ -52,15 +52,16 @@ describe('boot check verdicts', () => {
 });
 
 describe('libvirt domain XML', () => {
-  it("passes libvirt's own schema check, with a network and with a bridge", async () => {
+  it("passes libvirt's own schema check, with a network and with a bridge, for kvm and qemu", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'xml-test-'));
     try {
-      for (const network of [
-        { type: 'network', name: 'default' },
-        { type: 'bridge', name: 'br0' },
+      for (const [type, network] of [
+        ['kvm', { type: 'network', name: 'default' }],
+        ['qemu', { type: 'bridge', name: 'br0' }],
       ] as const) {
         const xml = buildDomainXml(
           simpleDomain({
+            type,
             name: 'web-01',
             memoryMiB: 2048,
             vcpus: 2,
@@ -69,6 +70,7 @@ describe('libvirt domain XML', () => {
           }),
         );
         expect(xml).toContain('<memory unit="KiB">2097152</memory>');
+        expect(xml).toContain(`<domain type="${type}">`);
         const path = join(dir, `${network.type}.xml`);
         writeFileSync(path, xml);
         const result = await execa('virt-xml-validate', [path, 'domain'], { reject: false });
@@ -82,6 +84,7 @@ describe('libvirt domain XML', () => {
     expect(
       buildDomainXml(
         simpleDomain({
+          type: 'kvm',
           name: 'a&b',
           memoryMiB: 1,
           vcpus: 1,

@@ -1,4 +1,12 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -216,6 +224,7 @@ describe('values libvirt and qemu would refuse', () => {
     const config = await loadXenConfig(join(CORPUS, 'xm-xen-tools.cfg'));
     const map = (imagePartitions: number[]) =>
       domainFromXen(config, {
+        type: 'kvm',
         bridges: new Map(),
         defaultNic: { type: 'network', name: 'default' },
         image: '/srv/kvm/www.raw',
@@ -235,6 +244,25 @@ describe('values libvirt and qemu would refuse', () => {
     expect(rootOnly.warnings).toContain(
       "Xen disk xvda1 (/home/xen/domains/www.example.org/swap.img) is a partition the converted image does not hold: it stays a disk of its own, and the guest's references to it need mapping by hand",
     );
+  });
+
+  it('--domain-type qemu asks for software emulation, and its qemu command line runs under TCG', async () => {
+    const xml = await xmlOf(base, '--domain-type', 'qemu');
+    expect(xml.stdout).toContain('<domain type="qemu">');
+    expect(await validates(xml.stdout)).toMatch(/validates$/);
+    const qemu = await xmlOf(base, '--domain-type', 'qemu', '--emit', 'qemu');
+    expect(qemu.stdout).toContain('-machine pc,accel=tcg \\\n  -cpu max');
+    const kvm = await xmlOf(base, '--domain-type', 'kvm', '--emit', 'qemu');
+    expect(kvm.stdout).toContain('-machine pc,accel=kvm \\\n  -cpu host');
+    // auto follows whether /dev/kvm can be opened here.
+    let kvmOpens = true;
+    try {
+      accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
+    } catch {
+      kvmOpens = false;
+    }
+    const auto = await xmlOf(base);
+    expect(auto.stdout).toContain(`<domain type="${kvmOpens ? 'kvm' : 'qemu'}">`);
   });
 
   it('--define without -o leaves no file behind, and says so plainly when virsh is missing', async () => {

@@ -5,6 +5,7 @@
 import { resolve as resolvePath } from 'node:path';
 import { UserError } from '../../errors.js';
 import type { Isolation } from '../../pipeline/types.js';
+import { resolveDomainType } from '../../xml/domain-type.js';
 import { parseBridgeMapping } from '../../xml/from-xen.js';
 import type { MigrateOptions } from './options.js';
 import type { PlanFlags } from './plan-file.js';
@@ -54,6 +55,7 @@ export async function migrateOptions(image: string, opts: MigrateFlags): Promise
     kernel: opts.kernel,
     kernelPackages: (opts.kernelPackage ?? []).map((file) => resolvePath(file)),
     domain: {
+      type: await resolveDomainType(opts.domainType ?? 'auto'),
       name: opts.name,
       memoryMiB: opts.memory,
       vcpus: opts.vcpus,
@@ -78,6 +80,7 @@ export async function migrateOptions(image: string, opts: MigrateFlags): Promise
     planFile: opts.plan,
     planFlags: {
       xenConfig: opts.xenConfig ? resolvePath(opts.xenConfig) : undefined,
+      domainType: opts.domainType,
       name: opts.name,
       memory: opts.memory,
       vcpus: opts.vcpus,

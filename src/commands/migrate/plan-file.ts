@@ -11,10 +11,12 @@ import { UserError } from '../../errors.js';
 import type { HostOutput } from '../../pipeline/host-outputs.js';
 import type { BootMode, PlannedCommand } from '../../pipeline/types.js';
 import type { FileChange, StagedTree } from '../../tree/staged-tree.js';
+import type { DomainTypeChoice } from '../../xml/domain-type.js';
 
 /** The flags that shape a plan: saved with it, so apply makes the same one. */
 export interface PlanFlags {
   xenConfig?: string;
+  domainType?: DomainTypeChoice;
   name?: string;
   memory?: number;
   vcpus?: number;
