@@ -4,7 +4,7 @@
  */
 
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { HostCommandRunner } from '../exec.js';
@@ -38,6 +38,7 @@ export async function convertXml(options: XmlOptions, io: CliIo): Promise<number
   const config = await loadXenConfig(options.config);
   const { spec, warnings } = domainFromXen(config, {
     type: await resolveDomainType(options.domainType),
+    hostCpus: availableParallelism(),
     bridges: options.bridges,
     defaultNic: options.defaultNic,
     image: options.image ? resolve(options.image) : undefined,

@@ -2,6 +2,7 @@
  * After the steps: the libvirt domain XML, written beside the image as NAME.xml. From the guest's own Xen
  * configuration when one is given (identity, shape, NICs, VNC), else from the flags.
  */
+import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { XenGuestConfig } from '../xen/guest-config.js';
 import { buildDomainXml, type DomainType, domainNameFor, type NicSource, simpleDomain } from './domain.js';
@@ -52,6 +53,7 @@ export function planDomainXml(
   if (options.xen) {
     const mapped = domainFromXen(options.xen, {
       type: options.type,
+      hostCpus: availableParallelism(),
       bridges: options.bridges,
       defaultNic: defaultNic(options),
       image: diskPath,

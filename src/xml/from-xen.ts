@@ -9,7 +9,13 @@ import { convertKernelArgs } from '../guest/kernel-args.js';
 import type { BootMode } from '../pipeline/types.js';
 import type { XenDisk, XenGuestConfig, XenNic } from '../xen/guest-config.js';
 import type { DiskSpec, DomainSpec, DomainType, NicSource } from './domain.js';
-import { type LifecycleEvent, qemuKeymap, qemuLifecycle, stableUuid } from './qemu-accepts.js';
+import {
+  type LifecycleEvent,
+  pinningProblem,
+  qemuKeymap,
+  qemuLifecycle,
+  stableUuid,
+} from './qemu-accepts.js';
 
 export interface BridgeTarget {
   name: string;
@@ -59,6 +65,8 @@ export interface XenMappingOptions {
   name?: string;
   memoryMiB?: number;
   vcpus?: number;
+  /** The CPUs of the host the XML is made on: a pinning beyond them is warned about. */
+  hostCpus?: number;
 }
 
 const XEN_DEFAULT_MEMORY_MIB = 128;
@@ -212,6 +220,9 @@ export function domainFromXen(
     );
   }
   const name = options.name ?? config.name;
+  const pinning =
+    config.cpuset && options.hostCpus ? pinningProblem(config.cpuset, options.hostCpus) : undefined;
+  if (pinning) warnings.push(pinning);
   const spec: DomainSpec = {
     type: options.type,
     name,

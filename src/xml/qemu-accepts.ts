@@ -69,3 +69,22 @@ export function stableUuid(name: string): string {
   const hex = bytes.toString('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
+
+/** The highest CPU number a libvirt cpuset ("0-3,6", "^2" exclusions aside) names; undefined when none. */
+export function highestCpu(cpuset: string): number | undefined {
+  let highest: number | undefined;
+  for (const part of cpuset.split(',')) {
+    const match = /^\s*(\d+)(?:-(\d+))?\s*$/.exec(part);
+    if (!match) continue;
+    const top = Number(match[2] ?? match[1]);
+    highest = highest === undefined ? top : Math.max(highest, top);
+  }
+  return highest;
+}
+
+/** Why a pinning cannot start on a host with this many CPUs; undefined when it can. */
+export function pinningProblem(cpuset: string, hostCpus: number): string | undefined {
+  const highest = highestCpu(cpuset);
+  if (highest === undefined || highest < hostCpus) return undefined;
+  return `cpus = ${cpuset} pins the guest to CPU ${highest}, which this host does not have (it has ${hostCpus}): libvirt refuses to start it here; change the <vcpu cpuset> or remove it`;
+}

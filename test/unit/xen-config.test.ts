@@ -16,6 +16,7 @@ import { loadXenConfig, parseXenConfig } from '../../src/xen/load.js';
 import { parseSxp } from '../../src/xen/sxp-parser.js';
 import { parseXl } from '../../src/xen/xl-parser.js';
 import { domainFromXen, virtioName } from '../../src/xml/from-xen.js';
+import { highestCpu, pinningProblem } from '../../src/xml/qemu-accepts.js';
 import { runMain } from '../helpers/in-process.js';
 
 const CORPUS = join(import.meta.dirname, '..', '..', 'fixtures', 'xen-configs');
@@ -263,6 +264,15 @@ describe('values libvirt and qemu would refuse', () => {
     }
     const auto = await xmlOf(base);
     expect(auto.stdout).toContain(`<domain type="${kvmOpens ? 'kvm' : 'qemu'}">`);
+  });
+
+  it('warns when the Xen pinning names CPUs this host does not have, keeping it for the host it is meant for', () => {
+    expect(highestCpu('0-3,6')).toBe(6);
+    expect(highestCpu('^1')).toBeUndefined();
+    expect(pinningProblem('2-7', 8)).toBeUndefined();
+    expect(pinningProblem('2-7', 2)).toBe(
+      'cpus = 2-7 pins the guest to CPU 7, which this host does not have (it has 2): libvirt refuses to start it here; change the <vcpu cpuset> or remove it',
+    );
   });
 
   it('--define without -o leaves no file behind, and says so plainly when virsh is missing', async () => {
