@@ -153,7 +153,12 @@ export class HostCommandRunner implements CommandRunner {
         'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 125; shift; n=$((n-1)); done; exec "$@"';
       const args = ['-c', join, 'xen2kvm-sandbox', String(group.procsFiles.length), ...group.procsFiles];
       try {
-        return await this.start(spec, '/bin/sh', [...args, spec.file, ...spec.args]);
+        // Once the sandbox's first process is gone, whatever is left in the group dies too: an
+        // orphan (bwrap's inner process, when a signal reached the outer one first) would otherwise
+        // hold the command's output open, and the run would wait for it forever.
+        return await this.start(spec, '/bin/sh', [...args, spec.file, ...spec.args], () => {
+          void group.killAll();
+        });
       } catch (error) {
         if (error instanceof CommandError && group.oomKilled()) {
           throw new CommandError(
@@ -171,7 +176,12 @@ export class HostCommandRunner implements CommandRunner {
     }
   }
 
-  private async start(spec: CommandSpec, file: string, args: readonly string[]): Promise<CommandResult> {
+  private async start(
+    spec: CommandSpec,
+    file: string,
+    args: readonly string[],
+    onExit?: () => void,
+  ): Promise<CommandResult> {
     if (this.interruptedBy && spec.kind !== 'host') throw new InterruptedError(this.interruptedBy);
     const started = performance.now();
     const subprocess = execa(file, [...args], {
@@ -184,6 +194,7 @@ export class HostCommandRunner implements CommandRunner {
       stripFinalNewline: false,
     });
     this.running.set(subprocess, spec.kind);
+    if (onExit) subprocess.once('exit', onExit);
     const child = await subprocess.finally(() => this.running.delete(subprocess));
     if (this.interruptedBy && spec.kind !== 'host') throw new InterruptedError(this.interruptedBy);
     const result: CommandResult = {

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -6,6 +6,7 @@ import { CleanupStack } from '../../src/cleanup.js';
 import { CommandError, HostCommandRunner, inGuest, ReadOnlyRunner } from '../../src/exec.js';
 import { makeMountPoint } from '../../src/guest/mounts.js';
 import type { RecoveryLog, RecoveryRecord } from '../../src/safety/recovery-log.js';
+import { cgroupSupport } from '../../src/sandbox/cgroup.js';
 
 describe('command runner', () => {
   it('folds the command and its stderr into the error', async () => {
@@ -18,6 +19,31 @@ describe('command runner', () => {
     });
     await expect(failure).rejects.toThrow(/^sh -c .*: exit code 3: first \| no such partition$/);
   });
+  // Guest commands get a control group only as root, where the host has one to give.
+  const groups = process.getuid?.() === 0 && cgroupSupport() !== undefined;
+  it.skipIf(!groups)(
+    'ends a guest command when its first process ends, killing what it left holding the output',
+    async () => {
+      // A process left behind with the command's stdout open (as bwrap's inner process can be, when a
+      // signal reaches the outer one first) must not keep the run waiting: here it would for 10 minutes,
+      // and the command's time limit would fail it first.
+      const result = await new HostCommandRunner().run({
+        file: 'sh',
+        args: ['-c', 'sleep 600 & echo left-behind $!; exit 0'],
+        kind: 'write',
+        timeout: 'query',
+        guest: { memoryBytes: 256 * 1024 * 1024, maxProcesses: 64 },
+      });
+      expect(result.exitCode).toBe(0);
+      const orphan = Number(/left-behind (\d+)/.exec(result.stdout)?.[1]);
+      expect(orphan).toBeGreaterThan(0);
+      // Killed: gone, or a zombie waiting for init to reap it.
+      const state = existsSync(`/proc/${orphan}/stat`)
+        ? readFileSync(`/proc/${orphan}/stat`, 'utf8').replace(/^.*\) /s, '')[0]
+        : 'gone';
+      expect(['gone', 'Z']).toContain(state);
+    },
+  );
   it('says when a program is missing', async () => {
     await expect(
       new HostCommandRunner().run({ file: 'no-such-tool-xyz', args: [], kind: 'read', timeout: 'query' }),
