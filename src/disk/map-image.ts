@@ -5,7 +5,7 @@
  */
 
 import { UserError } from '../errors.js';
-import { checkImageFile, requirePartitionTable } from '../inspect/image-file.js';
+import { type BareFilesystem, checkImageFile, requirePartitionTable } from '../inspect/image-file.js';
 import type { SessionEnv } from '../pipeline/session-env.js';
 import { type AttachedDisk, assertNotAttached, attachImage, type MapperChoice } from './attach.js';
 import { byteSize } from './nbd.js';
@@ -18,7 +18,8 @@ export interface MappedImage {
 
 /**
  * `label` names the image in messages (the operator's file, when `image` is a raw working copy of
- * it); `known` is the partition table when the caller has read it already.
+ * it); `known` is the partition table when the caller has read it already; `bare` says what an
+ * image with none but a Linux filesystem is (see requirePartitionTable).
  */
 export async function preflight(
   env: SessionEnv,
@@ -26,9 +27,10 @@ export async function preflight(
   needWrite: boolean,
   label = image,
   known?: PartitionTable,
+  bare: BareFilesystem = 'refuse',
 ): Promise<PartitionTable> {
   await checkImageFile(image, needWrite);
-  const table = known ?? (await requirePartitionTable(env.runner, image, label));
+  const table = known ?? (await requirePartitionTable(env.runner, image, label, bare));
   const size = byteSize(image);
   for (const p of table.partitions) {
     if (p.start + p.size > size) {

@@ -95,3 +95,12 @@ export function bootAreaLength(table: PartitionTable): number {
   const biosInFront = table.partitions.filter((p) => isBiosBoot(p) && p.start < firstOther);
   return Math.max(firstOther, ...biosInFront.map((p) => p.start + p.size));
 }
+
+/** A filesystem image seen as a disk with one partition that starts at byte 0. */
+export function wholeFileTable(size: number): PartitionTable {
+  return {
+    label: 'none',
+    sectorSize: 512,
+    partitions: [{ number: 1, start: 0, size, type: '83', bootable: false }],
+  };
+}

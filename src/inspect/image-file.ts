@@ -7,10 +7,10 @@ import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { detectContainer, formatName } from '../disk/container.js';
 import { byteSize } from '../disk/nbd.js';
-import { type PartitionTable, readPartitionTable } from '../disk/partition-table.js';
+import { type PartitionTable, readPartitionTable, wholeFileTable } from '../disk/partition-table.js';
 import { UserError } from '../errors.js';
 import type { CommandRunner } from '../exec.js';
-import { probeFilesystem } from './filesystems.js';
+import { LINUX_ROOT_FILESYSTEMS, probeFilesystem } from './filesystems.js';
 
 export async function checkImageFile(
   image: string,
@@ -53,15 +53,26 @@ export async function checkImageFile(
   }
 }
 
+/**
+ * What an image with no partition table but a Linux filesystem is: refused (a conversion lays such
+ * a guest out anew, see fs-image-input.ts), or the whole file as its one partition (an image such a
+ * conversion kept as it is, opened again by rollback or commit).
+ */
+export type BareFilesystem = 'refuse' | 'whole-file';
+
 /** The partition table, or one line explaining what the image is instead. */
 export async function requirePartitionTable(
   runner: CommandRunner,
   image: string,
   label = image,
+  bare: BareFilesystem = 'refuse',
 ): Promise<PartitionTable> {
   const table = await readPartitionTable(runner, image);
   if (table) return table;
   const fs = await probeFilesystem(runner, image);
+  if (bare === 'whole-file' && fs.type && LINUX_ROOT_FILESYSTEMS.includes(fs.type)) {
+    return wholeFileTable(byteSize(image));
+  }
   if (fs.type) {
     throw new UserError(
       `${label} holds a bare ${fs.type} filesystem and no partition table: not a Linux guest xen2kvm can convert`,

@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { CleanupStack } from '../cleanup.js';
 import { assembleWholeDisk } from '../disk/assemble.js';
 import { attachWholeFile } from '../disk/attach.js';
-import { type PartitionTable, readPartitionTable } from '../disk/partition-table.js';
+import { type PartitionTable, readPartitionTable, wholeFileTable } from '../disk/partition-table.js';
 import {
   directLayout,
   type GivenDisk,
@@ -52,15 +52,6 @@ export async function bareFilesystem(
 ): Promise<FilesystemInfo | undefined> {
   const fs = await probeFilesystem(runner, image);
   return fs.type && LINUX_ROOT_FILESYSTEMS.includes(fs.type) ? fs : undefined;
-}
-
-/** A filesystem image seen as a disk with one partition that starts at byte 0. */
-export function wholeFileTable(size: number): PartitionTable {
-  return {
-    label: 'none',
-    sectorSize: 512,
-    partitions: [{ number: 1, start: 0, size, type: '83', bootable: false }],
-  };
 }
 
 /** Reads one file from a filesystem image, mounted read-only for the moment it takes. */

@@ -7,11 +7,9 @@
 import { CleanupStack } from '../cleanup.js';
 import { chooseMapper, type MapMethod } from '../disk/attach.js';
 import { preflight } from '../disk/map-image.js';
-import { byteSize } from '../disk/nbd.js';
-import { bootAreaLength, type PartitionTable, readPartitionTable } from '../disk/partition-table.js';
+import { bootAreaLength } from '../disk/partition-table.js';
 import { InterruptedError, UserError } from '../errors.js';
 import { HostCommandRunner, ReadOnlyRunner } from '../exec.js';
-import { bareFilesystem, wholeFileTable } from '../pipeline/fs-image-input.js';
 import { inspectAndPlan, type Timings } from '../pipeline/inspect-and-plan.js';
 import { releaseAll } from '../pipeline/release.js';
 import type { SessionEnv } from '../pipeline/session-env.js';
@@ -44,22 +42,6 @@ export interface JournalOptions {
  * whose guest holds no journal either is refused after a read-only look: a refusal leaves the
  * image byte-identical (mounting read-write alone rewrites an ext4 superblock).
  */
-/**
- * The image's partition table; for a bare filesystem converted in place (--boot direct keeps the
- * guest's filesystem image as it is), the whole file as its one partition, as migrate saw it.
- */
-async function journaledTable(env: SessionEnv, image: string, needWrite: boolean): Promise<PartitionTable> {
-  const table = await readPartitionTable(env.runner, image);
-  const bare = table ? undefined : await bareFilesystem(env.runner, image);
-  return preflight(
-    env,
-    image,
-    needWrite,
-    image,
-    table ?? (bare ? wholeFileTable(byteSize(image)) : undefined),
-  );
-}
-
 export async function withJournaledGuest<T>(
   image: string,
   options: JournalOptions,
@@ -94,7 +76,7 @@ export async function withJournaledGuest<T>(
         io,
         look,
         { image, mapper: chooseMapper(options.mapper) },
-        await journaledTable(look, image, false),
+        await preflight(look, image, false, image, undefined, 'whole-file'),
         timings,
         [],
       );
@@ -103,7 +85,9 @@ export async function withJournaledGuest<T>(
       if (!found) throw noJournal(image, action);
     }
     const env: SessionEnv = { runner: host, cleanup, readOnly: false };
-    const table = await journaledTable(env, image, true);
+    // A bare filesystem converted in place (--boot direct keeps the guest's filesystem image as it
+    // is) is the whole file as its one partition, as migrate saw it.
+    const table = await preflight(env, image, true, image, undefined, 'whole-file');
     const prepare = {
       image,
       mapper: chooseMapper(options.mapper),
