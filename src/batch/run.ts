@@ -7,6 +7,7 @@ import { cpus } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type Message, type ResultPromise } from 'execa';
+import { lastLines } from '../exec.js';
 import type { JobReply, JobRequest } from './job.js';
 import type { ImageJob } from './manifest.js';
 
@@ -136,9 +137,7 @@ export class BatchRun {
     const reply = (result.ipcOutput[0] as JobReply | undefined) ?? {
       kind: 'failed' as const,
       // The worker died before it could answer (killed, out of memory): its last words say why.
-      error:
-        String(result.stderr).trim().split('\n').pop() ||
-        `worker ended with ${result.signal ?? result.exitCode}`,
+      error: lastLines(String(result.stderr), 1) || `worker ended with ${result.signal ?? result.exitCode}`,
       exitCode: result.exitCode ?? 1,
     };
     const entry = jobResult(job, reply, Number(seconds.toFixed(2)), log, options.dryRun);

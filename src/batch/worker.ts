@@ -3,6 +3,8 @@
  * stack and log), run from a typed request, answering with a typed reply. The program's worker
  * entry (bin/batch-worker.ts) gives it the guest steps and the IPC channel.
  */
+
+import type { MigrateReport } from '../commands/migrate/report-types.js';
 import { migrate } from '../commands/migrate.js';
 import { errorMessage, isUserError } from '../errors.js';
 import type { Step } from '../pipeline/types.js';
@@ -24,21 +26,21 @@ function batchIo(): CliIo {
 
 export async function runJob(request: JobRequest, steps: readonly Step[]): Promise<JobReply> {
   const io = batchIo();
-  let reply: JobReply | undefined;
+  let report: MigrateReport | undefined;
   try {
     const options = await optionsFor(request);
     const exitCode = await migrate(
       {
         ...options,
-        onReport: (report) => {
-          reply = { ...report, exitCode: 0 };
+        onReport: (made) => {
+          report = made;
         },
       },
       io,
       steps,
     );
-    if (!reply) return { kind: 'failed', error: 'the conversion made no report', exitCode: exitCode || 1 };
-    return { ...reply, exitCode };
+    if (!report) return { kind: 'failed', error: 'the conversion made no report', exitCode: exitCode || 1 };
+    return { ...report, exitCode };
   } catch (error) {
     const exitCode = isUserError(error) ? error.exitCode : 1;
     io.stderr.write(`xen2kvm: ${errorMessage(error)}\n`);

@@ -50,10 +50,9 @@ import { openReviewSource } from './migrate/review-source.js';
 import { copyOf } from './migrate/run-target.js';
 import { fingerprint, recordPlan } from './migrate/saved-plan.js';
 
-export async function migrate(given: MigrateOptions, io: CliIo, steps: readonly Step[]): Promise<number> {
+export async function migrate(options: MigrateOptions, io: CliIo, steps: readonly Step[]): Promise<number> {
   // Where the run writes was decided from the flags (run-target.ts); here it is checked.
-  checkUsage(given, io);
-  const options = given;
+  checkUsage(options, io);
   const { target } = options;
   const copy = copyOf(target);
   const mapper = chooseMapper(options.mapper);

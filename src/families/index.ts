@@ -1,16 +1,16 @@
 /** The families xen2kvm converts, and the lookups the rest of the code uses instead of naming them. */
+import { UserError } from '../errors.js';
 import type { GuestFiles } from '../tree/staged-tree.js';
 import { debianProfile } from './debian.js';
-import type { FamilyProfile, OsFamily, PackageTool } from './profile.js';
+import type { FamilyProfile, OsFamily, OsInfo, PackageTool } from './profile.js';
 import { redhatProfile } from './redhat.js';
 import { suseProfile } from './suse.js';
 
 export type { FamilyProfile, OsFamily, OsInfo, PackageTool } from './profile.js';
 
 /**
- * In the order their release files are tried when a guest has no os-release (a SUSE or Red Hat
- * guest may carry a debian_version of some package's making, never the other way round), which is
- * also the order of the initrd names below: Debian's first, as before.
+ * In the order their release files are tried when a guest has no os-release: a SUSE or Red Hat
+ * guest may carry a debian_version of some package's making, never the other way round.
  */
 const RELEASE_FILE_ORDER: readonly FamilyProfile[] = [suseProfile, redhatProfile, debianProfile];
 
@@ -46,4 +46,13 @@ export function packageToolFor(format: 'deb' | 'rpm'): PackageTool {
 export function supportedFamilies(): string {
   const labels = FAMILIES.map((p) => p.label);
   return `${labels.slice(0, -1).join(', ')} and ${labels.at(-1)}`;
+}
+
+/** The profile of the guest's family; one line refusing a guest of any other family. */
+export function requireProfile(label: string, os: OsInfo): FamilyProfile {
+  const profile = profileOf(os.family);
+  if (profile) return profile;
+  throw new UserError(
+    `${label}: ${os.prettyName} (${os.family} family) is not supported; supported: ${supportedFamilies()} guests`,
+  );
 }

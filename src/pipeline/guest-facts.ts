@@ -7,7 +7,7 @@
 import type { AttachedDisk } from '../disk/attach.js';
 import type { PartitionTable } from '../disk/partition-table.js';
 import { UserError } from '../errors.js';
-import { type OsInfo, profileOf, supportedFamilies } from '../families/index.js';
+import { type OsInfo, requireProfile } from '../families/index.js';
 import { menuDefaultVersion } from '../guest/boot-menu.js';
 import { type DeviceRenames, NO_RENAMES } from '../guest/device-names.js';
 import { GRUB_LEGACY_CONFIGS, GRUB2_LAYOUTS } from '../guest/grub-layouts.js';
@@ -83,12 +83,7 @@ async function chooseBootKernel(
 }
 
 export async function guestFacts(where: GuestLocation, choices: BootChoices): Promise<Guest> {
-  const profile = profileOf(where.os.family);
-  if (!profile) {
-    throw new UserError(
-      `${where.label}: ${where.os.prettyName} is not supported; supported: ${supportedFamilies()} guests`,
-    );
-  }
+  const profile = requireProfile(where.label, where.os);
   const tree = new StagedTree(where.root);
   const kernels = findKernels(tree);
   return {

@@ -8,8 +8,7 @@ import { volumeName } from '../disk/lvm.js';
 import { type MappedImage, mapImage } from '../disk/map-image.js';
 import { readBootCode } from '../disk/mbr.js';
 import type { PartitionTable } from '../disk/partition-table.js';
-import { UserError } from '../errors.js';
-import { profileOf, supportedFamilies } from '../families/index.js';
+import { requireProfile } from '../families/index.js';
 import type { DeviceRenames } from '../guest/device-names.js';
 import { mountGuest } from '../guest/mount-guest.js';
 import { chooseRoot, findRoots, type RootChooser, type RootSearch } from '../inspect/find-root.js';
@@ -46,11 +45,8 @@ export async function findRootPhase(env: SessionEnv, options: PrepareOptions, ma
   // Nothing on the named partition: look at them all, so the refusal can list the candidates.
   if (fixed !== undefined && search.candidates.length === 0) search = await findRoots(env, mapped.disk);
   const root = await chooseRoot(options.label ?? options.image, search, options.root, options.askRoot);
-  if (!profileOf(root.os.family)) {
-    throw new UserError(
-      `${options.label ?? options.image}: ${root.os.prettyName} (${root.os.family} family) is not supported; supported: ${supportedFamilies()} guests`,
-    );
-  }
+  // Refused here, before anything is mounted.
+  requireProfile(options.label ?? options.image, root.os);
   return { search, root };
 }
 

@@ -35,14 +35,11 @@ export function recordHostOutputs(dir: string, paths: readonly string[]): void {
   const entries = read(dir);
   for (const path of paths) {
     if (entries.some((e) => e.path === path)) continue;
-    let previous: string | null = null;
-    try {
-      if (lstatSync(path).isFile()) previous = writeBlob(join(dir, 'blobs'), readFileSync(path));
-      else throw new UserError(`${path} exists and is not a regular file; move it away first`, 2);
-    } catch (error) {
-      if (error instanceof UserError) throw error;
-      previous = null;
+    const stat = lstatSync(path, { throwIfNoEntry: false });
+    if (stat && !stat.isFile()) {
+      throw new UserError(`${path} exists and is not a regular file; move it away first`, 2);
     }
+    const previous = stat ? writeBlob(join(dir, 'blobs'), readFileSync(path)) : null;
     entries.push({ path, previous });
   }
   const file = join(dir, HOST_OUTPUTS_FILE);

@@ -32,7 +32,7 @@ function xmlOf(record: PlanRecord) {
       : xml.previous !== undefined
         ? 'would replace'
         : 'would be written';
-  return { ...xml, state, unchanged: xml.previous === xml.content };
+  return { ...xml, state };
 }
 
 export function renderPlan(input: ReportInput): string {
@@ -110,7 +110,7 @@ export function renderPlanStat(input: ReportInput): string {
   for (const copy of copiesOut(input.record.hostOutputs)) out.push(` copy out: ${copy.from} -> ${copy.to}`);
   for (const warning of warnings) out.push(` warning: ${warning}`);
   const xml = xmlOf(input.record);
-  if (xml) out.push(` domain XML: ${xml.path}${xml.unchanged ? ' (unchanged)' : ''}`);
+  if (xml) out.push(` domain XML: ${xml.path}${xml.state === 'unchanged' ? ' (unchanged)' : ''}`);
   return `${out.join('\n')}\n`;
 }
 
@@ -139,7 +139,7 @@ export function planJson(input: ReportInput) {
     isolation: input.isolation ?? 'sandbox',
     copiesOut: copiesOut(input.record.hostOutputs).map(({ from, to, why }) => ({ from, to, why })),
     warnings,
-    domainXml: xml ? { path: xml.path, unchanged: xml.unchanged, content: xml.content } : null,
+    domainXml: xml ? { path: xml.path, unchanged: xml.state === 'unchanged', content: xml.content } : null,
   };
 }
 
