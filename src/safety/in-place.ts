@@ -8,6 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { readImageHead } from '../disk/mbr.js';
 import type { PlannedCommand } from '../pipeline/types.js';
+import { temporaryPathOf } from '../tree/commit.js';
 import type { FileChange, StagedTree } from '../tree/staged-tree.js';
 import { copyIntoGuest } from './guest-journal.js';
 import { recordHostOutputs } from './host-outputs-journal.js';
@@ -49,10 +50,7 @@ export function prepareJournal(options: {
 }): PreparedJournal {
   const dir = journalDir(options.image, options.journalBase);
   const existing = readJournal(dir);
-  const wanted = coveringRoots([
-    ...options.changes.map((c) => c.path),
-    ...options.commands.flatMap((c) => c.touches),
-  ]);
+  const wanted = journalRoots(options.changes, options.commands);
   const journal: Journal = existing ?? {
     version: 1,
     image: options.image,
@@ -104,10 +102,7 @@ export function checkJournalRoom(options: {
   changes: readonly FileChange[];
   commands: readonly PlannedCommand[];
 }): void {
-  const roots = coveringRoots([
-    ...options.changes.map((c) => c.path),
-    ...options.commands.flatMap((c) => c.touches),
-  ]);
+  const roots = journalRoots(options.changes, options.commands);
   const bytes = estimateSnapshotBytes(options.tree, roots) + options.bootAreaLength;
   requireRoom(
     dirname(journalDir(options.image, options.journalBase)),
@@ -119,6 +114,14 @@ export function checkJournalRoom(options: {
     bytes + GUEST_HEADROOM,
     "the journal inside the guest and the conversion's new files",
   );
+}
+
+/** What the journal records: every changed path with the temporary name it is written under, and what commands touch. */
+function journalRoots(changes: readonly FileChange[], commands: readonly PlannedCommand[]): string[] {
+  return coveringRoots([
+    ...changes.flatMap((c) => (c.kind === 'remove' ? [c.path] : [c.path, temporaryPathOf(c.path)])),
+    ...commands.flatMap((c) => c.touches),
+  ]);
 }
 
 /** Moves the journal to its next state, in both copies. */

@@ -15,6 +15,14 @@ import {
 import { dirname } from 'node:path';
 import type { FileChange, StagedTree } from './staged-tree.js';
 
+/**
+ * The name a change is written under before it is renamed over its target. The journal records it
+ * too, so a run killed between the write and the rename leaves nothing a rollback misses.
+ */
+export function temporaryPathOf(path: string): string {
+  return `${path}.xen2kvm-new`;
+}
+
 export function commitChange(tree: StagedTree, change: FileChange): void {
   // A write follows symlinks inside the guest (its path is canonical already); a symlink or a removal
   // acts on the directory entry itself.
@@ -24,7 +32,7 @@ export function commitChange(tree: StagedTree, change: FileChange): void {
     return;
   }
   mkdirSync(dirname(host), { recursive: true });
-  const temporary = `${host}.xen2kvm-new`;
+  const temporary = temporaryPathOf(host);
   rmSync(temporary, { force: true });
   if (change.kind === 'symlink') {
     symlinkSync(change.target, temporary);
