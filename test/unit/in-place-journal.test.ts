@@ -59,7 +59,10 @@ describe('the in-place journal and interrupted writes', () => {
   });
 
   it("a guest's own file of the temporary's name is recorded, and put back as it was", () => {
-    const g = guest({ 'etc/fstab': 'xvda1 / ext4\n', [temporaryPathOf('etc/fstab')]: 'the guest keeps this' });
+    const g = guest({
+      'etc/fstab': 'xvda1 / ext4\n',
+      [temporaryPathOf('etc/fstab')]: 'the guest keeps this',
+    });
     const prepared = journalFor(g);
     writeFileSync(join(g.root, temporaryPathOf('/etc/fstab')), 'vda1 / ext4\n');
     restore(g.tree, prepared.journal, join(prepared.dir, 'blobs'));
