@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { bridgeOptions, migrateOptions } from './commands/migrate/from-flags.js';
+import { bridgeOptions, libvirtRequest, migrateOptions } from './commands/migrate/from-flags.js';
 import { errorMessage, isUserError } from './errors.js';
 import type { Step } from './pipeline/types.js';
 import type { CliIo } from './ui/io.js';
@@ -63,6 +63,21 @@ const domainTypeOption = () =>
     .choices(['auto', 'kvm', 'qemu'])
     .default('auto');
 
+/** --define, --start, --connect, --replace: what migrate, apply and xml ask of libvirt. */
+function addLibvirtOptions(command: Command): Command {
+  return command
+    .option('--define', 'define the domain in libvirt (virsh define) once the XML is written')
+    .option('--start', 'start the domain once defined (implies --define)')
+    .option(
+      '--connect <uri>',
+      'the libvirt to define it in (default: LIBVIRT_DEFAULT_URI, else qemu:///system)',
+    )
+    .option(
+      '--replace',
+      'redefine a domain of the same name (its disks are kept); without it a taken name is refused',
+    );
+}
+
 const accelOption = () =>
   new Option(
     '--accel <mode>',
@@ -110,7 +125,7 @@ export async function main(options: MainOptions): Promise<number> {
     .exitOverride()
     .showHelpAfterError('(run xen2kvm --help for usage)');
 
-  program
+  const migrateCommand = program
     .command('migrate')
     .description('convert a Xen guest disk image in place so it boots under KVM, and write its libvirt XML')
     .argument(
@@ -201,23 +216,23 @@ export async function main(options: MainOptions): Promise<number> {
     .option('--json', 'print one JSON report on stdout (the plan on a dry-run, the outcome otherwise)')
     .option('--plan <file>', 'save the reviewed plan (changes, commands, checksums) for xen2kvm apply')
     .option('--no-color', 'no colours in diffs')
-    .option('-v, --verbose', 'print every host command as it runs')
-    .action(async (images: string[], opts) => {
-      if (images.length > 1) {
-        const { batchFromImages } = await import('./commands/batch.js');
-        exitCode = await batchFromImages(images, opts, makeIo(options, false));
-        return;
-      }
-      const image = images[0] as string;
-      const { migrate } = await import('./commands/migrate.js');
-      exitCode = await migrate(
-        await migrateOptions(image, opts),
-        makeIo(options, opts.color !== false),
-        options.steps,
-      );
-    });
+    .option('-v, --verbose', 'print every host command as it runs');
+  addLibvirtOptions(migrateCommand).action(async (images: string[], opts) => {
+    if (images.length > 1) {
+      const { batchFromImages } = await import('./commands/batch.js');
+      exitCode = await batchFromImages(images, opts, makeIo(options, false));
+      return;
+    }
+    const image = images[0] as string;
+    const { migrate } = await import('./commands/migrate.js');
+    exitCode = await migrate(
+      await migrateOptions(image, opts),
+      makeIo(options, opts.color !== false),
+      options.steps,
+    );
+  });
 
-  program
+  const applyCommand = program
     .command('apply')
     .description(
       'apply a plan saved with migrate --dry-run --plan FILE, exactly, or refuse if the image changed',
@@ -231,11 +246,11 @@ export async function main(options: MainOptions): Promise<number> {
     )
     .option('--json', 'print one JSON report on stdout')
     .addOption(isolationOption())
-    .addOption(accelOption())
-    .action(async (planPath: string, opts) => {
-      const { applySavedPlan } = await import('./commands/apply.js');
-      exitCode = await applySavedPlan(planPath, opts, makeIo(options, true), options.steps);
-    });
+    .addOption(accelOption());
+  addLibvirtOptions(applyCommand).action(async (planPath: string, opts) => {
+    const { applySavedPlan } = await import('./commands/apply.js');
+    exitCode = await applySavedPlan(planPath, opts, makeIo(options, true), options.steps);
+  });
 
   program
     .command('batch')
@@ -268,7 +283,7 @@ export async function main(options: MainOptions): Promise<number> {
       );
     });
 
-  program
+  const xmlCommand = program
     .command('xml')
     .description('convert a Xen guest configuration alone to libvirt domain XML (or a qemu command line)')
     .argument('<config>', 'xm/xl configuration file, SXP from xm list -l, or JSON from xl list -l')
@@ -292,30 +307,29 @@ export async function main(options: MainOptions): Promise<number> {
         .default('libvirt'),
     )
     .addOption(domainTypeOption())
-    .option('-o, --output <file>', 'write to a file instead of stdout')
-    .option('--define', 'also define the domain with virsh (needs a reachable libvirt daemon)')
-    .action(async (config: string, opts) => {
-      const { convertXml } = await import('./commands/xml.js');
-      const { defaultNic } = await import('./xml/domain-plan.js');
-      const bridges = bridgeOptions(opts.bridge);
-      exitCode = await convertXml(
-        {
-          config,
-          domainType: opts.domainType,
-          bridges: bridges.bridges,
-          defaultNic: defaultNic({ network: opts.network, bridge: bridges.bridge }),
-          boot: opts.boot,
-          image: opts.image,
-          name: opts.name,
-          memoryMiB: opts.memory,
-          vcpus: opts.vcpus,
-          emit: opts.emit,
-          output: opts.output,
-          define: Boolean(opts.define),
-        },
-        makeIo(options, true),
-      );
-    });
+    .option('-o, --output <file>', 'write to a file instead of stdout');
+  addLibvirtOptions(xmlCommand).action(async (config: string, opts) => {
+    const { convertXml } = await import('./commands/xml.js');
+    const { defaultNic } = await import('./xml/domain-plan.js');
+    const bridges = bridgeOptions(opts.bridge);
+    exitCode = await convertXml(
+      {
+        config,
+        domainType: opts.domainType,
+        bridges: bridges.bridges,
+        defaultNic: defaultNic({ network: opts.network, bridge: bridges.bridge }),
+        boot: opts.boot,
+        image: opts.image,
+        name: opts.name,
+        memoryMiB: opts.memory,
+        vcpus: opts.vcpus,
+        emit: opts.emit,
+        output: opts.output,
+        libvirt: libvirtRequest(opts),
+      },
+      makeIo(options, true),
+    );
+  });
 
   const mapperOption = () =>
     new Option('--mapper <method>', 'how to map partitions')

@@ -13,7 +13,7 @@ import type { ImageJob } from './manifest.js';
 
 export interface JobResult {
   image: string;
-  status: 'converted' | 'planned' | 'failed' | 'boot-check-failed' | 'skipped';
+  status: 'converted' | 'planned' | 'failed' | 'boot-check-failed' | 'define-failed' | 'skipped';
   exitCode: number;
   seconds: number;
   output: string | null;
@@ -166,7 +166,9 @@ export function jobResult(
       ? 'converted'
       : exitCode === 3
         ? 'boot-check-failed'
-        : 'failed';
+        : reply.kind === 'converted' && reply.report.status === 'define-failed'
+          ? 'define-failed'
+          : 'failed';
   const changes =
     reply.kind === 'planned'
       ? reply.plan.changes
@@ -189,6 +191,13 @@ export function jobResult(
           ? reply.report.warnings
           : [],
     log,
-    error: status === 'failed' ? (reply.kind === 'failed' ? reply.error : 'failed') : null,
+    error:
+      status === 'failed'
+        ? reply.kind === 'failed'
+          ? reply.error
+          : 'failed'
+        : status === 'define-failed' && reply.kind === 'converted'
+          ? (reply.report.libvirt?.error ?? null)
+          : null,
   };
 }

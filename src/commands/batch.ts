@@ -103,6 +103,12 @@ export async function batchFromImages(
       2,
     );
   }
+  if (opts.define || opts.start) {
+    throw new UserError(
+      'several images: --define and --start take one image; convert the batch, then define each with xen2kvm xml or virsh define NAME.xml',
+      2,
+    );
+  }
   const bridges = bridgeOptions(opts.bridge as string[]);
   const format = (opts.outputFormat as 'raw' | 'qcow2') ?? 'raw';
   const jobs = images.map((image, index) => ({

@@ -14,7 +14,7 @@ import { CleanupStack } from '../cleanup.js';
 import { chooseMapper } from '../disk/attach.js';
 import { bootAreaLength as bootAreaOf } from '../disk/partition-table.js';
 import { InterruptedError, UserError } from '../errors.js';
-import { HostCommandRunner, ReadOnlyRunner } from '../exec.js';
+import { HostCommandRunner, ReadOnlyRunner, shellQuote } from '../exec.js';
 import { readKernelPackage } from '../guest/kernel-packages.js';
 import { copiesOut, writeDomainXml } from '../pipeline/host-outputs.js';
 import { inspectAndPlan, type Timings } from '../pipeline/inspect-and-plan.js';
@@ -33,6 +33,7 @@ import { seconds } from '../ui/task-list.js';
 import { loadXenConfig } from '../xen/load.js';
 import { domainNameFor } from '../xml/domain.js';
 import { type DomainOptions, planDomainXml } from '../xml/domain-plan.js';
+import { checkDefinable, plannedVirsh } from '../xml/libvirt.js';
 import { applyPlan } from './migrate/apply-plan.js';
 import {
   askBridges,
@@ -141,6 +142,14 @@ export async function migrate(options: MigrateOptions, io: CliIo, steps: readonl
       directKernel: direct?.kernel,
     });
     const xmlBefore = existsSync(xml.path) ? readFileSync(xml.path, 'utf8') : undefined;
+    // A define that would fail (no daemon, a taken name) is refused before anything is converted.
+    if (options.libvirt && target.kind !== 'review')
+      await checkDefinable(
+        host,
+        options.libvirt,
+        { xmlPath: xml.path, name: xml.name, uuid: xml.uuid },
+        `virsh define ${xml.path}`,
+      );
     const record = reviewRecord(reviewed, { fsInput, direct, xml, xmlBefore });
     recordPlan(options, reviewed, record, io);
     await releaseAll(io, cleanup, timings);
@@ -150,6 +159,12 @@ export async function migrate(options: MigrateOptions, io: CliIo, steps: readonl
     const report = renderPlanAs(options.json ? 'json' : options.diffFormat, reportInput);
     if (target.kind === 'review') {
       io.stdout.write(report);
+      if (options.libvirt)
+        for (const argv of plannedVirsh(options.libvirt, xml.path, xml.name))
+          writeLine(
+            options.json ? io.stderr : io.stdout,
+            `then in libvirt: ${argv.map(shellQuote).join(' ')}`,
+          );
       if (options.json) options.onReport?.({ kind: 'planned', plan: planJson(reportInput) });
       writeLine(
         io.stderr,
@@ -220,7 +235,7 @@ export async function migrate(options: MigrateOptions, io: CliIo, steps: readonl
       accepted,
       commands: current.plan.commands,
       journal,
-      xml: { path: xml.path, unchanged: xmlBefore === xml.content },
+      xml: { path: xml.path, unchanged: xmlBefore === xml.content, name: xml.name, uuid: xml.uuid },
       warnings,
       fsInput,
       direct,

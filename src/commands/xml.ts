@@ -14,8 +14,8 @@ import { loadXenConfig } from '../xen/load.js';
 import { buildDomainXml, type NicSource } from '../xml/domain.js';
 import { type DomainTypeChoice, resolveDomainType } from '../xml/domain-type.js';
 import { type BridgeTarget, domainFromXen } from '../xml/from-xen.js';
-import { formatQemuCommand, qemuCommand } from '../xml/qemu-command.js';
-import { defineDomain } from '../xml/virsh.js';
+import { defineDomain, definedLine, type LibvirtRequest } from '../xml/libvirt.js';
+import { qemuScript } from '../xml/qemu-command.js';
 
 export interface XmlOptions {
   config: string;
@@ -29,12 +29,13 @@ export interface XmlOptions {
   vcpus?: number;
   emit: 'libvirt' | 'qemu';
   output?: string;
-  define: boolean;
+  /** --define/--start: what to ask of libvirt once the XML is written. */
+  libvirt?: LibvirtRequest;
 }
 
 export async function convertXml(options: XmlOptions, io: CliIo): Promise<number> {
-  if (options.define && options.emit === 'qemu')
-    throw new UserError('--define needs libvirt XML: drop --emit qemu', 2);
+  if (options.libvirt && options.emit === 'qemu')
+    throw new UserError('--define and --start need libvirt XML: drop --emit qemu', 2);
   const config = await loadXenConfig(options.config);
   const { spec, warnings } = domainFromXen(config, {
     type: await resolveDomainType(options.domainType),
@@ -50,15 +51,15 @@ export async function convertXml(options: XmlOptions, io: CliIo): Promise<number
   for (const warning of warnings) writeLine(io.stderr, `warning: ${warning}`);
   let text: string;
   if (options.emit === 'qemu') {
-    const { argv, notes } = qemuCommand(spec);
-    for (const note of notes) writeLine(io.stderr, `note: ${note}`);
-    text = `${formatQemuCommand(argv)}\n`;
+    const script = qemuScript(spec);
+    for (const note of script.notes) writeLine(io.stderr, `note: ${note}`);
+    text = script.text;
   } else {
     text = buildDomainXml(spec);
   }
   if (options.output) await writeFile(options.output, text);
   else io.stdout.write(text);
-  if (options.define) {
+  if (options.libvirt) {
     // virsh reads a file: the one written, else a private one in TMPDIR, removed afterwards.
     const scratch = options.output ? undefined : await mkdtemp(join(tmpdir(), 'xen2kvm-define-'));
     const path = options.output ?? join(scratch as string, `${spec.name}.xml`);
@@ -67,11 +68,16 @@ export async function convertXml(options: XmlOptions, io: CliIo): Promise<number
       const later = options.output
         ? `virsh define ${options.output}`
         : `xen2kvm xml ${options.config} --output FILE, then virsh define FILE`;
-      await defineDomain(new HostCommandRunner(), path, spec.name, later);
+      const done = await defineDomain(
+        new HostCommandRunner(),
+        options.libvirt,
+        { xmlPath: path, name: spec.name, uuid: spec.uuid },
+        later,
+      );
+      writeLine(io.stderr, definedLine(done));
     } finally {
       if (scratch) await rm(scratch, { recursive: true, force: true });
     }
-    writeLine(io.stderr, `defined libvirt domain ${spec.name}`);
   }
   return 0;
 }

@@ -5,7 +5,14 @@
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { XenGuestConfig } from '../xen/guest-config.js';
-import { buildDomainXml, type DomainType, domainNameFor, type NicSource, simpleDomain } from './domain.js';
+import {
+  buildDomainXml,
+  type DomainSpec,
+  type DomainType,
+  domainNameFor,
+  type NicSource,
+  simpleDomain,
+} from './domain.js';
 import { type BridgeTarget, domainFromXen } from './from-xen.js';
 
 export interface DomainOptions {
@@ -45,10 +52,9 @@ export function defaultNic(options: Pick<DomainOptions, 'network' | 'bridge'>): 
 export function planDomainXml(
   image: string,
   options: DomainOptions,
-): { path: string; content: string; warnings: string[] } {
+): { path: string; content: string; warnings: string[]; name: string; uuid?: string } {
   const diskPath = resolve(image);
-  let name = options.name ?? domainNameFor(diskPath);
-  let content: string;
+  let spec: DomainSpec;
   let warnings: string[] = [];
   if (options.xen) {
     const mapped = domainFromXen(options.xen, {
@@ -66,26 +72,23 @@ export function planDomainXml(
       memoryMiB: options.memoryMiB,
       vcpus: options.vcpus,
     });
-    name = mapped.spec.name;
-    content = buildDomainXml(mapped.spec);
+    spec = mapped.spec;
     warnings = mapped.warnings;
   } else {
-    content = buildDomainXml(
-      simpleDomain({
-        type: options.type,
-        name,
-        diskPath,
-        memoryMiB: options.memoryMiB ?? DEFAULT_MEMORY_MIB,
-        vcpus: options.vcpus ?? 1,
-        network: defaultNic(options),
-        format: options.diskFormat ?? 'raw',
-        moreDisks: options.laidOut?.disks.slice(1),
-        directKernel: options.directKernel,
-      }),
-    );
+    spec = simpleDomain({
+      type: options.type,
+      name: options.name ?? domainNameFor(diskPath),
+      diskPath,
+      memoryMiB: options.memoryMiB ?? DEFAULT_MEMORY_MIB,
+      vcpus: options.vcpus ?? 1,
+      network: defaultNic(options),
+      format: options.diskFormat ?? 'raw',
+      moreDisks: options.laidOut?.disks.slice(1),
+      directKernel: options.directKernel,
+    });
   }
   const path = options.xmlPath
     ? resolve(options.xmlPath)
-    : join(options.xmlDir ?? dirname(diskPath), `${name}.xml`);
-  return { path, content, warnings };
+    : join(options.xmlDir ?? dirname(diskPath), `${spec.name}.xml`);
+  return { path, content: buildDomainXml(spec), warnings, name: spec.name, uuid: spec.uuid };
 }

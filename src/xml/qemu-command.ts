@@ -1,9 +1,30 @@
-/** The qemu command line equivalent to a domain, for hosts without libvirt. */
+/**
+ * The qemu command line equivalent to a domain, for hosts without libvirt: a shell script that
+ * runs as printed. Each bridged NIC gets a tap of a predictable name (ifname=), made before qemu
+ * starts, put on its Linux bridge or Open vSwitch bridge (with the VLAN tag), and removed when
+ * qemu exits: the same for both kinds of bridge, and nothing is left on the host.
+ */
 import { shellQuote } from '../exec.js';
 import type { DomainSpec } from './domain.js';
 
-export function qemuCommand(spec: DomainSpec): { argv: string[]; notes: string[] } {
+/** A tap the script makes for one NIC. */
+export interface QemuTap {
+  name: string;
+  bridge: string;
+  openvswitch: boolean;
+  vlan?: number;
+}
+
+/** Interface names are at most 15 bytes: the domain name, cut, then -INDEX. */
+export function tapName(domain: string, index: number): string {
+  const suffix = `-${index}`;
+  const clean = domain.replace(/[^A-Za-z0-9_-]/g, '-');
+  return `${clean.slice(0, 15 - suffix.length)}${suffix}`;
+}
+
+export function qemuCommand(spec: DomainSpec): { argv: string[]; taps: QemuTap[]; notes: string[] } {
   const notes: string[] = [];
+  const taps: QemuTap[] = [];
   // TCG cannot pass the host's CPU through: it emulates the most it can (max).
   const accel =
     spec.type === 'kvm'
@@ -35,14 +56,16 @@ export function qemuCommand(spec: DomainSpec): { argv: string[]; notes: string[]
   }
   spec.nics.forEach((nic, index) => {
     const id = `net${index}`;
-    if (nic.source.type === 'bridge' && !nic.source.openvswitch) {
-      argv.push('-netdev', `bridge,id=${id},br=${nic.source.name}`);
-    } else if (nic.source.type === 'bridge') {
+    if (nic.source.type === 'bridge') {
+      const tap: QemuTap = {
+        name: tapName(spec.name, index),
+        bridge: nic.source.name,
+        openvswitch: Boolean(nic.source.openvswitch),
+        vlan: nic.source.vlan,
+      };
+      taps.push(tap);
       // vhost where the host has it is qemu's to decide: vhost=on aborts where /dev/vhost-net is missing.
-      argv.push('-netdev', `tap,id=${id}`);
-      notes.push(
-        `${id}: attach its tap to Open vSwitch bridge ${nic.source.name}${nic.source.vlan === undefined ? '' : ` with tag=${nic.source.vlan}`} yourself (qemu has no OVS helper)`,
-      );
+      argv.push('-netdev', `tap,id=${id},ifname=${tap.name},script=no,downscript=no`);
     } else {
       argv.push('-netdev', `user,id=${id}`);
       notes.push(
@@ -63,7 +86,56 @@ export function qemuCommand(spec: DomainSpec): { argv: string[]; notes: string[]
   } else {
     argv.push('-display', 'none');
   }
-  return { argv, notes };
+  return { argv, taps, notes };
+}
+
+/** The shell lines that make a tap and put it on its bridge. */
+function tapSetup(tap: QemuTap): string[][] {
+  const attach = tap.openvswitch
+    ? [
+        [
+          'ovs-vsctl',
+          'add-port',
+          tap.bridge,
+          tap.name,
+          ...(tap.vlan === undefined ? [] : [`tag=${tap.vlan}`]),
+        ],
+        ['ip', 'link', 'set', tap.name, 'up'],
+      ]
+    : [['ip', 'link', 'set', tap.name, 'master', tap.bridge, 'up']];
+  return [['ip', 'tuntap', 'add', 'dev', tap.name, 'mode', 'tap'], ...attach];
+}
+
+function tapTeardown(tap: QemuTap): string[] {
+  const line = (argv: string[]) => `${argv.map(shellQuote).join(' ')} 2>/dev/null || true`;
+  return [
+    ...(tap.openvswitch ? [line(['ovs-vsctl', '--if-exists', 'del-port', tap.bridge, tap.name])] : []),
+    line(['ip', 'link', 'del', tap.name]),
+  ];
+}
+
+/** The script `xml --emit qemu` prints: run it as printed (as root when it makes taps). */
+export function qemuScript(spec: DomainSpec): { text: string; notes: string[] } {
+  const { argv, taps, notes } = qemuCommand(spec);
+  const lines = [
+    '#!/bin/sh',
+    `# ${spec.name} under qemu (${spec.type === 'kvm' ? 'KVM' : 'TCG, software emulation'}), made by xen2kvm.`,
+  ];
+  lines.push('# The serial console is this terminal; Ctrl-A x quits qemu.');
+  if (taps.length > 0) {
+    lines.push(
+      '# Run as root: it makes a tap for each NIC, puts it on its bridge, and removes it when qemu exits.',
+    );
+    for (const tap of taps.filter((t) => !t.openvswitch))
+      lines.push(
+        `# (A user other than root can use qemu's bridge helper instead: -netdev bridge,br=${tap.bridge}, with "allow ${tap.bridge}" in /etc/qemu/bridge.conf.)`,
+      );
+    lines.push('set -e', 'remove_taps() {', ...taps.flatMap(tapTeardown).map((l) => `  ${l}`), '}');
+    lines.push('trap remove_taps EXIT', "trap 'exit 130' INT TERM");
+    for (const tap of taps) lines.push(...tapSetup(tap).map((a) => a.map(shellQuote).join(' ')));
+  }
+  lines.push(formatQemuCommand(argv));
+  return { text: `${lines.join('\n')}\n`, notes };
 }
 
 /** One option and its value per line, as operators write them in scripts. */

@@ -61,6 +61,7 @@ describe('batch jobs', () => {
           seconds: 4.2,
           steps: { map: 0.1 },
           bootCheck: null,
+          libvirt: null,
         },
       },
       5,

@@ -127,7 +127,7 @@ describe('what the mapping keeps', () => {
     expect(run.stdout).toContain('<source bridge="xenbr0"/>');
     expect(run.stderr).toContain('warning: no mapping for Xen bridge xenbr0');
   });
-  it('--emit qemu prints the equivalent command line', async () => {
+  it('--emit qemu prints a script: a tap of a predictable name on the mapped bridge, removed when qemu exits', async () => {
     const run = await runMain([
       'xml',
       join(CORPUS, 'xl-pv-pygrub.cfg'),
@@ -137,7 +137,14 @@ describe('what the mapping keeps', () => {
       'qemu',
     ]);
     expect(run.exitCode).toBe(0);
-    expect(run.stdout).toContain('-netdev bridge,id=net0,br=br0');
+    expect(run.stdout).toMatch(/^#!\/bin\/sh\n/);
+    expect(run.stdout).toContain('ip tuntap add dev mail01-0 mode tap\nip link set mail01-0 master br0 up\n');
+    expect(run.stdout).toContain('-netdev tap,id=net0,ifname=mail01-0,script=no,downscript=no');
+    expect(run.stdout).toContain('trap remove_taps EXIT');
+    expect(run.stdout).toContain('  ip link del mail01-0 2>/dev/null || true');
+    // The non-root way is spelled out too.
+    expect(run.stdout).toContain('"allow br0" in /etc/qemu/bridge.conf');
+    expect((await execa('sh', ['-n'], { input: run.stdout, reject: false })).exitCode).toBe(0);
     expect(run.stdout).toContain('-device virtio-net-pci,netdev=net0,mac=00:16:3e:10:20:30');
     expect(run.stdout).toContain('-drive file=/dev/vg_xen/mail01,format=raw,if=virtio');
   });
@@ -169,7 +176,7 @@ describe('what the mapping keeps', () => {
       ]);
       expect(run.exitCode).toBe(1);
       expect(run.stderr.trim().split('\n').pop()).toMatch(
-        /^xen2kvm: no libvirt daemon reachable at qemu\+unix:\/\/\/system\?socket=\/nonexistent\/libvirt-sock \(.*\); define mail01 where libvirtd runs: virsh define .*mail01\.xml$/,
+        /^xen2kvm: no libvirt daemon reachable at qemu\+unix:\/\/\/system\?socket=\/nonexistent\/libvirt-sock \(.*\); start libvirtd \(or virtqemud\) there, or define mail01 where it runs: virsh define .*mail01\.xml$/,
       );
     } finally {
       delete process.env.LIBVIRT_DEFAULT_URI;

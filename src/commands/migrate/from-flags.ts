@@ -7,6 +7,7 @@ import { UserError } from '../../errors.js';
 import type { Isolation } from '../../pipeline/types.js';
 import { resolveDomainType } from '../../xml/domain-type.js';
 import { parseBridgeMapping } from '../../xml/from-xen.js';
+import { type LibvirtRequest, libvirtUri } from '../../xml/libvirt.js';
 import type { MigrateOptions } from './options.js';
 import type { PlanFlags } from './plan-file.js';
 import { runTargetOf } from './run-target.js';
@@ -19,8 +20,26 @@ export function bridgeOptions(values: string[]) {
   return { bridges, bridge: bare[0] };
 }
 
+/** What migrate, apply and xml may ask of libvirt once the XML is written. */
+export interface LibvirtFlags {
+  define?: boolean;
+  start?: boolean;
+  connect?: string;
+  replace?: boolean;
+}
+
+/** The libvirt request of these flags (--start implies --define), or undefined when none is asked. */
+export function libvirtRequest(flags: LibvirtFlags): LibvirtRequest | undefined {
+  if (!flags.define && !flags.start) {
+    const stray = flags.replace ? '--replace' : flags.connect !== undefined ? '--connect' : undefined;
+    if (stray) throw new UserError(`${stray} goes with --define or --start`, 2);
+    return undefined;
+  }
+  return { uri: libvirtUri(flags.connect), replace: Boolean(flags.replace), start: Boolean(flags.start) };
+}
+
 /** migrate's flags as commander hands them over: those that shape the plan, and the rest. */
-export interface MigrateFlags extends PlanFlags {
+export interface MigrateFlags extends PlanFlags, LibvirtFlags {
   dryRun?: boolean;
   yes?: boolean;
   inPlace?: boolean;
@@ -63,6 +82,7 @@ export async function migrateOptions(image: string, opts: MigrateFlags): Promise
       ...bridgeOptions(bridges),
       xmlPath: opts.xml,
     },
+    libvirt: libvirtRequest(opts),
     verify: opts.verify
       ? {
           accel: opts.accel ?? 'auto',

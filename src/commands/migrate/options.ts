@@ -14,6 +14,7 @@ import type { DiffFormat } from '../../ui/report.js';
 import { seconds } from '../../ui/task-list.js';
 import type { DomainOptions } from '../../xml/domain-plan.js';
 import { unmappedBridges } from '../../xml/from-xen.js';
+import type { LibvirtRequest } from '../../xml/libvirt.js';
 import type { VerifyOptions } from '../verify.js';
 import type { PlanFile, PlanFlags } from './plan-file.js';
 import type { MigrateReport } from './report-types.js';
@@ -42,6 +43,8 @@ export interface MigrateOptions {
   /** Kernel packages (.deb/.rpm) to install into the guest. */
   kernelPackages: string[];
   verify?: Omit<VerifyOptions, 'image'>;
+  /** Define (and start) the domain in libvirt once the conversion and its XML are written. */
+  libvirt?: LibvirtRequest;
   isolation: Isolation;
   /** The appliance VM's accelerator (--accel). */
   applianceAccel: 'auto' | 'kvm' | 'tcg';

@@ -10,7 +10,8 @@ export type PlanReport = ReturnType<typeof planJson>;
 
 /** A conversion that was written (and booted, with --verify). */
 export interface ConvertedReport {
-  status: 'converted' | 'boot-check-failed';
+  /** define-failed: converted, but libvirt refused the --define or --start (see libvirt.error). */
+  status: 'converted' | 'boot-check-failed' | 'define-failed';
   image: string;
   mode: 'copy' | 'in-place';
   output: string | null;
@@ -27,6 +28,17 @@ export interface ConvertedReport {
   /** Seconds per phase and step. */
   steps: Record<string, number>;
   bootCheck: BootCheckResult | null;
+  /** What --define/--start did, when asked. */
+  libvirt: LibvirtReport | null;
+}
+
+export interface LibvirtReport {
+  uri: string;
+  domain: string;
+  defined: boolean;
+  replaced: boolean;
+  started: boolean;
+  error: string | null;
 }
 
 export type MigrateReport =

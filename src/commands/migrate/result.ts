@@ -3,16 +3,19 @@
  * optional boot check, and with --json one machine-readable report on stdout. Returns the exit code.
  */
 import { resolve } from 'node:path';
+import { UserError } from '../../errors.js';
+import { HostCommandRunner } from '../../exec.js';
 import { describeVolumes, type FsImageInput } from '../../pipeline/fs-image-input.js';
 import type { Timings } from '../../pipeline/inspect-and-plan.js';
 import type { PlannedCommand } from '../../pipeline/types.js';
 import type { PreparedJournal } from '../../safety/in-place.js';
 import type { FileChange } from '../../tree/staged-tree.js';
 import { type CliIo, writeLine } from '../../ui/io.js';
+import { defineDomain, definedLine, type LibvirtRequest } from '../../xml/libvirt.js';
 import { runBootCheck } from '../verify.js';
 import type { MigrateOptions } from './options.js';
 import type { DirectBoot } from './partitionless.js';
-import type { ConvertedReport } from './report-types.js';
+import type { ConvertedReport, LibvirtReport } from './report-types.js';
 import { copyOf } from './run-target.js';
 import { formatTimings, sumTimings } from './summary.js';
 
@@ -22,7 +25,7 @@ export interface Converted {
   accepted: FileChange[];
   commands: PlannedCommand[];
   journal?: PreparedJournal;
-  xml: { path: string; unchanged: boolean };
+  xml: { path: string; unchanged: boolean; name: string; uuid?: string };
   warnings: string[];
   fsInput?: FsImageInput;
   direct?: DirectBoot;
@@ -59,9 +62,10 @@ export async function reportConverted(options: MigrateOptions, io: CliIo, done: 
         human,
       )
     : undefined;
+  const libvirt = options.libvirt ? await defineConverted(options.libvirt, xml, boot, human, io) : undefined;
   if (options.json) {
     const report: ConvertedReport = {
-      status: boot && !boot.ok ? 'boot-check-failed' : 'converted',
+      status: boot && !boot.ok ? 'boot-check-failed' : libvirt?.error ? 'define-failed' : 'converted',
       image: resolve(options.image),
       mode: copy ? 'copy' : 'in-place',
       output: copy ? target : null,
@@ -78,9 +82,43 @@ export async function reportConverted(options: MigrateOptions, io: CliIo, done: 
         sumTimings(timings).map(([name, ms]) => [name, Number((ms / 1000).toFixed(3))]),
       ),
       bootCheck: boot ?? null,
+      libvirt: libvirt ?? null,
     };
     io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     options.onReport?.({ kind: 'converted', report });
   }
-  return boot && !boot.ok ? 3 : 0;
+  if (boot && !boot.ok) return 3;
+  return libvirt?.error ? 1 : 0;
+}
+
+/**
+ * --define/--start once the conversion is written. The conversion stands whatever libvirt says: a
+ * refusal is reported (one line, exit 1), not thrown, so the report still says what was converted.
+ */
+async function defineConverted(
+  request: LibvirtRequest,
+  xml: Converted['xml'],
+  boot: { ok: boolean } | undefined,
+  human: CliIo,
+  io: CliIo,
+): Promise<LibvirtReport> {
+  const base = { uri: request.uri, domain: xml.name, replaced: false, started: false };
+  if (boot && !boot.ok) {
+    const error = `${xml.name} was not defined: the boot check failed`;
+    writeLine(io.stderr, `warning: ${error}`);
+    return { ...base, defined: false, error };
+  }
+  try {
+    const done = await defineDomain(new HostCommandRunner(), request, {
+      xmlPath: xml.path,
+      name: xml.name,
+      uuid: xml.uuid,
+    });
+    writeLine(human.stdout, definedLine(done));
+    return { ...done, defined: true, error: null };
+  } catch (error) {
+    if (!(error instanceof UserError)) throw error;
+    writeLine(io.stderr, `xen2kvm: ${error.message}`);
+    return { ...base, defined: false, error: error.message };
+  }
 }
