@@ -27,6 +27,11 @@ packages=(
   zstd           # ... zstd (Debian 12's default)
   perl           # the hostile-guest tests' attacks are perl one-liners run inside the guest
   python3        # the tests' image digest reads only data extents (SEEK_DATA)
+  libvirt-daemon-system # migrate/xml --define --start: libvirtd, virtlogd, the libvirt-qemu user
+  libvirt-daemon-driver-qemu # ... libvirt's QEMU/KVM driver
+  openvswitch-switch # guests on Open vSwitch bridges (ovsdb-server, ovs-vswitchd, ovs-vsctl)
+  dnsmasq-base   # the libvirt tests' DHCP server on each bridge
+  iproute2       # ip: the tests' network namespaces and bridges; the --emit qemu script's taps
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -28,6 +28,7 @@ const ORDER = [
   'formats.test.ts',
   'migrate.test.ts',
   'kernels.test.ts',
+  'libvirt.test.ts',
   'interactive.test.ts',
   'batch.test.ts',
   'scripting.test.ts',

@@ -1,0 +1,242 @@
+/**
+ * The XML starts on a real libvirt host as written. The converted Debian guest is defined and
+ * started by xen2kvm itself (migrate --define --start, xml --define --start) in a libvirtd the test
+ * starts, with no edit to the XML; its serial console reaches a login and it gets an address from
+ * the dnsmasq of the bridge its Xen bridge was mapped to: a Linux bridge, then an Open vSwitch
+ * bridge with the VLAN tag of a Xen `bridge=NAME.N`. Then: a name defined twice, no daemon, and
+ * `xml --emit qemu` run as printed.
+ */
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { workingCopy } from '../../fixtures/images/fixtures.js';
+import { type BootSlot, takeBootSlot } from '../../src/verify/boot-slot.js';
+import { bootTimeoutSeconds, runCli } from '../helpers/cli.js';
+import { leftovers, NOTHING_LEFT } from '../helpers/host-state.js';
+import {
+  type DhcpNetwork,
+  LibvirtHost,
+  leaseFor,
+  readConsoleUntil,
+  waitForOutput,
+} from '../helpers/libvirt-host.js';
+import { paced, testDeadline } from '../helpers/machine-pace.js';
+
+const BOOT_TEST_TIMEOUT = testDeadline(12 * 60);
+const LOGIN = /login:\s*$/m;
+
+/** A Xen PV configuration of the fixture guest: its name, its NIC's MAC and Xen bridge. */
+function xenConfig(dir: string, name: string, mac: string, bridge: string): string {
+  const path = join(dir, `${name}.cfg`);
+  writeFileSync(
+    path,
+    [
+      `name = "${name}"`,
+      'memory = 512',
+      'vcpus = 1',
+      `vif = [ 'mac=${mac},bridge=${bridge}' ]`,
+      `disk = [ 'file:/srv/xen/${name}.img,xvda,w' ]`,
+      '',
+    ].join('\n'),
+  );
+  return path;
+}
+
+async function ovsPortTag(port: string): Promise<string> {
+  return (await execa('ovs-vsctl', ['get', 'port', port, 'tag'])).stdout.trim();
+}
+
+describe('the converted guest on a real libvirt host', () => {
+  let dir: string;
+  let source: string;
+  let converted: string;
+  let host: LibvirtHost;
+  let linuxNet: DhcpNetwork;
+  let vlanNet: DhcpNetwork;
+  let slot: BootSlot | undefined;
+
+  beforeAll(async () => {
+    // Under /var/lib/libvirt/images: libvirt's qemu runs as libvirt-qemu, which must reach the image.
+    mkdirSync('/var/lib/libvirt/images', { recursive: true });
+    dir = mkdtempSync('/var/lib/libvirt/images/x2k-test-');
+    chmodSync(dir, 0o755);
+    source = await workingCopy('debian12-xen-pv', join(dir, 'xen.raw'));
+    converted = join(dir, 'kvm.raw');
+    host = await LibvirtHost.start(join(dir, 'host'));
+    linuxNet = await host.linuxBridge('br-x2k', 77);
+    vlanNet = await host.ovsBridgeWithVlan('ovsx2k', 42, 42);
+  });
+
+  afterAll(async () => {
+    slot?.release();
+    await host?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Boots under TCG take the host's boot slot, as the boot check does. */
+  async function bootSlot(): Promise<void> {
+    slot = await takeBootSlot();
+  }
+  function releaseSlot(): void {
+    slot?.release();
+    slot = undefined;
+  }
+
+  it('with no libvirt daemon, migrate --define refuses in one line before converting anything', async () => {
+    const web = xenConfig(dir, 'x2kweb', '00:16:3e:10:00:01', 'xenbr0');
+    const run = await runCli([
+      'migrate',
+      '--yes',
+      '--output',
+      converted,
+      '--xen-config',
+      web,
+      '--bridge',
+      'xenbr0=br-x2k',
+      '--define',
+      '--connect',
+      `qemu:///system?socket=${join(dir, 'nothing-here')}`,
+      source,
+    ]);
+    expect(run.exitCode).toBe(1);
+    expect(run.stderr.trim().split('\n').pop()).toMatch(
+      /^xen2kvm: no libvirt daemon reachable at qemu:\/\/\/system\?socket=\S+nothing-here \(.+\); start libvirtd \(or virtqemud\) there, or define x2kweb where it runs: virsh define \S+x2kweb\.xml$/,
+    );
+    expect(run.stderr).not.toMatch(/^\s+at /m);
+    expect(existsSync(converted)).toBe(false);
+    expect(await leftovers(source)).toEqual(NOTHING_LEFT);
+  });
+
+  it(
+    'migrate --define --start: libvirt starts it from the XML as written, its console reaches a login, and the Linux bridge gives it an address',
+    async () => {
+      await bootSlot();
+      const run = await runCli([
+        'migrate',
+        '--yes',
+        '--output',
+        converted,
+        '--xen-config',
+        join(dir, 'x2kweb.cfg'),
+        '--bridge',
+        'xenbr0=br-x2k',
+        '--start',
+        '--connect',
+        host.uri,
+        source,
+      ]);
+      expect(run.exitCode, run.stderr).toBe(0);
+      expect(run.stdout).toContain(`defined libvirt domain x2kweb at ${host.uri}, and started it`);
+      const console = await readConsoleUntil(await host.consolePty('x2kweb'), LOGIN, bootTimeoutSeconds());
+      expect(console).toMatch(/xen-guest login:/);
+      expect(await leaseFor(linuxNet, '00:16:3e:10:00:01', paced(120))).toMatch(/^10\.77\.0\.\d+$/);
+      expect((await host.virsh(['destroy', 'x2kweb'])).exitCode).toBe(0);
+      releaseSlot();
+    },
+    BOOT_TEST_TIMEOUT,
+  );
+
+  it('a name already defined is refused in one line; --replace redefines it with the same uuid', async () => {
+    const uuid = (await host.virsh(['domuuid', 'x2kweb'])).stdout.trim();
+    const args = [
+      'xml',
+      join(dir, 'x2kweb.cfg'),
+      '--image',
+      converted,
+      '--bridge',
+      'xenbr0=br-x2k',
+      '--define',
+      '--connect',
+      host.uri,
+    ];
+    const again = await runCli(args);
+    expect(again.exitCode).toBe(1);
+    expect(again.stderr.trim().split('\n').pop()).toBe(
+      `xen2kvm: a domain named x2kweb is already defined at ${host.uri} (shut off); add --replace to redefine it (its disks are kept), or choose another --name`,
+    );
+    const replaced = await runCli([...args, '--replace']);
+    expect(replaced.exitCode, replaced.stderr).toBe(0);
+    expect(replaced.stderr).toContain(`redefined libvirt domain x2kweb at ${host.uri}`);
+    expect((await host.virsh(['domuuid', 'x2kweb'])).stdout.trim()).toBe(uuid);
+    expect(
+      (await host.virsh(['list', '--all', '--name'])).stdout.split('\n').filter((n) => n === 'x2kweb'),
+    ).toHaveLength(1);
+  });
+
+  it(
+    'xml --define --start on Open vSwitch: the port carries the VLAN tag of bridge=NAME.N, and the guest gets an address on that VLAN',
+    async () => {
+      await bootSlot();
+      const ovs = xenConfig(dir, 'x2kovs', '00:16:3e:10:00:02', 'xenbr1.42');
+      const run = await runCli([
+        'xml',
+        ovs,
+        '--image',
+        converted,
+        '--bridge',
+        'xenbr1=ovs:ovsx2k',
+        '--output',
+        join(dir, 'x2kovs.xml'),
+        '--start',
+        '--connect',
+        host.uri,
+      ]);
+      expect(run.exitCode, run.stderr).toBe(0);
+      expect(await ovsPortTag(await host.firstInterface('x2kovs'))).toBe('42');
+      const console = await readConsoleUntil(await host.consolePty('x2kovs'), LOGIN, bootTimeoutSeconds());
+      expect(console).toMatch(/xen-guest login:/);
+      expect(await leaseFor(vlanNet, '00:16:3e:10:00:02', paced(120))).toMatch(/^10\.42\.0\.\d+$/);
+      expect((await host.virsh(['destroy', 'x2kovs'])).exitCode).toBe(0);
+      releaseSlot();
+    },
+    BOOT_TEST_TIMEOUT,
+  );
+
+  it(
+    'xml --emit qemu runs as printed: its tap joins the OVS bridge with the tag, the guest boots and gets an address, and the tap goes when qemu exits',
+    async () => {
+      await bootSlot();
+      const emit = xenConfig(dir, 'x2kemit', '00:16:3e:10:00:03', 'xenbr1.42');
+      const script = join(dir, 'x2kemit.sh');
+      const made = await runCli([
+        'xml',
+        emit,
+        '--image',
+        converted,
+        '--bridge',
+        'xenbr1=ovs:ovsx2k',
+        '--emit',
+        'qemu',
+        '--output',
+        script,
+      ]);
+      expect(made.exitCode, made.stderr).toBe(0);
+      const qemu = execa('ip', ['netns', 'exec', host.ns, 'sh', script], {
+        reject: false,
+        buffer: false,
+        stdin: 'pipe',
+      });
+      try {
+        if (!qemu.stdout) throw new Error('no stdout');
+        const console = await waitForOutput(qemu.stdout, LOGIN, bootTimeoutSeconds());
+        expect(console).toMatch(/xen-guest login:/);
+        expect(await ovsPortTag('x2kemit-0')).toBe('42');
+        expect(await leaseFor(vlanNet, '00:16:3e:10:00:03', paced(120))).toMatch(/^10\.42\.0\.\d+$/);
+        // Ctrl-A x: qemu's own way out of a stdio console.
+        qemu.stdin?.write('\x01x');
+        expect((await qemu).exitCode).toBe(0);
+      } finally {
+        qemu.kill('SIGKILL');
+      }
+      expect((await execa('ovs-vsctl', ['list-ports', 'ovsx2k'])).stdout.split('\n')).not.toContain(
+        'x2kemit-0',
+      );
+      expect(
+        (await execa('ip', ['-n', host.ns, 'link', 'show', 'x2kemit-0'], { reject: false })).exitCode,
+      ).not.toBe(0);
+      releaseSlot();
+    },
+    BOOT_TEST_TIMEOUT,
+  );
+});
