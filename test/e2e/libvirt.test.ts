@@ -83,6 +83,14 @@ describe('the converted guest on a real libvirt host', () => {
     slot = undefined;
   }
 
+  it('a dry-run with --start lists the virsh commands it would run, and asks no daemon', async () => {
+    const nowhere = `qemu:///system?socket=${join(dir, 'nothing-here')}`;
+    const run = await runCli(['migrate', '--dry-run', '--start', '--connect', nowhere, source]);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(run.stdout).toContain(`then in libvirt: virsh -c '${nowhere}' define ${join(dir, 'xen.xml')}\n`);
+    expect(run.stdout).toContain(`then in libvirt: virsh -c '${nowhere}' start xen`);
+  });
+
   it('with no libvirt daemon, migrate --define refuses in one line before converting anything', async () => {
     const web = xenConfig(dir, 'x2kweb', '00:16:3e:10:00:01', 'xenbr0');
     const run = await runCli([
