@@ -83,6 +83,15 @@ describe('the converted guest on a real libvirt host', () => {
     slot = undefined;
   }
 
+  /** The running domain's console reaches a login and its NIC gets an address on `network`; then it is stopped. */
+  async function expectLoginAndAddress(domain: string, network: DhcpNetwork, mac: string, subnet: RegExp) {
+    const console = await readConsoleUntil(await host.consolePty(domain), LOGIN, bootTimeoutSeconds());
+    expect(console).toMatch(/xen-guest login:/);
+    expect(await leaseFor(network, mac, paced(120))).toMatch(subnet);
+    expect((await host.virsh(['destroy', domain])).exitCode).toBe(0);
+    releaseSlot();
+  }
+
   it('a dry-run with --start lists the virsh commands it would run, and asks no daemon', async () => {
     const nowhere = `qemu:///system?socket=${join(dir, 'nothing-here')}`;
     const run = await runCli(['migrate', '--dry-run', '--start', '--connect', nowhere, source]);
@@ -136,11 +145,7 @@ describe('the converted guest on a real libvirt host', () => {
       ]);
       expect(run.exitCode, run.stderr).toBe(0);
       expect(run.stdout).toContain(`defined libvirt domain x2kweb at ${host.uri}, and started it`);
-      const console = await readConsoleUntil(await host.consolePty('x2kweb'), LOGIN, bootTimeoutSeconds());
-      expect(console).toMatch(/xen-guest login:/);
-      expect(await leaseFor(linuxNet, '00:16:3e:10:00:01', paced(120))).toMatch(/^10\.77\.0\.\d+$/);
-      expect((await host.virsh(['destroy', 'x2kweb'])).exitCode).toBe(0);
-      releaseSlot();
+      await expectLoginAndAddress('x2kweb', linuxNet, '00:16:3e:10:00:01', /^10\.77\.0\.\d+$/);
     },
     BOOT_TEST_TIMEOUT,
   );
@@ -192,11 +197,7 @@ describe('the converted guest on a real libvirt host', () => {
       ]);
       expect(run.exitCode, run.stderr).toBe(0);
       expect(await ovsPortTag(await host.firstInterface('x2kovs'))).toBe('42');
-      const console = await readConsoleUntil(await host.consolePty('x2kovs'), LOGIN, bootTimeoutSeconds());
-      expect(console).toMatch(/xen-guest login:/);
-      expect(await leaseFor(vlanNet, '00:16:3e:10:00:02', paced(120))).toMatch(/^10\.42\.0\.\d+$/);
-      expect((await host.virsh(['destroy', 'x2kovs'])).exitCode).toBe(0);
-      releaseSlot();
+      await expectLoginAndAddress('x2kovs', vlanNet, '00:16:3e:10:00:02', /^10\.42\.0\.\d+$/);
     },
     BOOT_TEST_TIMEOUT,
   );
