@@ -153,7 +153,10 @@ export async function migrate(options: MigrateOptions, io: CliIo, steps: readonl
     const record = reviewRecord(reviewed, { fsInput, direct, xml, xmlBefore });
     recordPlan(options, reviewed, record, io);
     await releaseAll(io, cleanup, timings);
-    const reportInput = reviewReport({ reviewed, record, options, fsInput, direct, color: io.color });
+    const reportInput = {
+      ...reviewReport({ reviewed, record, options, fsInput, direct, color: io.color }),
+      notCarried: domain.xen?.notCarried,
+    };
     const { changes } = record;
     const warnings = [...record.warnings];
     const report = renderPlanAs(options.json ? 'json' : options.diffFormat, reportInput);
@@ -237,6 +240,7 @@ export async function migrate(options: MigrateOptions, io: CliIo, steps: readonl
       journal,
       xml: { path: xml.path, unchanged: xmlBefore === xml.content, name: xml.name, uuid: xml.uuid },
       warnings,
+      notCarried: domain.xen?.notCarried,
       fsInput,
       direct,
       timings,

@@ -10,6 +10,7 @@ import { describeAppliance } from '../sandbox/appliance.js';
 import { describeSandbox } from '../sandbox/bubblewrap.js';
 import { cgroupSupport } from '../sandbox/cgroup.js';
 import type { FileChange } from '../tree/staged-tree.js';
+import type { NotCarried } from '../xen/guest-config.js';
 import { colorDiff, unifiedDiff } from './diff.js';
 
 export interface ReportInput {
@@ -20,6 +21,8 @@ export interface ReportInput {
   color: boolean;
   /** Where the guest's commands run (--isolation). */
   isolation?: Isolation;
+  /** The Xen configuration's settings the KVM guest does not get (also among the warnings). */
+  notCarried?: readonly NotCarried[];
 }
 
 /** The domain XML of a plan, as the review shows it: would it be new, replace a file, or match it. */
@@ -139,6 +142,7 @@ export function planJson(input: ReportInput) {
     isolation: input.isolation ?? 'sandbox',
     copiesOut: copiesOut(input.record.hostOutputs).map(({ from, to, why }) => ({ from, to, why })),
     warnings,
+    xenSettingsNotCarried: [...(input.notCarried ?? [])],
     domainXml: xml ? { path: xml.path, unchanged: xml.state === 'unchanged', content: xml.content } : null,
   };
 }

@@ -1,7 +1,26 @@
 /** xm/xl settings (see xl-parser) as a typed guest description. */
 import { UserError } from '../errors.js';
-import { parseDiskSpec, parseKeyValues, parseVifSpec } from './device-specs.js';
-import { joinCmdline, normalizeUuid, type XenFramebuffer, type XenGuestConfig } from './guest-config.js';
+import {
+  parseChannelSpec,
+  parseCharDev,
+  parseDiskSpec,
+  parseKeyValues,
+  parseUname,
+  parseVifSpec,
+} from './device-specs.js';
+import {
+  defaultHvm,
+  joinCmdline,
+  normalizeUuid,
+  parseBootOrder,
+  type XenCharDev,
+  type XenDisk,
+  type XenFramebuffer,
+  type XenGuestConfig,
+  type XenHvm,
+  type XenSpice,
+} from './guest-config.js';
+import { uncarriedSettings } from './xl-keys.js';
 import type { XlSettings, XlValue } from './xl-parser.js';
 
 function str(settings: XlSettings, key: string): string | undefined {
@@ -38,7 +57,11 @@ function framebuffer(settings: XlSettings): XenFramebuffer | undefined {
   const vfb = strings(settings.get('vfb'))[0];
   if (vfb !== undefined) {
     const kv = parseKeyValues(vfb);
-    const vnc = kv.get('vnc') === '1' || kv.get('type') === 'vnc';
+    // A vfb with neither vnc= nor type= is a VNC framebuffer: xl's default (sdl=1 asks for SDL).
+    const vnc =
+      kv.get('vnc') === '1' ||
+      kv.get('type') === 'vnc' ||
+      (!kv.has('vnc') && !kv.has('type') && kv.get('sdl') !== '1');
     if (!vnc) return undefined;
     const display = kv.get('vncdisplay');
     return {
@@ -59,15 +82,80 @@ function framebuffer(settings: XlSettings): XenFramebuffer | undefined {
   };
 }
 
+function spice(settings: XlSettings): XenSpice | undefined {
+  if (!flag(settings, 'spice')) return undefined;
+  return {
+    host: str(settings, 'spicehost'),
+    port: num(settings, 'spiceport'),
+    tlsPort: num(settings, 'spicetls_port'),
+    password: str(settings, 'spicepasswd'),
+    noTicketing: flag(settings, 'spicedisable_ticketing'),
+    agentMouse: settings.has('spiceagent_mouse') ? flag(settings, 'spiceagent_mouse') : undefined,
+    vdagent: flag(settings, 'spicevdagent'),
+    clipboard: flag(settings, 'spice_clipboard_sharing'),
+    usbRedirection: num(settings, 'spiceusbredirection'),
+  };
+}
+
+/** serial = "pty" or a list of ports; parallel likewise (xm). */
+function charDevs(value: XlValue | undefined): XenCharDev[] {
+  return strings(value)
+    .map(parseCharDev)
+    .filter((dev): dev is XenCharDev => dev !== undefined);
+}
+
+/** xm's vcpu_avail: a bitmask of the vCPUs online at boot; their count is libvirt's current. */
+function availableVcpus(settings: XlSettings): number | undefined {
+  const mask = num(settings, 'vcpu_avail');
+  if (mask === undefined || mask <= 0) return undefined;
+  return mask.toString(2).replaceAll('0', '').length;
+}
+
+const SOUND_MODELS: Record<string, string> = { hda: 'ich6', ac97: 'ac97', es1370: 'es1370', sb16: 'sb16' };
+
+function hvmPlatform(settings: XlSettings): XenHvm {
+  const hvm = defaultHvm();
+  const bios = str(settings, 'bios');
+  if (bios === 'ovmf') hvm.firmware = 'efi';
+  hvm.bootOrder = parseBootOrder(str(settings, 'boot'));
+  if (settings.has('acpi')) hvm.acpi = flag(settings, 'acpi');
+  if (settings.has('apic')) hvm.apic = flag(settings, 'apic');
+  if (settings.has('hpet')) hvm.hpet = flag(settings, 'hpet');
+  const tsc = str(settings, 'tsc_mode');
+  if (tsc === 'native' || tsc === '2') hvm.tscMode = 'native';
+  else if (tsc === 'always_emulate' || tsc === '1') hvm.tscMode = 'emulate';
+  for (const device of strings(settings.get('usbdevice'))) {
+    if (device === 'tablet' || device === 'mouse') hvm.usbInputs.push(device);
+    const host = /^host:(\d+)\.(\d+)$/.exec(device);
+    if (host) hvm.usbHostDevices.push({ bus: Number(host[1]), device: Number(host[2]) });
+  }
+  for (const spec of strings(settings.get('usbdev'))) {
+    const kv = parseKeyValues(spec);
+    const bus = Number(kv.get('hostbus'));
+    const device = Number(kv.get('hostaddr'));
+    if (Number.isInteger(bus) && Number.isInteger(device)) hvm.usbHostDevices.push({ bus, device });
+  }
+  const sound = str(settings, 'soundhw');
+  if (sound)
+    hvm.sound = (sound === 'all' ? ['hda'] : sound.split(','))
+      .map((model) => SOUND_MODELS[model.trim()])
+      .filter((model): model is string => model !== undefined);
+  if (str(settings, 'vga') === 'cirrus') hvm.video = 'cirrus';
+  const videoram = num(settings, 'videoram');
+  if (videoram) hvm.videoMiB = videoram;
+  hvm.nographic = flag(settings, 'nographic');
+  return hvm;
+}
+
 export function fromXl(settings: XlSettings, file: string): XenGuestConfig {
   const name = str(settings, 'name');
   if (!name) throw new UserError(`${file}: no name = "..." setting; every Xen guest configuration has one`);
   const builder = str(settings, 'type') ?? str(settings, 'builder');
   const type = builder === 'hvm' ? 'hvm' : builder === 'pvh' ? 'pvh' : 'pv';
   const notes: string[] = [];
-  if (settings.has('pci')) notes.push('PCI passthrough devices (pci=) are not carried over');
-  if (flag(settings, 'sdl')) notes.push('an SDL display (sdl=1) is not carried over');
   const uuid = str(settings, 'uuid');
+  const kernel = str(settings, 'kernel');
+  const offset = num(settings, 'rtc_timeoffset') ?? signedNumber(settings, 'rtc_timeoffset');
   return {
     file,
     type,
@@ -75,23 +163,49 @@ export function fromXl(settings: XlSettings, file: string): XenGuestConfig {
     uuid: uuid ? normalizeUuid(uuid) : undefined,
     memoryMiB: num(settings, 'memory'),
     maxMemoryMiB: num(settings, 'maxmem'),
-    vcpus: num(settings, 'vcpus'),
-    maxVcpus: num(settings, 'maxvcpus'),
+    vcpus: availableVcpus(settings) ?? num(settings, 'vcpus'),
+    maxVcpus: num(settings, 'maxvcpus') ?? (settings.has('vcpu_avail') ? num(settings, 'vcpus') : undefined),
     cpuset: cpuset(settings.get('cpus')),
     onPoweroff: str(settings, 'on_poweroff'),
     onReboot: str(settings, 'on_reboot'),
     onCrash: str(settings, 'on_crash'),
     localtime: flag(settings, 'localtime'),
-    disks: strings(settings.get('disk')).map(parseDiskSpec),
+    rtcOffsetSeconds: offset || undefined,
+    description: str(settings, 'description'),
+    disks: withXmCdrom(
+      strings(settings.get('disk')).map(parseDiskSpec),
+      type === 'hvm' ? str(settings, 'cdrom') : undefined,
+    ),
     nics: strings(settings.get('vif')).map(parseVifSpec),
     framebuffer: framebuffer(settings),
+    spice: spice(settings),
+    serials: charDevs(settings.get('serial')),
+    parallels: charDevs(settings.get('parallel')),
+    channels: strings(settings.get('channel'))
+      .map(parseChannelSpec)
+      .filter((c) => c !== undefined),
+    hvm: type === 'hvm' ? hvmPlatform(settings) : undefined,
     boot: {
       bootloader: str(settings, 'bootloader'),
-      // Old xm HVM configs name the HVM firmware as the kernel; it is no guest kernel.
-      kernel: type === 'hvm' ? undefined : str(settings, 'kernel'),
+      // Old xm HVM configs name the HVM firmware (hvmloader) as the kernel; it is no guest kernel.
+      kernel: kernel && !/hvmloader$/.test(kernel) ? kernel : undefined,
       ramdisk: str(settings, 'ramdisk'),
       cmdline: joinCmdline(str(settings, 'cmdline'), str(settings, 'root'), str(settings, 'extra')),
     },
     notes,
+    notCarried: uncarriedSettings(settings),
   };
+}
+
+/** xm HVM's cdrom = "/path.iso" is the emulated drive hdc, read-only, unless a disk is hdc already. */
+function withXmCdrom(disks: XenDisk[], cdrom: string | undefined): XenDisk[] {
+  if (!cdrom || disks.some((d) => d.vdev === 'hdc')) return disks;
+  const { source, block, format } = parseUname(cdrom);
+  return [...disks, { source, block, format, vdev: 'hdc', readOnly: true, cdrom: true }];
+}
+
+/** A number that may be negative and written as a string ("-3600"). */
+function signedNumber(settings: XlSettings, key: string): number | undefined {
+  const value = str(settings, key);
+  return value !== undefined && /^-?\d+$/.test(value.trim()) ? Number(value) : undefined;
 }

@@ -1,7 +1,7 @@
 /**
  * The xm/xl configuration syntax (a small subset of Python, as xl.cfg(5) describes it):
  * `KEY = VALUE` or `KEY += VALUE` settings separated by newlines or `;`, `#` comments, strings in
- * '' or "" (with backslash escapes), decimal, hex (0x) and octal (0o or a leading 0) numbers, and
+ * '' or "" (with backslash escapes) or in Python's triple quotes (which may span lines), decimal, hex (0x) and octal (0o or a leading 0) numbers, and
  * lists in [] that may nest and end with a trailing comma.
  */
 import { position, XenConfigError } from './config-error.js';
@@ -47,8 +47,19 @@ class Lexer {
 
 const ESCAPES: Record<string, string> = { n: '\n', t: '\t', r: '\r', '\\': '\\', "'": "'", '"': '"' };
 
+/** xm files are Python: a '''...''' or """...""" string may span lines. */
+function parseTripleQuoted(lx: Lexer): string {
+  const quote = lx.text.slice(lx.offset, lx.offset + 3);
+  const start = lx.offset;
+  const end = lx.text.indexOf(quote, start + 3);
+  if (end === -1) lx.fail(`unterminated string: expected a closing ${quote}`, start);
+  lx.offset = end + 3;
+  return lx.text.slice(start + 3, end);
+}
+
 function parseString(lx: Lexer): string {
   const quote = lx.peek() as string;
+  if (lx.text.startsWith(quote.repeat(3), lx.offset)) return parseTripleQuoted(lx);
   const start = lx.offset;
   lx.offset++;
   let out = '';

@@ -8,7 +8,8 @@ import { UserError } from '../errors.js';
 import { convertKernelArgs } from '../guest/kernel-args.js';
 import type { BootMode } from '../pipeline/types.js';
 import type { XenDisk, XenGuestConfig, XenNic } from '../xen/guest-config.js';
-import type { DiskSpec, DomainSpec, DomainType, NicSource } from './domain.js';
+import { notCarriedLine } from '../xen/xl-keys.js';
+import type { DiskSpec, DomainSpec, DomainType, GraphicsSpec, NicSource, PlatformSpec } from './domain.js';
 import {
   type LifecycleEvent,
   pinningProblem,
@@ -101,6 +102,18 @@ function keymap(value: string | undefined, warnings: string[]): string | undefin
 }
 
 function nicSource(nic: XenNic, options: XenMappingOptions, warnings: string[]): NicSource {
+  // vif-route and vif-nat give the guest a routed or NATed link on the Xen host, not a bridge.
+  const routed = /vif-(route|nat)/.exec(nic.script ?? '')?.[1];
+  if (routed) {
+    const where =
+      options.defaultNic.type === 'network'
+        ? `libvirt network ${options.defaultNic.name}`
+        : `bridge ${options.defaultNic.name}`;
+    const how = routed === 'route' ? 'routed' : 'NATed';
+    warnings.push(
+      `NIC ${nic.mac ?? '(no MAC)'} was ${how} by the Xen host (${nic.script}): it is put on ${nic.bridge ? `bridge ${nic.bridge}` : where}; the KVM host needs the same ${how} set-up (a libvirt network with <forward mode="${routed}"/>)`,
+    );
+  }
   if (!nic.bridge) return options.defaultNic;
   const exact = options.bridges.get(nic.bridge);
   const vlanMatch = /^(.+)\.(\d+)$/.exec(nic.bridge);
@@ -151,7 +164,14 @@ function disks(config: XenGuestConfig, options: XenMappingOptions, warnings: str
     })),
     ...fixed
       .filter((d: XenDisk) => !absorbed.includes(d.vdev.replace(/^(sd|hd)/, 'xvd')))
-      .map((d) => ({ source: d.source, block: d.block, format: d.format, readOnly: d.readOnly })),
+      .map((d) => ({
+        source: d.source,
+        block: d.block,
+        format: d.format,
+        readOnly: d.readOnly,
+        shareable: d.shareable,
+        network: d.network,
+      })),
   ].map((d, index) => ({ ...d, target: virtioName(index), bus: 'virtio' as const, cdrom: false }));
   cdroms.slice(0, ideNames.length).forEach((d, index) => {
     specs.push({
@@ -219,6 +239,11 @@ export function domainFromXen(
       `the guest booted a kernel kept on the Xen host (${config.boot.kernel}): under KVM it boots from its own disk, which needs a bootloader in the image (migrate installs one), or use --boot direct`,
     );
   }
+  for (const entry of config.notCarried) warnings.push(notCarriedLine(entry));
+  for (const disk of config.disks.filter((d) => d.network))
+    warnings.push(
+      `disk ${disk.vdev} is Ceph RBD volume ${disk.source}: the KVM host needs its Ceph keyring (add an <auth> secret to the disk)`,
+    );
   const name = options.name ?? config.name;
   const pinning =
     config.cpuset && options.hostCpus ? pinningProblem(config.cpuset, options.hostCpus) : undefined;
@@ -237,21 +262,78 @@ export function domainFromXen(
     onReboot: lifecycle('on_reboot', config.onReboot, warnings),
     onCrash: lifecycle('on_crash', config.onCrash, warnings),
     localtime: config.localtime,
+    clockAdjustment: config.rtcOffsetSeconds,
+    description: config.description,
     boot,
     disks: disks(config, options, warnings),
-    nics: config.nics.map((nic) => ({
-      mac: nic.mac,
-      source: nicSource(nic, options, warnings),
-      rateKiBps: nic.rateKiBps,
-    })),
-    graphics: config.framebuffer?.vnc
-      ? {
-          listen: config.framebuffer.listen,
-          port: config.framebuffer.display === undefined ? undefined : 5900 + config.framebuffer.display,
-          keymap: keymap(config.framebuffer.keymap, warnings),
-          password: config.framebuffer.password,
-        }
-      : undefined,
+    nics: config.nics.map((nic) => {
+      const source = nicSource(nic, options, warnings);
+      if (nic.trunks && !(source.type === 'bridge' && source.openvswitch))
+        warnings.push(
+          `trunk VLANs ${nic.trunks.join(', ')} of bridge ${nic.bridge} need Open vSwitch: map it with --bridge ${nic.bridge}=ovs:BRIDGE`,
+        );
+      return {
+        mac: nic.mac,
+        source,
+        rateKiBps: nic.rateKiBps,
+        targetDev: nic.vifname,
+        trunks: source.type === 'bridge' && source.openvswitch ? nic.trunks : undefined,
+      };
+    }),
+    graphics: config.hvm?.nographic ? undefined : graphics(config, warnings),
+    serials: config.serials,
+    parallels: config.parallels,
+    channels: config.channels,
+    platform: config.hvm ? platform(config) : undefined,
   };
   return { spec, warnings };
+}
+
+/** VNC or SPICE as the guest had it on Xen (SPICE wins when a guest asked for both). */
+function graphics(config: XenGuestConfig, warnings: string[]): GraphicsSpec | undefined {
+  const spice = config.spice;
+  if (spice) {
+    if (spice.noTicketing === false && !spice.password)
+      warnings.push('SPICE asks for a password (spicedisable_ticketing = 0) but none is set: none is asked');
+    return {
+      type: 'spice',
+      listen: spice.host,
+      port: spice.port,
+      tlsPort: spice.tlsPort,
+      password: spice.noTicketing ? undefined : spice.password,
+      agentMouse: spice.agentMouse,
+      vdagent: spice.vdagent,
+      clipboard: spice.clipboard,
+      usbRedirection: spice.usbRedirection,
+      keymap: keymap(config.framebuffer?.keymap, warnings),
+    };
+  }
+  const fb = config.framebuffer;
+  if (!fb?.vnc) return undefined;
+  return {
+    type: 'vnc',
+    listen: fb.listen,
+    port: fb.display === undefined ? undefined : 5900 + fb.display,
+    keymap: keymap(fb.keymap, warnings),
+    password: fb.password,
+  };
+}
+
+/** An HVM guest keeps its firmware, boot order, timers and emulated devices. */
+function platform(config: XenGuestConfig): PlatformSpec | undefined {
+  const hvm = config.hvm;
+  if (!hvm) return undefined;
+  return {
+    firmware: hvm.firmware,
+    bootOrder: hvm.bootOrder.filter((dev) => dev !== 'cdrom' || config.disks.some((d) => d.cdrom)),
+    acpi: hvm.acpi,
+    apic: hvm.apic,
+    hpet: hvm.hpet,
+    tscMode: hvm.tscMode,
+    usbInputs: hvm.usbInputs,
+    usbHostDevices: hvm.usbHostDevices,
+    sound: hvm.sound,
+    video: hvm.video,
+    videoMiB: hvm.videoMiB,
+  };
 }

@@ -5,6 +5,7 @@
  * qemu exits: the same for both kinds of bridge, and nothing is left on the host.
  */
 import { shellQuote } from '../exec.js';
+import type { XenCharDev } from '../xen/guest-config.js';
 import type { DomainSpec } from './domain.js';
 
 /** A tap the script makes for one NIC. */
@@ -13,6 +14,7 @@ export interface QemuTap {
   bridge: string;
   openvswitch: boolean;
   vlan?: number;
+  trunks?: number[];
 }
 
 /** Interface names are at most 15 bytes: the domain name, cut, then -INDEX. */
@@ -43,13 +45,31 @@ export function qemuCommand(spec: DomainSpec): { argv: string[]; taps: QemuTap[]
     spec.maxVcpus > spec.vcpus ? `${spec.vcpus},maxcpus=${spec.maxVcpus}` : String(spec.vcpus),
   );
   if (spec.localtime) argv.push('-rtc', 'base=localtime');
+  const platform = spec.platform;
+  if (platform?.firmware === 'efi') {
+    // libvirt picks OVMF and an NVRAM copy itself; plain qemu needs the firmware named.
+    argv.push('-bios', '/usr/share/ovmf/OVMF.fd');
+    notes.push(
+      "UEFI: -bios /usr/share/ovmf/OVMF.fd (Debian's ovmf package) keeps no NVRAM variables between runs",
+    );
+  }
+  if (spec.boot.type === 'disk' && platform && platform.bootOrder.length > 1)
+    argv.push(
+      '-boot',
+      `order=${platform.bootOrder.map((dev) => ({ hd: 'c', cdrom: 'd', network: 'n' })[dev]).join('')}`,
+    );
   if (spec.boot.type === 'direct') {
     argv.push('-kernel', spec.boot.kernel);
     if (spec.boot.initrd) argv.push('-initrd', spec.boot.initrd);
     if (spec.boot.cmdline) argv.push('-append', spec.boot.cmdline);
   }
   for (const disk of spec.disks) {
-    const opts = [`file=${disk.source}`, `format=${disk.format}`, disk.cdrom ? 'media=cdrom' : 'if=virtio'];
+    // qemu names an RBD volume rbd:POOL/IMAGE[:mon_host=H1\;H2], escaping the colons of ports.
+    const file = disk.network
+      ? `rbd:${disk.source}${disk.network.hosts.length ? `:mon_host=${disk.network.hosts.map((h) => (h.port ? `${h.name}\\:${h.port}` : h.name)).join('\\;')}` : ''}`
+      : disk.source;
+    const opts = [`file=${file}`, `format=${disk.format}`, disk.cdrom ? 'media=cdrom' : 'if=virtio'];
+    if (disk.shareable) opts.push('cache=none', 'file.locking=off');
     if (disk.cdrom) opts.push('if=ide');
     if (disk.readOnly && !disk.cdrom) opts.push('readonly=on');
     argv.push('-drive', opts.join(','));
@@ -58,10 +78,12 @@ export function qemuCommand(spec: DomainSpec): { argv: string[]; taps: QemuTap[]
     const id = `net${index}`;
     if (nic.source.type === 'bridge') {
       const tap: QemuTap = {
-        name: tapName(spec.name, index),
+        // Xen's vifname where it fits an interface name, so host firewall rules keep matching.
+        name: nic.targetDev && nic.targetDev.length <= 15 ? nic.targetDev : tapName(spec.name, index),
         bridge: nic.source.name,
         openvswitch: Boolean(nic.source.openvswitch),
         vlan: nic.source.vlan,
+        trunks: nic.trunks,
       };
       taps.push(tap);
       // vhost where the host has it is qemu's to decide: vhost=on aborts where /dev/vhost-net is missing.
@@ -78,8 +100,23 @@ export function qemuCommand(spec: DomainSpec): { argv: string[]; taps: QemuTap[]
         `${id}: the Xen rate limit (${nic.rateKiBps} KiB/s) needs tc on the host; qemu does not limit it`,
       );
   });
+  // The first serial port is the console on this terminal; further ports lead where they led on Xen.
   argv.push('-serial', 'mon:stdio');
-  if (spec.graphics) {
+  for (const dev of spec.serials?.slice(1) ?? []) argv.push('-serial', qemuCharDev(dev));
+  for (const dev of spec.parallels ?? []) argv.push('-parallel', qemuCharDev(dev));
+  const left = [
+    spec.channels?.length ? 'virtio channels' : '',
+    platform?.sound.length ? 'sound' : '',
+    platform?.usbHostDevices.length ? 'USB host devices' : '',
+  ].filter(Boolean);
+  if (left.length > 0) notes.push(`${left.join(', ')}: in the libvirt XML only, not in this script`);
+  if (spec.graphics?.type === 'spice') {
+    const g = spec.graphics;
+    const opts = [`port=${g.port ?? 5930}`, `addr=${g.listen ?? '127.0.0.1'}`];
+    opts.push(g.password ? `password-secret=spicepw` : 'disable-ticketing=on');
+    if (g.password) argv.push('-object', `secret,id=spicepw,data=${g.password}`);
+    argv.push('-spice', opts.join(','), '-device', 'qxl-vga', '-usb', '-device', 'usb-tablet');
+  } else if (spec.graphics) {
     const display = spec.graphics.port === undefined ? 0 : spec.graphics.port - 5900;
     argv.push('-vnc', `${spec.graphics.listen ?? '127.0.0.1'}:${display}`, '-usb', '-device', 'usb-tablet');
     if (spec.graphics.keymap) argv.push('-k', spec.graphics.keymap);
@@ -87,6 +124,25 @@ export function qemuCommand(spec: DomainSpec): { argv: string[]; taps: QemuTap[]
     argv.push('-display', 'none');
   }
   return { argv, taps, notes };
+}
+
+/** A serial or parallel port's host side in qemu's -serial syntax. */
+function qemuCharDev(dev: XenCharDev): string {
+  switch (dev.type) {
+    case 'file':
+      return `file:${dev.path}`;
+    case 'dev':
+      return dev.path;
+    case 'unix':
+      return `unix:${dev.path}${dev.server ? ',server=on,wait=off' : ''}`;
+    case 'tcp':
+    case 'telnet':
+      return `${dev.type}:${dev.host}:${dev.port}${dev.server ? ',server=on,wait=off' : ''}`;
+    case 'udp':
+      return `udp:${dev.host}:${dev.port}`;
+    default:
+      return dev.type;
+  }
 }
 
 /** The shell lines that make a tap and put it on its bridge. */
@@ -99,6 +155,7 @@ function tapSetup(tap: QemuTap): string[][] {
           tap.bridge,
           tap.name,
           ...(tap.vlan === undefined ? [] : [`tag=${tap.vlan}`]),
+          ...(tap.trunks?.length ? [`trunks=${tap.trunks.join(',')}`] : []),
         ],
         ['ip', 'link', 'set', tap.name, 'up'],
       ]

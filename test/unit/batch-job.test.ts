@@ -58,6 +58,7 @@ describe('batch jobs', () => {
           changes: [{ path: '/etc/fstab', kind: 'write', step: 'fstab' }],
           commands: [],
           warnings: ['w'],
+          xenSettingsNotCarried: [],
           seconds: 4.2,
           steps: { map: 0.1 },
           bootCheck: null,

@@ -4,6 +4,7 @@
  */
 import type { planJson } from '../../ui/report.js';
 import type { BootCheckResult } from '../../verify/boot-check.js';
+import type { NotCarried } from '../../xen/guest-config.js';
 
 /** The plan of a dry-run, as `--diff-format json` / `--json` print it. */
 export type PlanReport = ReturnType<typeof planJson>;
@@ -24,6 +25,8 @@ export interface ConvertedReport {
   changes: { path: string; kind: string; step: string }[];
   commands: string[][];
   warnings: string[];
+  /** The Xen configuration's settings the KVM guest does not get, each with why. */
+  xenSettingsNotCarried: NotCarried[];
   seconds: number;
   /** Seconds per phase and step. */
   steps: Record<string, number>;

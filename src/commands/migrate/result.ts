@@ -11,6 +11,7 @@ import type { PlannedCommand } from '../../pipeline/types.js';
 import type { PreparedJournal } from '../../safety/in-place.js';
 import type { FileChange } from '../../tree/staged-tree.js';
 import { type CliIo, writeLine } from '../../ui/io.js';
+import type { NotCarried } from '../../xen/guest-config.js';
 import { defineDomain, definedLine, type LibvirtRequest } from '../../xml/libvirt.js';
 import { runBootCheck } from '../verify.js';
 import type { MigrateOptions } from './options.js';
@@ -27,6 +28,7 @@ export interface Converted {
   journal?: PreparedJournal;
   xml: { path: string; unchanged: boolean; name: string; uuid?: string };
   warnings: string[];
+  notCarried?: readonly NotCarried[];
   fsInput?: FsImageInput;
   direct?: DirectBoot;
   timings: Timings;
@@ -77,6 +79,7 @@ export async function reportConverted(options: MigrateOptions, io: CliIo, done: 
       changes: done.accepted.map((c) => ({ path: c.path, kind: c.kind, step: c.step })),
       commands: done.commands.map((c) => c.argv),
       warnings,
+      xenSettingsNotCarried: [...(done.notCarried ?? [])],
       seconds: Number(totalSeconds.toFixed(3)),
       steps: Object.fromEntries(
         sumTimings(timings).map(([name, ms]) => [name, Number((ms / 1000).toFixed(3))]),
