@@ -90,15 +90,42 @@ export function setDefault(text: string, path: string, legacy: boolean): string 
 
 /**
  * Adds an entry for kernel `version`, copied from `template` with its version replaced, in front of
- * the template (top level). Returns the new text.
+ * the template (top level), and in front of the comments that belong to the template (YaST's
+ * identifier comment stays with its entry, and is not copied). Returns the new text.
  */
 export function addEntryFor(text: string, template: MenuEntry, version: string): string {
   const lines = text.split('\n');
   const block = lines.slice(template.first, template.last + 1);
   const old = template.version as string;
-  const copy = block.map((line) => line.split(old).join(version));
-  lines.splice(template.first, 0, ...copy, '');
+  const copy = block.map((line) =>
+    /^\s*title\b/.test(line) && !line.includes(old)
+      ? retitle(line, old, version)
+      : line.split(old).join(version),
+  );
+  let at = template.first;
+  while (at > 0 && /^\s*#/.test(lines[at - 1] ?? '')) at--;
+  lines.splice(at, 0, ...copy, '');
   return lines.join('\n');
+}
+
+/**
+ * A GRUB legacy title that does not spell the kernel's version ("openSUSE 11.4 - 2.6.37.6-0.5
+ * (xen)", "Xen -- SLES 11 SP4 - 3.0.101-63") names the new kernel instead: the distribution's part
+ * of the title, then the version.
+ */
+function retitle(line: string, oldVersion: string, version: string): string {
+  const match = /^(\s*title\s+)(.*)$/.exec(line);
+  if (!match) return line;
+  const flavour = /-?xenU?$/.exec(oldVersion)?.[0] ?? '';
+  const release = oldVersion.slice(0, oldVersion.length - flavour.length);
+  const name = (match[2] ?? '')
+    .replace(/^\s*xen\s*--\s*/i, '')
+    .split(release)
+    .join('')
+    .replace(/\(\s*xen\s*\)/gi, '')
+    .replace(/[\s(-]+$/, '')
+    .trim();
+  return `${match[1]}${name ? `${name} - ` : ''}${version}`;
 }
 
 /** The version of the kernel the menu boots by default, from grub.cfg or else menu.lst/grub.conf. */

@@ -22,9 +22,13 @@ export function isXenOnlyKernel(version: string, config: string | undefined): bo
 
 export function findKernels(tree: GuestFiles): KernelInfo[] {
   const kernels: KernelInfo[] = [];
-  for (const name of tree.list('/boot')) {
+  const names = tree.list('/boot');
+  for (const name of names) {
     const match = /^vmlinu[xz]-(.+)$/.exec(name);
     if (!match?.[1]) continue;
+    // SUSE's vmlinuz-xen -> vmlinuz-2.6.37.6-0.5-xen names a kernel listed under its own version.
+    const target = tree.readLink(`/boot/${name}`);
+    if (target !== undefined && names.includes(target.split('/').pop() ?? '')) continue;
     const version = match[1];
     const initrdName = INITRD_NAMES.find((n) => tree.exists(`/boot/${n(version)}`))?.(version);
     kernels.push({

@@ -3,8 +3,9 @@
  * started by xen2kvm itself (migrate --define --start, xml --define --start) in a libvirtd the test
  * starts, with no edit to the XML; its serial console reaches a login and it gets an address from
  * the dnsmasq of the bridge its Xen bridge was mapped to: a Linux bridge, then an Open vSwitch
- * bridge with the VLAN tag of a Xen `bridge=NAME.N`. Then: a name defined twice, no daemon, and
- * `xml --emit qemu` run as printed.
+ * bridge with the VLAN tag of a Xen `bridge=NAME.N`. Then: a name defined twice, no daemon,
+ * `xml --emit qemu` run as printed, and two Xen HVM guests (PV-on-HVM and emulated disks) converted
+ * and started the same way.
  */
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -245,6 +246,99 @@ describe('the converted guest on a real libvirt host', () => {
         (await execa('ip', ['-n', host.ns, 'link', 'show', 'x2kemit-0'], { reject: false })).exitCode,
       ).not.toBe(0);
       releaseSlot();
+    },
+    BOOT_TEST_TIMEOUT,
+  );
+
+  /**
+   * A Xen HVM guest: its disk boots by itself (GRUB in the MBR), so the conversion renames its
+   * disk in fstab, the boot menu and device.map and rebuilds its initrd, but installs no bootloader;
+   * the XML keeps BIOS, the i440fx machine and booting from the disk.
+   */
+  async function convertAndStartHvm(
+    fixture: 'debian12-xen-hvm' | 'debian12-xen-hvm-sda',
+    name: string,
+    config: string[],
+  ) {
+    await bootSlot();
+    const image = await workingCopy(fixture, join(dir, `${name}-xen.raw`));
+    const cfg = join(dir, `${name}.cfg`);
+    writeFileSync(cfg, `${config.join('\n')}\n`);
+    const run = await runCli([
+      'migrate',
+      '--yes',
+      '--json',
+      '--output',
+      join(dir, `${name}.raw`),
+      '--xen-config',
+      cfg,
+      '--bridge',
+      'xenbr0=br-x2k',
+      '--start',
+      '--connect',
+      host.uri,
+      image,
+    ]);
+    expect(run.exitCode, run.stderr).toBe(0);
+    rmSync(image, { force: true });
+    const report = JSON.parse(run.stdout) as {
+      changes: { path: string }[];
+      commands: string[][];
+      xenSettingsNotCarried: { setting: string; why: string }[];
+      libvirt: { started: boolean };
+    };
+    const changed = report.changes.map((c) => c.path);
+    expect(changed).toEqual(
+      expect.arrayContaining(['/etc/fstab', '/boot/grub/grub.cfg', '/boot/grub/device.map']),
+    );
+    expect(
+      report.commands.some((argv) => argv.some((word) => /grub-install|grub-bios-setup/.test(word))),
+    ).toBe(false);
+    expect(report.commands.some((argv) => argv.includes('update-initramfs'))).toBe(true);
+    expect(report.libvirt.started).toBe(true);
+    const defined = (await host.virsh(['dumpxml', name])).stdout;
+    expect(defined).toMatch(/<type arch='x86_64' machine='pc-i440fx-[^']+'>hvm<\/type>/);
+    expect(defined).toContain("<boot dev='hd'/>");
+    expect(defined).not.toContain('firmware=');
+    expect(defined).toMatch(/<target dev='vda' bus='virtio'\/>/);
+    return { report, defined };
+  }
+
+  it(
+    'a Xen HVM guest with PV-on-HVM drivers (xvda2, console ttyS0) converts without a new bootloader and starts under libvirt: login and an address',
+    async () => {
+      const { report } = await convertAndStartHvm('debian12-xen-hvm', 'x2khvm', [
+        'name = "x2khvm"',
+        'type = "hvm"',
+        'memory = 512',
+        'vcpus = 1',
+        'boot = "c"',
+        'serial = "pty"',
+        'xen_platform_pci = 1',
+        "vif = [ 'mac=00:16:3e:10:00:04,bridge=xenbr0,model=e1000' ]",
+        "disk = [ 'phy:/dev/vg0/x2khvm,xvda,w' ]",
+      ]);
+      expect(report.xenSettingsNotCarried.map((s) => s.setting)).toEqual(['xen_platform_pci']);
+      await expectLoginAndAddress('x2khvm', linuxNet, '00:16:3e:10:00:04', /^10\.77\.0\.\d+$/);
+    },
+    BOOT_TEST_TIMEOUT,
+  );
+
+  it(
+    'a Xen HVM guest on emulated disks (sda2, console tty0) converts the same way, gains a serial console, and starts under libvirt: login and an address',
+    async () => {
+      const { defined } = await convertAndStartHvm('debian12-xen-hvm-sda', 'x2khvmsda', [
+        'name = "x2khvmsda"',
+        'builder = "hvm"',
+        'memory = 512',
+        'vcpus = 1',
+        'vnc = 1',
+        'vncunused = 1',
+        "vif = [ 'mac=00:16:3e:10:00:05,bridge=xenbr0,type=ioemu' ]",
+        "disk = [ 'file:/srv/xen/x2khvmsda.img,hda,w' ]",
+      ]);
+      expect(defined).toMatch(/<graphics type='vnc'/);
+      await expectLoginAndAddress('x2khvmsda', linuxNet, '00:16:3e:10:00:05', /^10\.77\.0\.\d+$/);
     },
     BOOT_TEST_TIMEOUT,
   );

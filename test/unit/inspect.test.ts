@@ -1,3 +1,5 @@
+import { symlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseKpartxMaps } from '../../src/disk/attach.js';
 import { hasBootCode, identifyBootCode } from '../../src/disk/mbr.js';
@@ -144,6 +146,14 @@ describe('operating system and kernels', () => {
       ['5.10.0-28-amd64', '/boot/initrd.img-5.10.0-28-amd64', false],
       ['2.6.32-5-xen-amd64', undefined, true],
     ]);
+    // SUSE's flavour symlinks name a kernel already listed under its version.
+    const suse = guestWith({
+      'boot/vmlinuz-2.6.37.6-0.5-xen': '',
+      'boot/initrd-2.6.37.6-0.5-xen': '',
+    });
+    symlinkSync('vmlinuz-2.6.37.6-0.5-xen', join(suse.root, 'boot/vmlinuz-xen'));
+    symlinkSync('initrd-2.6.37.6-0.5-xen', join(suse.root, 'boot/initrd-xen'));
+    expect(findKernels(suse).map((k) => k.version)).toEqual(['2.6.37.6-0.5-xen']);
     expect(isXenOnlyKernel('3.0.13-0.27-xen', undefined)).toBe(true);
     expect(isXenOnlyKernel('2.6.18-398.el5xen', undefined)).toBe(true);
     expect(isXenOnlyKernel('2.6.26-2-xen-amd64', undefined)).toBe(true);

@@ -77,6 +77,43 @@ describe('boot menus', () => {
   });
 });
 
+// openSUSE 11.4 as YaST wrote it for a guest with only the Xen kernel: a title that does not spell
+// the version, and YaST's identifier comment above it.
+const OPENSUSE_MENU = `# Modified by YaST2. Last modification on Sat Oct  1 12:00:00 UTC 2011
+default 0
+timeout 8
+gfxmenu (hd0,1)/boot/message
+##YaST - activate
+
+###Don't change this comment - YaST2 identifier: Original name: xen###
+title openSUSE 11.4 - 2.6.37.6-0.5 (xen)
+    root (hd0,1)
+    kernel /boot/vmlinuz-2.6.37.6-0.5-xen root=/dev/xvda2 console=xvc0
+    initrd /boot/initrd-2.6.37.6-0.5-xen
+`;
+
+describe('a new entry beside a Xen one', () => {
+  it("carries a title naming its kernel, and YaST's identifier stays with the entry it names, once", () => {
+    const added = bootDefault(OPENSUSE_MENU, '2.6.37.6-0.5-default', true);
+    expect(added).toContain(
+      '##YaST - activate\n\ntitle openSUSE 11.4 - 2.6.37.6-0.5-default\n    root (hd0,1)\n    kernel /boot/vmlinuz-2.6.37.6-0.5-default root=/dev/xvda2 console=xvc0\n',
+    );
+    expect(added).toContain(
+      "\n###Don't change this comment - YaST2 identifier: Original name: xen###\ntitle openSUSE 11.4 - 2.6.37.6-0.5 (xen)\n",
+    );
+    expect(added.match(/YaST2 identifier/g)).toHaveLength(1);
+    expect(legacyEntries(added).map((e) => e.version)).toEqual(['2.6.37.6-0.5-default', '2.6.37.6-0.5-xen']);
+    expect(added).toMatch(/^default 0$/m);
+  });
+
+  it("SLES' Xen title loses its Xen mark; a title spelling the version gets the new one", () => {
+    const sles = bootDefault(SUSE_MENU.replace(/title SUSE[\s\S]*$/, ''), '3.0.101-108-default', true);
+    expect(sles).toContain('title SUSE Linux Enterprise Server 11 SP4 - 3.0.101-108-default\n');
+    const centos = `default 0\ntitle CentOS (2.6.18-398.el5xen)\n    kernel /vmlinuz-2.6.18-398.el5xen ro root=/dev/xvda2\n`;
+    expect(bootDefault(centos, '2.6.18-398.el5', true)).toContain('title CentOS (2.6.18-398.el5)\n');
+  });
+});
+
 describe('kernel packages', () => {
   it('name the kernels and paths they install, from dpkg-deb -c and rpm -qlp listings', () => {
     const deb = [
