@@ -284,7 +284,7 @@ export function domainFromXen(
     serials: config.serials,
     parallels: config.parallels,
     channels: config.channels,
-    platform: config.hvm ? platform(config) : undefined,
+    platform: config.hvm ? platform(config, warnings) : undefined,
   };
   return { spec, warnings };
 }
@@ -295,6 +295,10 @@ function graphics(config: XenGuestConfig, warnings: string[]): GraphicsSpec | un
   if (spice) {
     if (spice.noTicketing === false && !spice.password)
       warnings.push('SPICE asks for a password (spicedisable_ticketing = 0) but none is set: none is asked');
+    if (spice.tlsPort !== undefined)
+      warnings.push(
+        `SPICE TLS port ${spice.tlsPort}: libvirt starts the guest only where qemu.conf has spice_tls = 1 and its certificates`,
+      );
     return {
       type: 'spice',
       listen: spice.host,
@@ -320,9 +324,15 @@ function graphics(config: XenGuestConfig, warnings: string[]): GraphicsSpec | un
 }
 
 /** An HVM guest keeps its firmware, boot order, timers and emulated devices. */
-function platform(config: XenGuestConfig): PlatformSpec | undefined {
+function platform(config: XenGuestConfig, warnings: string[]): PlatformSpec | undefined {
   const hvm = config.hvm;
   if (!hvm) return undefined;
+  if (hvm.firmware === 'efi')
+    warnings.push("bios = ovmf: the KVM host needs OVMF (Debian's ovmf package) for libvirt to define it");
+  for (const usb of hvm.usbHostDevices)
+    warnings.push(
+      `USB host device ${usb.bus}.${usb.device}: the guest starts only where that bus and address hold a device on the KVM host`,
+    );
   return {
     firmware: hvm.firmware,
     bootOrder: hvm.bootOrder.filter((dev) => dev !== 'cdrom' || config.disks.some((d) => d.cdrom)),
