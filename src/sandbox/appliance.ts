@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import { type CommandRunner, type CommandSpec, guestLimits } from '../exec.js';
-import { type Accel, kvmUsable } from '../verify/boot-check.js';
+import type { Accel } from '../verify/boot-check.js';
+import { kvmWorks } from '../verify/kvm-probe.js';
 import {
   APPLIANCE_SCRATCH_PREFIX,
   type ApplianceCommand,
@@ -168,7 +169,9 @@ export async function runAppliance(runner: CommandRunner, run: ApplianceRun): Pr
     writeFileSync(initramfs, applianceInitramfs(kernel, busybox, run.mounts, run.commands));
     const report = join(scratch, 'report');
     const limitSeconds = run.commands.reduce((sum, c) => sum + c.timeoutSeconds, BOOT_ALLOWANCE_SECONDS);
-    let accel: Accel = run.accel === 'auto' ? ((await kvmUsable()) ? 'kvm' : 'tcg') : run.accel;
+    const kvm = run.accel === 'auto' ? await kvmWorks() : undefined;
+    let accel: Accel = run.accel === 'auto' ? (kvm?.ok ? 'kvm' : 'tcg') : run.accel;
+    if (kvm && !kvm.ok) run.onNote?.(`${kvm.why}: running the appliance with TCG`);
     let attempt = await boot(
       runner,
       run,

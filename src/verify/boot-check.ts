@@ -4,10 +4,10 @@
  * (qemu -snapshot keeps every write in a throwaway overlay). KVM is used when it works; a KVM that
  * produces no console output at all is taken as broken and the boot is retried under TCG.
  */
-import { constants } from 'node:fs';
-import { access, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { type CommandListener, startWatched } from '../exec.js';
 import { BOOT_VCPUS, takeBootSlot } from './boot-slot.js';
+import { kvmWorks } from './kvm-probe.js';
 
 export type Accel = 'kvm' | 'tcg';
 
@@ -90,15 +90,6 @@ export function explainFailure(text: string, line: string, accel: Accel): string
   return accel === 'tcg'
     ? `${cause} (under TCG a busy host can starve the guest past systemd's 90 s device timeout: rerun on a quieter host or with KVM)`
     : cause;
-}
-
-export async function kvmUsable(): Promise<boolean> {
-  try {
-    await access('/dev/kvm', constants.R_OK | constants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export function qemuArgs(
@@ -257,9 +248,9 @@ export async function bootCheck(options: BootCheckOptions): Promise<BootCheckRes
     notes.push(text);
     options.onNote?.(text);
   };
-  let accel: Accel = options.accel === 'auto' ? ((await kvmUsable()) ? 'kvm' : 'tcg') : options.accel;
-  if (options.accel === 'auto' && accel === 'tcg')
-    note('/dev/kvm is not usable: booting with TCG (software emulation)');
+  const kvm = options.accel === 'auto' ? await kvmWorks() : undefined;
+  let accel: Accel = options.accel === 'auto' ? (kvm?.ok ? 'kvm' : 'tcg') : options.accel;
+  if (kvm && !kvm.ok) note(`${kvm.why}: booting with TCG (software emulation)`);
   let result = await attempt(
     options,
     accel,
