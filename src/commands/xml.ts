@@ -12,7 +12,7 @@ import type { BootMode } from '../pipeline/types.js';
 import { type CliIo, writeLine } from '../ui/io.js';
 import { loadXenConfig } from '../xen/load.js';
 import { buildDomainXml, type NicSource } from '../xml/domain.js';
-import { type DomainTypeChoice, resolveDomainType } from '../xml/domain-type.js';
+import { type DomainTypeChoice, resolveDomainType, softwareEmulationReason } from '../xml/domain-type.js';
 import { type BridgeTarget, domainFromXen } from '../xml/from-xen.js';
 import { defineDomain, definedLine, type LibvirtRequest } from '../xml/libvirt.js';
 import { qemuScript } from '../xml/qemu-command.js';
@@ -48,7 +48,9 @@ export async function convertXml(options: XmlOptions, io: CliIo): Promise<number
     memoryMiB: options.memoryMiB,
     vcpus: options.vcpus,
   });
-  for (const warning of warnings) writeLine(io.stderr, `warning: ${warning}`);
+  const typeReason = await softwareEmulationReason(options.domainType);
+  for (const warning of typeReason ? [typeReason, ...warnings] : warnings)
+    writeLine(io.stderr, `warning: ${warning}`);
   let text: string;
   if (options.emit === 'qemu') {
     const script = qemuScript(spec);

@@ -17,7 +17,7 @@ export interface KvmVerdict {
 }
 
 /** A working KVM prints the kernel's first line well within a second; this is generous. */
-const PROBE_SECONDS = 15;
+const PROBE_SECONDS = 10;
 
 let verdict: Promise<KvmVerdict> | undefined;
 

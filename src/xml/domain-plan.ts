@@ -18,6 +18,8 @@ import { type BridgeTarget, domainFromXen } from './from-xen.js';
 export interface DomainOptions {
   /** kvm or qemu, as resolved from --domain-type (see domain-type.ts). */
   type: DomainType;
+  /** Why --domain-type auto chose qemu on this host, when it did (a warning). */
+  typeReason?: string;
   name?: string;
   memoryMiB?: number;
   vcpus?: number;
@@ -87,6 +89,7 @@ export function planDomainXml(
       directKernel: options.directKernel,
     });
   }
+  if (options.typeReason) warnings = [options.typeReason, ...warnings];
   const path = options.xmlPath
     ? resolve(options.xmlPath)
     : join(options.xmlDir ?? dirname(diskPath), `${spec.name}.xml`);

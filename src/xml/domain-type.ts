@@ -13,3 +13,12 @@ export async function resolveDomainType(choice: DomainTypeChoice): Promise<Domai
   if (choice !== 'auto') return choice;
   return (await kvmWorks()).ok ? 'kvm' : 'qemu';
 }
+
+/** Why `auto` chose software emulation, for the warnings; undefined when it chose kvm or was told. */
+export async function softwareEmulationReason(choice: DomainTypeChoice): Promise<string | undefined> {
+  if (choice !== 'auto') return undefined;
+  const kvm = await kvmWorks();
+  return kvm.ok
+    ? undefined
+    : `type qemu (software emulation), as ${kvm.why}; on a KVM host give --domain-type kvm`;
+}

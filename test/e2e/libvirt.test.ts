@@ -10,7 +10,7 @@
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { workingCopy } from '../../fixtures/images/fixtures.js';
 import { type BootSlot, takeBootSlot } from '../../src/verify/boot-slot.js';
 import { bootTimeoutSeconds, runCli } from '../helpers/cli.js';
@@ -68,6 +68,10 @@ describe('the converted guest on a real libvirt host', () => {
     linuxNet = await host.linuxBridge('br-x2k', 77);
     vlanNet = await host.ovsBridgeWithVlan('ovsx2k', 42, 42);
   });
+
+  // A boot test that fails before it stops its guest still gives the boot slot back: the next one
+  // would otherwise wait for it for ever.
+  afterEach(() => releaseSlot());
 
   afterAll(async () => {
     slot?.release();

@@ -5,7 +5,7 @@
 import { resolve as resolvePath } from 'node:path';
 import { UserError } from '../../errors.js';
 import type { Isolation } from '../../pipeline/types.js';
-import { resolveDomainType } from '../../xml/domain-type.js';
+import { resolveDomainType, softwareEmulationReason } from '../../xml/domain-type.js';
 import { parseBridgeMapping } from '../../xml/from-xen.js';
 import { type LibvirtRequest, libvirtUri } from '../../xml/libvirt.js';
 import type { MigrateOptions } from './options.js';
@@ -75,6 +75,7 @@ export async function migrateOptions(image: string, opts: MigrateFlags): Promise
     kernelPackages: (opts.kernelPackage ?? []).map((file) => resolvePath(file)),
     domain: {
       type: await resolveDomainType(opts.domainType ?? 'auto'),
+      typeReason: await softwareEmulationReason(opts.domainType ?? 'auto'),
       name: opts.name,
       memoryMiB: opts.memory,
       vcpus: opts.vcpus,
