@@ -11,12 +11,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
+import { kvmWorks } from '../../src/verify/kvm-probe.js';
 import { parseDiskSpec, parseRate, parseVifSpec } from '../../src/xen/device-specs.js';
 import { loadXenConfig, parseXenConfig } from '../../src/xen/load.js';
 import { parseSxp } from '../../src/xen/sxp-parser.js';
 import { parseXl } from '../../src/xen/xl-parser.js';
 import { domainFromXen, virtioName } from '../../src/xml/from-xen.js';
 import { highestCpu, pinningProblem } from '../../src/xml/qemu-accepts.js';
+import { runCli } from '../helpers/cli.js';
 import { runMain } from '../helpers/in-process.js';
 
 const CORPUS = join(import.meta.dirname, '..', '..', 'fixtures', 'xen-configs');
@@ -262,15 +264,18 @@ describe('values libvirt and qemu would refuse', () => {
     expect(qemu.stdout).toContain('-machine pc,accel=tcg \\\n  -cpu max');
     const kvm = await xmlOf(base, '--domain-type', 'kvm', '--emit', 'qemu');
     expect(kvm.stdout).toContain('-machine pc,accel=kvm \\\n  -cpu host');
-    // auto follows whether /dev/kvm can be opened here.
-    let kvmOpens = true;
-    try {
-      accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
-    } catch {
-      kvmOpens = false;
-    }
+    // auto follows whether KVM runs a kernel here (the probe), and says why when it does not.
+    const verdict = await kvmWorks();
     const auto = await xmlOf(base);
-    expect(auto.stdout).toContain(`<domain type="${kvmOpens ? 'kvm' : 'qemu'}">`);
+    expect(auto.stdout).toContain(`<domain type="${verdict.ok ? 'kvm' : 'qemu'}">`);
+    if (!verdict.ok)
+      expect(auto.stderr).toContain(`warning: type qemu (software emulation), as ${verdict.why}`);
+    // Told there is no KVM, a run asks for software emulation and names the reason.
+    const file = join(scratch, 'told.cfg');
+    writeFileSync(file, base);
+    const told = await runCli(['xml', file], { env: { XEN2KVM_KVM: 'no' } });
+    expect(told.stdout).toContain('<domain type="qemu">');
+    expect(told.stderr).toContain('warning: type qemu (software emulation), as XEN2KVM_KVM=no');
   });
 
   it('warns when the Xen pinning names CPUs this host does not have, keeping it for the host it is meant for', () => {
