@@ -163,7 +163,7 @@ function disks(config: XenGuestConfig, options: XenMappingOptions, warnings: str
       readOnly: false,
     })),
     ...fixed
-      .filter((d: XenDisk) => !absorbed.includes(d.vdev.replace(/^(sd|hd)/, 'xvd')))
+      .filter((d: XenDisk) => !absorbed.some((vdev) => sameDisk(vdev, d.vdev)))
       .map((d) => ({
         source: d.source,
         block: d.block,
@@ -185,6 +185,12 @@ function disks(config: XenGuestConfig, options: XenMappingOptions, warnings: str
     });
   });
   return specs;
+}
+
+/** Whether two Xen device names are one device, whatever bus they name it on (xvda, hda, sda). */
+function sameDisk(a: string, b: string): boolean {
+  const xen = (vdev: string) => vdev.replace(/^(sd|hd)/, 'xvd');
+  return xen(a) === xen(b);
 }
 
 /** The disk letter and partition number of a Xen device name: xvda2 -> ['a', 2], hdb -> ['b', 0]. */

@@ -304,6 +304,8 @@ describe('the converted guest on a real libvirt host', () => {
     expect(defined).toMatch(/<type arch='x86_64' machine='pc-i440fx-[^']+'>hvm<\/type>/);
     expect(defined).toContain("<boot dev='hd'/>");
     expect(defined).not.toContain('firmware=');
+    // The converted image stands for the guest's one Xen disk, whatever it was called there.
+    expect(defined.match(/<disk type=/g)).toHaveLength(1);
     expect(defined).toMatch(/<target dev='vda' bus='virtio'\/>/);
     return { report, defined };
   }

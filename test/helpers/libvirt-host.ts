@@ -92,6 +92,13 @@ export class LibvirtHost {
       if (i > 100) throw new Error(`libvirtd did not answer at ${host.uri}: ${probe.stderr}`);
       await new Promise((r) => setTimeout(r, 200));
     }
+    // libvirtd keeps domain definitions host-wide (/etc/libvirt/qemu): a run killed before its
+    // clean-up left its domains there. Only the tests' own names (x2k...) are removed.
+    for (const name of (await host.virsh(['list', '--all', '--name'])).stdout.split('\n')) {
+      if (!/^x2k/.test(name)) continue;
+      await host.virsh(['destroy', name]);
+      await host.virsh(['undefine', '--nvram', name]);
+    }
     return host;
   }
 

@@ -181,6 +181,22 @@ describe('settings named or not', () => {
   });
 });
 
+describe('the converted image in an HVM guest', () => {
+  it('stands for its first disk whether Xen called it hda, sda or xvda', async () => {
+    for (const vdev of ['hda', 'sda', 'xvda']) {
+      const file = writeConfig(
+        `img-${vdev}.cfg`,
+        `name = "g"\ntype = "hvm"\ndisk = [ "file:/srv/xen/g.img,${vdev},w", "file:/srv/xen/g-data.img,${vdev.replace(/a$/, 'b')},w" ]\n`,
+      );
+      const { xml: out } = await xml(file, '--image', '/var/lib/libvirt/images/g.raw');
+      expect(out.match(/<disk type=/g)).toHaveLength(2);
+      expect(out).toMatch(/<source file="\/var\/lib\/libvirt\/images\/g.raw"\/>\s*<target dev="vda"/);
+      expect(out).toMatch(/<source file="\/srv\/xen\/g-data.img"\/>\s*<target dev="vdb"/);
+      expect(out).not.toContain('/srv/xen/g.img');
+    }
+  });
+});
+
 describe('other formats', () => {
   it('xm files are Python: triple-quoted strings span lines; vcpu_avail is the current count', async () => {
     const { xml: out, warnings } = await xml(join(CORPUS, 'xm-triple-quoted.cfg'), '--bridge', 'xenbr0=br0');
