@@ -182,7 +182,7 @@ function hvmPlatform(build: JsonObject, hvmNode: JsonObject, usbdevs: Json[]): X
     if (device === 'tablet' || device === 'mouse') hvm.usbInputs.push(device);
   }
   for (const usbdev of usbdevs) {
-    const host = obj(obj(usbdev)['u'] ?? usbdev);
+    const host = obj(obj(usbdev).u ?? usbdev);
     const bus = count(host.hostbus);
     const device = count(host.hostaddr);
     if (bus !== undefined && device !== undefined) hvm.usbHostDevices.push({ bus, device });

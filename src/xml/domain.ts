@@ -4,7 +4,7 @@
  */
 import { create } from 'xmlbuilder2';
 import type { XMLBuilder } from 'xmlbuilder2/lib/interfaces.js';
-import type { XenCharDev } from '../xen/guest-config.js';
+import type { XenCharDev, XenHvm } from '../xen/guest-config.js';
 import { stableUuid } from './qemu-accepts.js';
 
 export type NicSource =
@@ -51,20 +51,11 @@ export interface GraphicsSpec {
   usbRedirection?: number;
 }
 
-/** The platform of a guest that was HVM on Xen: its firmware, boot order and emulated devices. */
-export interface PlatformSpec {
-  firmware: 'bios' | 'efi';
-  bootOrder: ('hd' | 'cdrom' | 'network')[];
-  acpi: boolean;
-  apic: boolean;
-  hpet?: boolean;
-  tscMode?: 'native' | 'emulate';
-  usbInputs: ('tablet' | 'mouse')[];
-  usbHostDevices: { bus: number; device: number }[];
-  sound: string[];
-  video: 'vga' | 'cirrus' | 'qxl';
-  videoMiB?: number;
-}
+/**
+ * The platform of a guest that was HVM on Xen: its firmware, boot order and emulated devices, as
+ * Xen gave them (a SPICE display brings a QXL card).
+ */
+export type PlatformSpec = Omit<XenHvm, 'nographic' | 'video'> & { video: XenHvm['video'] | 'qxl' };
 
 export type BootSpec =
   | { type: 'disk' }

@@ -339,17 +339,10 @@ function platform(config: XenGuestConfig, warnings: string[]): PlatformSpec | un
     warnings.push(
       `USB host device ${usb.bus}.${usb.device}: the guest starts only where that bus and address hold a device on the KVM host`,
     );
+  const { nographic: _shownAsNoGraphics, ...kept } = hvm;
+  // A cdrom first in the boot order needs a cdrom drive to boot from.
   return {
-    firmware: hvm.firmware,
+    ...kept,
     bootOrder: hvm.bootOrder.filter((dev) => dev !== 'cdrom' || config.disks.some((d) => d.cdrom)),
-    acpi: hvm.acpi,
-    apic: hvm.apic,
-    hpet: hvm.hpet,
-    tscMode: hvm.tscMode,
-    usbInputs: hvm.usbInputs,
-    usbHostDevices: hvm.usbHostDevices,
-    sound: hvm.sound,
-    video: hvm.video,
-    videoMiB: hvm.videoMiB,
   };
 }
