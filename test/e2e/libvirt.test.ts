@@ -254,6 +254,59 @@ describe('the converted guest on a real libvirt host', () => {
     BOOT_TEST_TIMEOUT,
   );
 
+  it('what the mapping carries, the qemu driver takes: SPICE, serial ports, channels, timers, sound, trunks and a vifname start as written', async () => {
+    const cfg = join(dir, 'x2kall.cfg');
+    writeFileSync(join(dir, 'rescue.iso'), '');
+    writeFileSync(
+      cfg,
+      [
+        'name = "x2kall"',
+        'type = "hvm"',
+        'description = "all of it"',
+        'memory = 256',
+        'vcpus = 1',
+        'maxvcpus = 2',
+        'boot = "dc"',
+        'rtc_timeoffset = 3600',
+        'hpet = 0',
+        'tsc_mode = "native"',
+        'spice = 1',
+        'spicehost = "127.0.0.1"',
+        'spiceport = 6190',
+        'spicepasswd = "s3cret"',
+        'spicevdagent = 1',
+        'spice_clipboard_sharing = 1',
+        'spiceusbredirection = 1',
+        `serial = [ "pty", "tcp:127.0.0.1:7790,server,nowait", "unix:${join(dir, 'x2kall-2.sock')},server,nowait", "file:${join(dir, 'x2kall-3.log')}" ]`,
+        `channel = [ "name=org.qemu.guest_agent.0,connection=socket,path=${join(dir, 'x2kall-ga.sock')}" ]`,
+        'usbdevice = [ "tablet", "mouse" ]',
+        'soundhw = "hda"',
+        "vif = [ 'mac=00:16:3e:10:00:06,bridge=ovsx2k:42:43,vifname=x2kall-e0,script=vif-openvswitch' ]",
+        `disk = [ 'file:/srv/xen/x2kall.img,xvda,w', '${join(dir, 'rescue.iso')},raw,hdc,ro,devtype=cdrom' ]`,
+        '',
+      ].join('\n'),
+    );
+    const run = await runCli([
+      'xml',
+      cfg,
+      '--image',
+      converted,
+      '--output',
+      join(dir, 'x2kall.xml'),
+      '--start',
+      '--connect',
+      host.uri,
+    ]);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect((await host.virsh(['domstate', 'x2kall'])).stdout.trim()).toBe('running');
+    const live = (await host.virsh(['dumpxml', 'x2kall'])).stdout;
+    expect(live).toMatch(/<graphics type='spice' port='6190'/);
+    expect(live).toContain("<timer name='tsc' mode='native'/>");
+    expect(live).toContain("<target dev='x2kall-e0'/>");
+    expect((await execa('ovs-vsctl', ['get', 'port', 'x2kall-e0', 'trunks'])).stdout.trim()).toBe('[42, 43]');
+    expect((await host.virsh(['destroy', 'x2kall'])).exitCode).toBe(0);
+  });
+
   /**
    * A Xen HVM guest: its disk boots by itself (GRUB in the MBR), so the conversion renames its
    * disk in fstab, the boot menu and device.map and rebuilds its initrd, but installs no bootloader;
