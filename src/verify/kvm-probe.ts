@@ -3,10 +3,13 @@
  * virtualisation without the CPU features qemu asks for) have a /dev/kvm on which qemu aborts at
  * once (`-cpu host`: "failed to set MSR") or a kernel hangs before its first line. The probe boots
  * the host's own kernel under KVM for a few seconds and waits for its first console line; it asks
- * nothing of the guest and writes nothing. The answer is kept for the rest of the process.
+ * nothing of the guest. The answer is kept for the rest of the process, and for the rest of the
+ * host's boot in /run (keyed by the boot id): runs started together then all answer alike and at
+ * once, instead of each paying for a probe of its own.
  */
-import { constants } from 'node:fs';
+import { constants, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { access } from 'node:fs/promises';
+import { join } from 'node:path';
 import { startWatched } from '../exec.js';
 import { chooseApplianceKernel } from '../sandbox/appliance-kernel.js';
 
@@ -31,14 +34,49 @@ async function kvmDeviceOpens(): Promise<boolean> {
   }
 }
 
-/** Whether KVM can run a kernel here (probed once per process). */
+/** Where the verdict of this boot of the host is kept (tmpfs: gone at the next boot). */
+const CACHE_DIR = '/run/xen2kvm';
+const CACHE_FILE = join(CACHE_DIR, 'kvm-verdict.json');
+
+/** Whether KVM can run a kernel here (probed once per host boot). */
 export function kvmWorks(): Promise<KvmVerdict> {
-  verdict ??= probe();
+  verdict ??= cachedOrProbed();
   return verdict;
 }
 
-async function probe(): Promise<KvmVerdict> {
+function bootId(): string | undefined {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+async function cachedOrProbed(): Promise<KvmVerdict> {
   if (process.env.XEN2KVM_KVM === 'no') return { ok: false, why: 'XEN2KVM_KVM=no' };
+  const boot = bootId();
+  try {
+    const kept = JSON.parse(readFileSync(CACHE_FILE, 'utf8')) as KvmVerdict & { boot?: string };
+    if (boot && kept.boot === boot && typeof kept.ok === 'boolean' && typeof kept.why === 'string')
+      return { ok: kept.ok, why: kept.why };
+  } catch {
+    // none kept yet, or unreadable: probe
+  }
+  const fresh = await probe();
+  if (boot) {
+    try {
+      mkdirSync(CACHE_DIR, { recursive: true, mode: 0o755 });
+      const partial = `${CACHE_FILE}.${process.pid}`;
+      writeFileSync(partial, JSON.stringify({ ...fresh, boot }));
+      renameSync(partial, CACHE_FILE);
+    } catch {
+      // not root, or /run read-only: the next run probes again
+    }
+  }
+  return fresh;
+}
+
+async function probe(): Promise<KvmVerdict> {
   if (!(await kvmDeviceOpens())) return { ok: false, why: '/dev/kvm is missing or not writable' };
   let vmlinuz: string;
   try {
