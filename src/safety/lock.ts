@@ -2,9 +2,11 @@
  * One xen2kvm at a time per image: a lock file holding the owner's pid, created atomically (O_EXCL)
  * and named by the image's identity - its device and inode, or the block device itself - so a
  * symlink, a hard link or a bind mount of the same image meets the same lock. A lock whose owner
- * is gone (killed, machine rebooted) is stale: it is explained and taken over.
+ * is gone (killed, machine rebooted) is stale: it is explained and taken over. The lock appears
+ * with its content already in it (written aside, then hard-linked into place, which fails if the
+ * lock exists): a run that finds it never reads a half-written one and takes it for stale.
  */
-import { closeSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { linkSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { processAlive, runDir } from './run-dir.js';
@@ -37,15 +39,15 @@ export function acquireLock(image: string): ImageLock {
   const path = lockPath(image);
   let staleFrom: number | undefined;
   for (let attempt = 0; attempt < 2; attempt++) {
+    const content: LockContent = {
+      pid: process.pid,
+      image: resolve(image),
+      started: new Date().toISOString(),
+    };
+    const aside = `${path}.${process.pid}`;
     try {
-      const fd = openSync(path, 'wx', 0o600);
-      const content: LockContent = {
-        pid: process.pid,
-        image: resolve(image),
-        started: new Date().toISOString(),
-      };
-      writeSync(fd, JSON.stringify(content));
-      closeSync(fd);
+      writeFileSync(aside, JSON.stringify(content), { mode: 0o600 });
+      linkSync(aside, path);
       return {
         staleFrom,
         release: () => rmSync(path, { force: true }),
@@ -65,6 +67,8 @@ export function acquireLock(image: string): ImageLock {
       }
       staleFrom = owner?.pid ?? -1;
       rmSync(path, { force: true });
+    } finally {
+      rmSync(aside, { force: true });
     }
   }
   throw new UserError(`could not lock ${image}: the lock file ${path} keeps coming back`);
