@@ -79,6 +79,9 @@ describe('an xl HVM guest using most of xl.cfg(5)', () => {
     expect(out).toMatch(/<serial type="file">\s*<source path="\/var\/log\/xen\/everything-3.log"\/>/);
     expect(out).toMatch(/<console type="pty">\s*<target type="serial" port="0"\/>/);
     expect(out).toMatch(
+      /<parallel type="file">\s*<source path="\/var\/log\/xen\/everything-lpt.log"\/>\s*<target port="0"\/>/,
+    );
+    expect(out).toMatch(
       /<channel type="unix">\s*<source mode="bind" path="\/run\/xen\/everything-ga.sock"\/>\s*<target type="virtio" name="org.qemu.guest_agent.0"\/>/,
     );
     expect(out).toMatch(/<hostdev mode="subsystem" type="usb">\s*<source>\s*<address bus="1" device="3"\/>/);
@@ -137,6 +140,7 @@ describe('an xl HVM guest using most of xl.cfg(5)', () => {
     expect(run.stdout).toContain('ovs-vsctl add-port ovsbr0 everything-e0 trunks=42,43');
     expect(run.stdout).toContain('-spice port=6000,addr=0.0.0.0,password-secret=spicepw');
     expect(run.stdout).toContain('-serial tcp:127.0.0.1:7777,server=on,wait=off');
+    expect(run.stdout).toContain('-parallel file:/var/log/xen/everything-lpt.log');
     expect(run.stdout).toContain('-boot order=dc');
     expect(run.stderr).toContain('note: virtio channels, sound, USB host devices: in the libvirt XML only');
   });
