@@ -10,6 +10,7 @@ import {
   defaultHvm,
   type NotCarried,
   parseBootOrder,
+  soundModels,
   type XenCharDev,
   type XenDisk,
   type XenGuestConfig,
@@ -164,8 +165,6 @@ function charDev(node: JsonObject): XenCharDev | undefined {
   return { type: 'pty' };
 }
 
-const SOUND_MODELS: Record<string, string> = { hda: 'ich6', ac97: 'ac97', es1370: 'es1370', sb16: 'sb16' };
-
 /** An HVM guest's platform from type.hvm (libxl up to 4.9) or b_info itself (later releases). */
 function hvmPlatform(build: JsonObject, hvmNode: JsonObject, usbdevs: Json[]): XenHvm {
   const field = (key: string) => hvmNode[key] ?? build[key];
@@ -188,7 +187,7 @@ function hvmPlatform(build: JsonObject, hvmNode: JsonObject, usbdevs: Json[]): X
     if (bus !== undefined && device !== undefined) hvm.usbHostDevices.push({ bus, device });
   }
   const sound = text(field('soundhw'));
-  if (sound) hvm.sound = sound.split(',').flatMap((m) => SOUND_MODELS[m.trim()] ?? []);
+  if (sound) hvm.sound = soundModels(sound);
   if (text(obj(field('vga')).kind) === 'cirrus') hvm.video = 'cirrus';
   hvm.nographic = truthy(field('nographic'));
   return hvm;

@@ -6,7 +6,9 @@ import {
   joinCmdline,
   type NotCarried,
   normalizeUuid,
+  onlineVcpus,
   parseBootOrder,
+  soundModels,
   type XenCharDev,
   type XenDisk,
   type XenGuestConfig,
@@ -99,8 +101,6 @@ function charDevs(value: string | undefined): XenCharDev[] {
   return dev ? [dev] : [];
 }
 
-const SOUND_MODELS: Record<string, string> = { hda: 'ich6', ac97: 'ac97', es1370: 'es1370', sb16: 'sb16' };
-
 function hvmPlatform(image: Sxp): XenHvm {
   const hvm = defaultHvm();
   hvm.bootOrder = parseBootOrder(sxpValue(image, 'boot'));
@@ -110,11 +110,7 @@ function hvmPlatform(image: Sxp): XenHvm {
   const usb = sxpValue(image, 'usbdevice');
   if (usb === 'tablet' || usb === 'mouse') hvm.usbInputs.push(usb);
   const sound = sxpValue(image, 'soundhw');
-  if (sound)
-    hvm.sound = sound
-      .split(',')
-      .map((model) => SOUND_MODELS[model.trim()])
-      .filter((model): model is string => model !== undefined);
+  if (sound) hvm.sound = soundModels(sound);
   hvm.nographic = sxpValue(image, 'nographic') === '1';
   return hvm;
 }
@@ -172,7 +168,7 @@ export function fromSxp(root: Sxp, file: string): XenGuestConfig {
   const vncDisplay = vncNode === hvm ? sxpValue(hvm ?? [], 'vncdisplay') : display;
   const vcpus = number(sxpValue(root, 'vcpus'));
   const availMask = number(sxpValue(root, 'vcpu_avail'));
-  const online = availMask && availMask > 0 ? availMask.toString(2).replaceAll('0', '').length : undefined;
+  const online = onlineVcpus(availMask);
   const imageNode = Array.isArray(image) ? image : undefined;
   return {
     file,

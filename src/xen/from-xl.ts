@@ -12,7 +12,9 @@ import {
   defaultHvm,
   joinCmdline,
   normalizeUuid,
+  onlineVcpus,
   parseBootOrder,
+  soundModels,
   type XenCharDev,
   type XenDisk,
   type XenFramebuffer,
@@ -104,15 +106,6 @@ function charDevs(value: XlValue | undefined): XenCharDev[] {
     .filter((dev): dev is XenCharDev => dev !== undefined);
 }
 
-/** xm's vcpu_avail: a bitmask of the vCPUs online at boot; their count is libvirt's current. */
-function availableVcpus(settings: XlSettings): number | undefined {
-  const mask = num(settings, 'vcpu_avail');
-  if (mask === undefined || mask <= 0) return undefined;
-  return mask.toString(2).replaceAll('0', '').length;
-}
-
-const SOUND_MODELS: Record<string, string> = { hda: 'ich6', ac97: 'ac97', es1370: 'es1370', sb16: 'sb16' };
-
 function hvmPlatform(settings: XlSettings): XenHvm {
   const hvm = defaultHvm();
   const bios = str(settings, 'bios');
@@ -136,10 +129,7 @@ function hvmPlatform(settings: XlSettings): XenHvm {
     if (Number.isInteger(bus) && Number.isInteger(device)) hvm.usbHostDevices.push({ bus, device });
   }
   const sound = str(settings, 'soundhw');
-  if (sound)
-    hvm.sound = (sound === 'all' ? ['hda'] : sound.split(','))
-      .map((model) => SOUND_MODELS[model.trim()])
-      .filter((model): model is string => model !== undefined);
+  if (sound) hvm.sound = soundModels(sound === 'all' ? 'hda' : sound);
   if (str(settings, 'vga') === 'cirrus') hvm.video = 'cirrus';
   const videoram = num(settings, 'videoram');
   if (videoram) hvm.videoMiB = videoram;
@@ -163,7 +153,7 @@ export function fromXl(settings: XlSettings, file: string): XenGuestConfig {
     uuid: uuid ? normalizeUuid(uuid) : undefined,
     memoryMiB: num(settings, 'memory'),
     maxMemoryMiB: num(settings, 'maxmem'),
-    vcpus: availableVcpus(settings) ?? num(settings, 'vcpus'),
+    vcpus: onlineVcpus(num(settings, 'vcpu_avail')) ?? num(settings, 'vcpus'),
     maxVcpus: num(settings, 'maxvcpus') ?? (settings.has('vcpu_avail') ? num(settings, 'vcpus') : undefined),
     cpuset: cpuset(settings.get('cpus')),
     onPoweroff: str(settings, 'on_poweroff'),

@@ -180,3 +180,16 @@ export function joinCmdline(
   const parts = [root ? `root=${root.trim()}` : '', extra?.trim() ?? ''].filter(Boolean);
   return parts.length > 0 ? parts.join(' ') : undefined;
 }
+
+/** soundhw models as libvirt names them (Xen's hda is libvirt's ich6); others are dropped. */
+const SOUND_MODELS: Record<string, string> = { hda: 'ich6', ac97: 'ac97', es1370: 'es1370', sb16: 'sb16' };
+
+export function soundModels(soundhw: string): string[] {
+  return soundhw.split(',').flatMap((model) => SOUND_MODELS[model.trim()] ?? []);
+}
+
+/** The vCPUs online at boot in a bitmask (xm's vcpu_avail): libvirt's current count. */
+export function onlineVcpus(mask: number | undefined): number | undefined {
+  if (mask === undefined || mask <= 0) return undefined;
+  return mask.toString(2).replaceAll('0', '').length;
+}
