@@ -5,7 +5,7 @@
  * dnsmasq on each network. Every daemon is stopped by its pid, and the namespace is deleted with
  * whatever still runs in it.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 
@@ -51,6 +51,8 @@ export class LibvirtHost {
   readonly uri: string;
   private readonly pidFiles: string[] = [];
   private ovs = false;
+  /** The OVS bridges made here, removed at the end. */
+  private readonly ovsBridges: string[] = [];
 
   private constructor(
     readonly ns: string,
@@ -65,6 +67,7 @@ export class LibvirtHost {
   }
 
   static async start(dir: string): Promise<LibvirtHost> {
+    await removeDeadNamespaces();
     const ns = `x2k-lv-${process.pid}`;
     const host = new LibvirtHost(ns, dir);
     mkdirSync(join(dir, 'sock'), { recursive: true, mode: 0o700 });
@@ -142,7 +145,10 @@ export class LibvirtHost {
   /** An Open vSwitch bridge (datapath_type=netdev) whose DHCP server sits on VLAN `tag` only. */
   async ovsBridgeWithVlan(name: string, tag: number, subnet: number): Promise<DhcpNetwork> {
     if (!this.ovs) await this.startOvs();
+    // A killed run may have left the bridge in a host OVS's database.
+    await sh(['ovs-vsctl', '--if-exists', 'del-br', name]);
     await sh(['ovs-vsctl', 'add-br', name, '--', 'set', 'bridge', name, 'datapath_type=netdev']);
+    this.ovsBridges.push(name);
     await sh(this.inNs(['ip', 'link', 'set', name, 'up']));
     const port = `vlan${tag}`;
     await sh([
@@ -161,8 +167,17 @@ export class LibvirtHost {
   }
 
   private async startOvs(): Promise<void> {
-    if (existsSync(join(OVS_RUN_DIR, 'db.sock')))
-      throw new Error(`${OVS_RUN_DIR}/db.sock exists: an Open vSwitch already runs on this host`);
+    if (existsSync(join(OVS_RUN_DIR, 'db.sock'))) {
+      // Ours runs inside the test namespace, where its bridges' interfaces appear; a host OVS would
+      // make them in the host's namespace, and two cannot share the default socket libvirt uses.
+      const probe = await execa('ovs-vsctl', ['--timeout=5', 'show'], { reject: false });
+      if (probe.exitCode === 0)
+        throw new Error(
+          `an Open vSwitch already runs on this host (${OVS_RUN_DIR}/db.sock answers): stop it for these tests`,
+        );
+      // Nothing answers: the sockets of a killed run, which would make ours fail to bind.
+      for (const entry of readdirSync(OVS_RUN_DIR)) rmSync(join(OVS_RUN_DIR, entry), { force: true });
+    }
     mkdirSync(OVS_RUN_DIR, { recursive: true });
     const db = join(this.dir, 'ovs.db');
     await sh(['ovsdb-tool', 'create', db, '/usr/share/openvswitch/vswitch.ovsschema']);
@@ -219,15 +234,29 @@ export class LibvirtHost {
       await this.virsh(['destroy', name]);
       await this.virsh(['undefine', '--nvram', name]);
     }
-    if (this.ovs) {
-      for (const bridge of (await execa('ovs-vsctl', ['list-br'], { reject: false })).stdout.split('\n'))
-        if (bridge) await execa('ovs-vsctl', ['--if-exists', 'del-br', bridge], { reject: false });
-    }
+    for (const bridge of this.ovsBridges)
+      await execa('ovs-vsctl', ['--timeout=5', '--if-exists', 'del-br', bridge], { reject: false });
     for (const file of this.pidFiles.reverse()) await stopPid(pidOf(file));
     // Anything else that runs in the namespace (a dnsmasq libvirt started for a network of its own).
     const left = (await execa('ip', ['netns', 'pids', this.ns], { reject: false })).stdout;
     for (const pid of left.split('\n').filter(Boolean)) await stopPid(Number(pid));
     await execa('ip', ['netns', 'delete', this.ns], { reject: false });
+  }
+}
+
+/**
+ * Deletes the namespaces of test hosts whose process is gone (a run that was killed), with what
+ * still runs in them, so their daemons and addresses do not meet this run's.
+ */
+async function removeDeadNamespaces(): Promise<void> {
+  const list = (await execa('ip', ['netns', 'list'], { reject: false })).stdout;
+  for (const line of list.split('\n')) {
+    const match = /^x2k-lv-(\d+)\b/.exec(line);
+    if (!match || alive(Number(match[1]))) continue;
+    const ns = `x2k-lv-${match[1]}`;
+    const pids = (await execa('ip', ['netns', 'pids', ns], { reject: false })).stdout;
+    for (const pid of pids.split('\n').filter(Boolean)) await stopPid(Number(pid));
+    await execa('ip', ['netns', 'delete', ns], { reject: false });
   }
 }
 
