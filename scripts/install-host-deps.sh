@@ -27,6 +27,7 @@ packages=(
   zstd           # ... zstd (Debian 12's default)
   perl           # the hostile-guest tests' attacks are perl one-liners run inside the guest
   python3        # the tests' image digest reads only data extents (SEEK_DATA)
+  rpm            # rpmbuild: the kernel packages of the rpm-based test guests
   libvirt-daemon-system # migrate/xml --define --start: libvirtd, virtlogd, the libvirt-qemu user
   libvirt-daemon-driver-qemu # ... libvirt's QEMU/KVM driver
   openvswitch-switch # guests on Open vSwitch bridges (ovsdb-server, ovs-vswitchd, ovs-vsctl)

@@ -5,7 +5,7 @@
  */
 import { execa } from 'execa';
 import { InterruptedError } from './errors.js';
-import { bubblewrapArgs } from './sandbox/bubblewrap.js';
+import { bubblewrapArgs, type SandboxDevice } from './sandbox/bubblewrap.js';
 import { createCommandCgroup, type SandboxLimits } from './sandbox/cgroup.js';
 
 export const TIMEOUTS = {
@@ -278,7 +278,7 @@ export function inGuest(
   kind: CommandSpec['kind'],
   timeout: TimeoutName,
   env: Record<string, string> = {},
-  devices: readonly string[] = [],
+  devices: readonly SandboxDevice[] = [],
 ): CommandSpec {
   return {
     file: 'bwrap',

@@ -28,6 +28,9 @@ function planGrubLegacy({ guest, command }: StepContext): void {
     timeout: 'bootloader',
     touches: ['/boot/grub', GUEST_TMPDIR],
     writesBootArea: true,
+    // setup writes stage2's settings into its file through the partition's device, which the shell
+    // names after the disk's: LOOP + N.
+    partitionNames: 'numbered',
     check: { kind: 'boot-code', tool: 'grub setup' },
   });
 }

@@ -1,7 +1,9 @@
 /**
- * initramfs-tools configuration: the virtio drivers and the root filesystem's driver listed in
- * /etc/initramfs-tools/modules, and MODULES=dep replaced, since inside a chroot `dep` probes the
- * host's hardware, not the guest's.
+ * The initrd tool's own configuration, so that every initrd built from now on (by xen2kvm, by a
+ * kernel package's hooks, by the guest's next kernel update) holds the virtio drivers and the root
+ * filesystem's driver. initramfs-tools: listed in /etc/initramfs-tools/modules, and MODULES=dep
+ * replaced, since inside a chroot `dep` probes the host's hardware, not the guest's. dracut: a
+ * drop-in with add_drivers, which holds in its host-only mode too (that one probes the host as well).
  */
 
 import { rootModules } from '../src/guest/initrd-tools.js';
@@ -10,6 +12,7 @@ import { rewriteAssignments } from '../src/guest/shell-assignments.js';
 import type { Step } from '../src/pipeline/types.js';
 
 const MODULES_FILE = '/etc/initramfs-tools/modules';
+const DRACUT_DROP_IN = '/etc/dracut.conf.d/90-xen2kvm-virtio.conf';
 const CONF_FILES = ['/etc/initramfs-tools/initramfs.conf'];
 const CONF_DIR = '/etc/initramfs-tools/conf.d';
 
@@ -31,16 +34,28 @@ export function replaceModulesDep(text: string): string {
   return rewriteAssignments(text, /MODULES/, (value) => (value === 'dep' ? 'most' : value), { bare: 'keep' });
 }
 
+/** A dracut configuration drop-in that adds the modules to every initrd it builds. */
+export function dracutDropIn(modules: readonly string[]): string {
+  return `# KVM: virtio disk and network, and the root filesystem\nadd_drivers+=" ${modules.join(' ')} "\n`;
+}
+
 export const initramfsModulesStep: Step = {
   id: 'initramfs-modules',
   title: 'List the virtio drivers for the initramfs',
   plan({ tree, guest }) {
-    if (!tree.exists('/etc/initramfs-tools')) return;
     const config = guest.bootKernel ? tree.read(`/boot/config-${guest.bootKernel}`) : undefined;
     const modules = [
       ...VIRTIO_DRIVERS,
       ...rootModules(guest.rootFsType, config, guest.rootVolume !== undefined),
     ];
+    if (
+      guest.profile.initrdTool(tree)?.name === 'dracut' &&
+      tree.exists('/etc/dracut.conf.d') &&
+      !tree.isFile('/etc/dracut.conf.d')
+    ) {
+      tree.write(DRACUT_DROP_IN, dracutDropIn(modules), 'virtio drivers in every initrd dracut builds');
+    }
+    if (!tree.exists('/etc/initramfs-tools')) return;
     tree.write(
       MODULES_FILE,
       addInitramfsModules(tree.read(MODULES_FILE) ?? '', modules),

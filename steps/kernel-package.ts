@@ -37,17 +37,22 @@ function kindOf(host: string): Kind {
 }
 
 /**
- * The fewest journal roots that cover every path a package installs: a new path whose parent
- * exists (a new directory covers all beneath it), and every existing file it replaces. Existing
- * directories hold other packages' files and are not recorded whole.
+ * The fewest journal roots that cover every path a package installs: a new path at its highest new
+ * ancestor (a package that lists its files but not its directories, as rpms may, still has those
+ * directories made, and a rollback must remove them whole), and every existing file it replaces.
+ * Existing directories hold other packages' files and are not recorded whole.
  */
 export function newRoots(paths: readonly string[], kind: (path: string) => Kind): string[] {
+  const parentOf = (path: string) => path.slice(0, path.lastIndexOf('/')) || '/';
   const roots: string[] = [];
   for (const path of [...new Set(paths)].sort()) {
     if (roots.some((root) => path.startsWith(`${root}/`))) continue;
-    const parent = path.slice(0, path.lastIndexOf('/')) || '/';
     const here = kind(path);
-    if (here === 'file' || (here === 'absent' && kind(parent) === 'dir')) roots.push(path);
+    if (here === 'file') roots.push(path);
+    if (here !== 'absent') continue;
+    let top = path;
+    while (parentOf(top) !== '/' && kind(parentOf(top)) === 'absent') top = parentOf(top);
+    if (kind(parentOf(top)) === 'dir' && !roots.includes(top)) roots.push(top);
   }
   return roots;
 }

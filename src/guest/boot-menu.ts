@@ -73,19 +73,29 @@ export function legacyEntries(text: string): MenuEntry[] {
   });
 }
 
+/**
+ * GRUB legacy's `default N`, or `default=N` as anaconda writes grub.conf (its parser takes a space or
+ * an equals sign between a command and its argument).
+ */
+const LEGACY_DEFAULT = /^(\s*default)(\s*=\s*|\s+)(\S+).*$/m;
+
 /** The entry `default` selects (GRUB 2: a number or a path; legacy: a number); the first one otherwise. */
 export function defaultEntry(text: string, entries: MenuEntry[], legacy: boolean): MenuEntry | undefined {
-  const pattern = legacy ? /^\s*default\s+(\S+)/m : /^\s*set\s+default=["']?([^"'\s]+)["']?/m;
-  const value = pattern.exec(text)?.[1] ?? '0';
+  const value = legacy
+    ? (LEGACY_DEFAULT.exec(text)?.[3] ?? '0')
+    : (/^\s*set\s+default=["']?([^"'\s]+)["']?/m.exec(text)?.[1] ?? '0');
   return entries.find((e) => e.path === value) ?? (/^\d+$/.test(value) ? undefined : entries[0]);
 }
 
-/** Makes `path` the default entry, replacing the existing setting or adding one at the top. */
+/** Makes `path` the default entry, replacing the existing setting (in its own spelling) or adding one at the top. */
 export function setDefault(text: string, path: string, legacy: boolean): string {
-  const pattern = legacy ? /^(\s*)default\s+\S+.*$/m : /^(\s*)set\s+default=.*$/m;
-  const setting = legacy ? `default ${path}` : `set default="${path}"`;
-  if (pattern.test(text)) return text.replace(pattern, `$1${setting}`);
-  return `${setting}\n${text}`;
+  if (legacy) {
+    if (LEGACY_DEFAULT.test(text)) return text.replace(LEGACY_DEFAULT, `$1$2${path}`);
+    return `default ${path}\n${text}`;
+  }
+  const pattern = /^(\s*)set\s+default=.*$/m;
+  if (pattern.test(text)) return text.replace(pattern, `$1set default="${path}"`);
+  return `set default="${path}"\n${text}`;
 }
 
 /**
@@ -98,9 +108,7 @@ export function addEntryFor(text: string, template: MenuEntry, version: string):
   const block = lines.slice(template.first, template.last + 1);
   const old = template.version as string;
   const copy = block.map((line) =>
-    /^\s*title\b/.test(line) && !line.includes(old)
-      ? retitle(line, old, version)
-      : line.split(old).join(version),
+    /^\s*title\b/.test(line) ? retitle(line, old, version) : line.split(old).join(version),
   );
   let at = template.first;
   while (at > 0 && /^\s*#/.test(lines[at - 1] ?? '')) at--;
@@ -109,20 +117,24 @@ export function addEntryFor(text: string, template: MenuEntry, version: string):
 }
 
 /**
- * A GRUB legacy title that does not spell the kernel's version ("openSUSE 11.4 - 2.6.37.6-0.5
- * (xen)", "Xen -- SLES 11 SP4 - 3.0.101-63") names the new kernel instead: the distribution's part
- * of the title, then the version.
+ * The title of a GRUB legacy entry copied for another kernel: its Xen markers ("(xen)", "Xen -- ")
+ * dropped, since the new kernel is not a Xen one. One that spells the old version gets the new one
+ * in its place; one that does not ("openSUSE 11.4 - 2.6.37.6-0.5 (xen)", "Xen -- SLES 11 SP4 -
+ * 3.0.101-63") names the new kernel instead: the distribution's part of the title, then the version.
  */
 function retitle(line: string, oldVersion: string, version: string): string {
   const match = /^(\s*title\s+)(.*)$/.exec(line);
   if (!match) return line;
+  const unmarked = (title: string) =>
+    title
+      .replace(/^\s*xen\s*--\s*/i, '')
+      .replace(/\s*\(\s*xen\s*\)/gi, '')
+      .trim();
+  if (line.includes(oldVersion))
+    return `${match[1]}${unmarked((match[2] ?? '').split(oldVersion).join(version))}`;
   const flavour = /-?xenU?$/.exec(oldVersion)?.[0] ?? '';
   const release = oldVersion.slice(0, oldVersion.length - flavour.length);
-  const name = (match[2] ?? '')
-    .replace(/^\s*xen\s*--\s*/i, '')
-    .split(release)
-    .join('')
-    .replace(/\(\s*xen\s*\)/gi, '')
+  const name = unmarked((match[2] ?? '').split(release).join(''))
     .replace(/[\s(-]+$/, '')
     .trim();
   return `${match[1]}${name ? `${name} - ` : ''}${version}`;

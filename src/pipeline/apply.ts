@@ -17,15 +17,20 @@ import {
 /** Where guest commands keep their temporary files: recorded by the journal, removed by rollback. */
 export const GUEST_TMPDIR = '/var/lib/xen2kvm/tmp';
 
+import type { SandboxDevice } from '../sandbox/bubblewrap.js';
 import { commitChange } from '../tree/commit.js';
 import { resolveInGuest } from '../tree/confine.js';
 import type { FileChange, StagedTree } from '../tree/staged-tree.js';
 import { runCheck } from './checks.js';
 import type { Guest, PlannedCommand } from './types.js';
 
-/** The block devices of this image: the whole disk and its partitions (grub-install needs both). */
-function imageDevices(disk: AttachedDisk): string[] {
-  return [disk.disk, ...disk.partitions.values()];
+/** The block devices of this image: the whole disk and its partitions, named as the command needs. */
+function imageDevices(disk: AttachedDisk, names: PlannedCommand['partitionNames']): SandboxDevice[] {
+  const partitions = [...disk.partitions].map(([number, host]) => ({
+    host,
+    at: names === 'numbered' ? `${disk.disk}${number}` : host,
+  }));
+  return [{ host: disk.disk, at: disk.disk }, ...partitions];
 }
 
 export function writeChanges(tree: StagedTree, changes: readonly FileChange[]): void {
@@ -89,7 +94,7 @@ export async function runPlannedCommand(
         'write',
         command.timeout,
         { TMPDIR: GUEST_TMPDIR, ...command.env },
-        command.writesBootArea ? imageDevices(guest.disk) : [],
+        command.writesBootArea ? imageDevices(guest.disk, command.partitionNames) : [],
       ),
       input: command.input,
     });

@@ -61,6 +61,12 @@ export interface PlannedCommand {
    * block devices are then the only host devices its sandbox holds.
    */
   writesBootArea?: boolean;
+  /**
+   * How its sandbox names the image's partitions: by their own device names (grub-install finds
+   * /boot's in the mount table), or as the disk's name followed by the partition number, the names
+   * GRUB legacy's shell opens to write into a partition (/dev/loop0 + 2: /dev/loop02).
+   */
+  partitionNames?: 'own' | 'numbered';
   /** What the command must have achieved, judged on the host afterwards whatever its exit code said. */
   check?: CommandCheck;
   /** Text for the command's standard input (the GRUB legacy shell's script). */

@@ -28,7 +28,13 @@ export interface SandboxOptions {
   argv: readonly string[];
   env?: Record<string, string>;
   /** Host block devices the command needs (grub-install writes the image's boot area). */
-  devices?: readonly string[];
+  devices?: readonly SandboxDevice[];
+}
+
+/** A host block device, and the path it has inside the sandbox (its own, unless told otherwise). */
+export interface SandboxDevice {
+  host: string;
+  at: string;
 }
 
 /** The bwrap arguments that run `argv` confined to the guest. */
@@ -52,7 +58,7 @@ export function bubblewrapArgs(options: SandboxOptions): string[] {
     '/proc',
     '--dev',
     '/dev',
-    ...(options.devices ?? []).flatMap((device) => ['--dev-bind', device, device]),
+    ...(options.devices ?? []).flatMap((device) => ['--dev-bind', device.host, device.at]),
     '--cap-drop',
     'ALL',
     ...KEPT_CAPABILITIES.flatMap(([cap]) => ['--cap-add', cap]),

@@ -25,6 +25,7 @@ const ORDER = [
   'sandbox.test.ts',
   'layouts.test.ts',
   'families.test.ts',
+  'rpm-guests.test.ts',
   'formats.test.ts',
   'migrate.test.ts',
   'kernels.test.ts',

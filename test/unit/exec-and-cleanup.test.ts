@@ -90,12 +90,17 @@ describe('command runner', () => {
     }
   });
   it('runs guest commands in a bubblewrap sandbox with a clean environment and few capabilities', () => {
-    const spec = inGuest('/mnt/g', ['update-initramfs', '-u'], 'write', 'initrd', {}, ['/dev/loop7']);
+    const spec = inGuest('/mnt/g', ['update-initramfs', '-u'], 'write', 'initrd', {}, [
+      { host: '/dev/loop7', at: '/dev/loop7' },
+      { host: '/dev/loop9', at: '/dev/loop72' },
+    ]);
     expect(spec.file).toBe('bwrap');
     const args = spec.args.join(' ');
     for (const ns of ['pid', 'ipc', 'uts', 'net', 'cgroup']) expect(spec.args).toContain(`--unshare-${ns}`);
     expect(args).toContain('--die-with-parent --new-session');
-    expect(args).toContain('--bind /mnt/g / --proc /proc --dev /dev --dev-bind /dev/loop7 /dev/loop7');
+    expect(args).toContain(
+      '--bind /mnt/g / --proc /proc --dev /dev --dev-bind /dev/loop7 /dev/loop7 --dev-bind /dev/loop9 /dev/loop72',
+    );
     expect(args).toContain('--cap-drop ALL');
     expect(spec.args.filter((a) => a.startsWith('CAP_'))).toEqual([
       'CAP_CHOWN',

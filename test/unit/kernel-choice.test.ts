@@ -111,6 +111,15 @@ describe('a new entry beside a Xen one', () => {
     expect(sles).toContain('title SUSE Linux Enterprise Server 11 SP4 - 3.0.101-108-default\n');
     const centos = `default 0\ntitle CentOS (2.6.18-398.el5xen)\n    kernel /vmlinuz-2.6.18-398.el5xen ro root=/dev/xvda2\n`;
     expect(bootDefault(centos, '2.6.18-398.el5', true)).toContain('title CentOS (2.6.18-398.el5)\n');
+    // anaconda's grub.conf spells it default=N: the setting is changed in place, in that spelling.
+    const anaconda = `default=0\ntimeout=5\ntitle CentOS (2.6.32-754.el6xen)\n    kernel /vmlinuz-2.6.32-754.el6xen ro\ntitle CentOS (2.6.32-754.el6)\n    kernel /vmlinuz-2.6.32-754.el6 ro\n`;
+    const moved = bootDefault(anaconda, '2.6.32-754.el6', true);
+    expect(moved).toMatch(/^default=1\ntimeout=5\n/);
+    expect(moved.match(/default/g)).toHaveLength(1);
+    const spelled = `default 0\ntitle SUSE Linux Enterprise Server 11 SP4 - 3.0.101-63-xen (xen)\n    kernel /boot/vmlinuz-3.0.101-63-xen root=/dev/xvda2\n`;
+    expect(bootDefault(spelled, '3.0.101-63-default', true)).toContain(
+      'title SUSE Linux Enterprise Server 11 SP4 - 3.0.101-63-default\n',
+    );
   });
 });
 
@@ -160,5 +169,22 @@ describe('kernel packages', () => {
       '/lib/modules/6.1',
       '/usr/share/doc/linux-image-6.1',
     ]);
+  });
+
+  it('are journaled by their highest new directory when the package lists files only (an rpm without %dir)', () => {
+    const existing = new Map<string, 'dir' | 'file'>([
+      ['/usr', 'dir'],
+      ['/usr/lib', 'dir'],
+      ['/usr/lib/modules', 'dir'],
+    ]);
+    const roots = newRoots(
+      [
+        '/usr/lib/modules/6.1/kernel/fs/ext4/ext4.ko',
+        '/usr/lib/modules/6.1/modules.order',
+        '/usr/lib/modules/6.1/kernel/drivers/block/virtio_blk.ko',
+      ],
+      (path) => existing.get(path) ?? 'absent',
+    );
+    expect(roots).toEqual(['/usr/lib/modules/6.1']);
   });
 });
