@@ -3,7 +3,7 @@
  * under fixtures/images carry those distributions' real configuration files (their userland cannot
  * be installed here), so the whole plan - every diff, every command, the XML - is checked against a
  * golden copy (test/golden/NAME.plan, which test/unit/golden-plans.test.ts also checks over the
- * recipes' trees without root; `npm run golden` rewrites them after a deliberate change). Debian guests on dracut and on sysvinit, whose userland is real, are converted and booted.
+ * recipes' trees without root; `npm run golden` rewrites them after a deliberate change). Debian guests on dracut and on sysvinit, whose userland is real, are converted and booted. (test/e2e/rpm-guests.test.ts runs the SUSE and Red Hat tools themselves, on guests shaped like theirs.)
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
