@@ -22,6 +22,33 @@ const BOOT_TEST_TIMEOUT = testDeadline(12 * 60);
 /** What the guests' login banner prints once eth0 has the address qemu's user network hands out. */
 const ETH0_UP = /^eth0: 10\.0\.2\.15\s*$/m;
 
+/**
+ * Converts `image` in place with a boot check, and checks what every rpm guest's boot shows: the
+ * kernel `version` started, sysvinit ran, eth0 got its address and a login came on ttyS0.
+ */
+async function convertAndBoot(image: string, version: string, extra: string[]): Promise<void> {
+  const log = `${image}.console.log`;
+  const run = await runCli(['migrate', image, '--in-place', '--yes', ...extra, ...bootCheckArgs(log)]);
+  expect(run.stderr).not.toMatch(/^\s+at /m);
+  expect(run.stdout).toMatch(/boot check passed: xen-guest login:/);
+  expect(run.exitCode).toBe(0);
+  const console = readFileSync(log, 'utf8');
+  expect(console).toContain(`Linux version ${version} `);
+  expect(console).toMatch(/INIT: version/);
+  expect(console).toMatch(ETH0_UP);
+  expect(await leftovers(image)).toEqual(NOTHING_LEFT);
+}
+
+/** The dry-run's plan for `image`, and the kernel it says the guest will boot. */
+async function review(image: string, extra: string[]): Promise<{ plan: string; version: string }> {
+  const dry = await runCli(['migrate', image, '--dry-run', ...extra]);
+  expect(dry.stderr).not.toMatch(/^\s+at /m);
+  expect(dry.exitCode).toBe(0);
+  const version = /^# boots by default: (6\.1\.0-\d+-amd64)$/m.exec(dry.stdout)?.[1] ?? '';
+  expect(version).not.toBe('');
+  return { plan: dry.stdout, version };
+}
+
 let dir: string;
 let kernelRpm: string;
 beforeAll(async () => {
@@ -40,12 +67,7 @@ describe('a SLES 11-shaped guest with only a Xen kernel', () => {
       const image = await workingCopy('sles11-grub-legacy', join(dir, 'sles.raw'));
       const original = await guestFingerprint(image);
 
-      const dry = await runCli(['migrate', image, '--dry-run', '--kernel-package', kernelRpm]);
-      expect(dry.stderr).not.toMatch(/^\s+at /m);
-      expect(dry.exitCode).toBe(0);
-      const plan = dry.stdout;
-      const version = /^# boots by default: (6\.1\.0-\d+-amd64)$/m.exec(plan)?.[1] ?? '';
-      expect(version).not.toBe('');
+      const { plan, version } = await review(image, ['--kernel-package', kernelRpm]);
       // The vmlinuz-xen link is not listed as a kernel called "xen".
       expect(plan).toMatch(/^# kernels: 6\.1\.0-\d+-xen \(Xen only\)$/m);
       expect(plan).toMatch(/^rpm -Uhv \/var\/lib\/xen2kvm\/tmp\/packages\/kernel-default\.rpm$/m);
@@ -60,24 +82,7 @@ describe('a SLES 11-shaped guest with only a Xen kernel', () => {
       expect(plan).toContain(`+title SUSE Linux Enterprise Server 11 SP4 - ${version}\n`);
       expect(plan).toContain(`+    kernel /boot/vmlinuz-${version} root=/dev/vda2`);
 
-      const log = join(dir, 'sles.console.log');
-      const run = await runCli([
-        'migrate',
-        image,
-        '--in-place',
-        '--yes',
-        '--kernel-package',
-        kernelRpm,
-        ...bootCheckArgs(log),
-      ]);
-      expect(run.stderr).not.toMatch(/^\s+at /m);
-      expect(run.stdout).toMatch(/boot check passed: xen-guest login:/);
-      expect(run.exitCode).toBe(0);
-      const console = readFileSync(log, 'utf8');
-      expect(console).toContain(`Linux version ${version} `);
-      expect(console).toMatch(/INIT: version/);
-      expect(console).toMatch(ETH0_UP);
-      expect(await leftovers(image)).toEqual(NOTHING_LEFT);
+      await convertAndBoot(image, version, ['--kernel-package', kernelRpm]);
 
       // menu.lst boots the new entry, first, and keeps one YaST identifier: the Xen entry's.
       const [menu = ''] = await readFromPartition(image, 2, ['/boot/grub/menu.lst']);
@@ -98,12 +103,7 @@ describe('a CentOS 6-shaped guest whose default is kernel-xen', () => {
     'boots its other kernel from grub.conf after GRUB legacy setup, the Xen MAC unpinned (ifcfg HWADDR, udev rule) and DEFAULTKERNEL moved: a login on ttyS0 with eth0 up',
     async () => {
       const image = await workingCopy('rhel6-grub-legacy', join(dir, 'centos.raw'));
-      const dry = await runCli(['migrate', image, '--dry-run']);
-      expect(dry.stderr).not.toMatch(/^\s+at /m);
-      expect(dry.exitCode).toBe(0);
-      const plan = dry.stdout;
-      const version = /^# boots by default: (6\.1\.0-\d+-amd64)$/m.exec(plan)?.[1] ?? '';
-      expect(version).not.toBe('');
+      const { plan, version } = await review(image, []);
       expect(plan).toMatch(/^# kernels: 6\.1\.0-\d+-amd64, 6\.1\.0-\d+\.el6xen\.x86_64 \(Xen only\)$/m);
       // In anaconda's spelling, in place.
       expect(plan).toMatch(/^-default=0\n\+default=1$/m);
@@ -120,16 +120,7 @@ describe('a CentOS 6-shaped guest whose default is kernel-xen', () => {
       );
       expect(plan).toMatch(/^grub --batch --no-floppy --device-map=\/dev\/null$/m);
 
-      const log = join(dir, 'centos.console.log');
-      const run = await runCli(['migrate', image, '--in-place', '--yes', ...bootCheckArgs(log)]);
-      expect(run.stderr).not.toMatch(/^\s+at /m);
-      expect(run.stdout).toMatch(/boot check passed: xen-guest login:/);
-      expect(run.exitCode).toBe(0);
-      const console = readFileSync(log, 'utf8');
-      expect(console).toContain(`Linux version ${version} `);
-      expect(console).toMatch(/INIT: version/);
-      expect(console).toMatch(ETH0_UP);
-      expect(await leftovers(image)).toEqual(NOTHING_LEFT);
+      await convertAndBoot(image, version, []);
     },
     BOOT_TEST_TIMEOUT,
   );
