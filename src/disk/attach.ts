@@ -97,9 +97,13 @@ async function attachLoop(
   if (range) args.push('-o', String(range.offset), '--sizelimit', String(range.size));
   args.push(image);
   const detachIfAttached = async (device: string) => {
-    if ((await loopDevicesOf(runner, image)).includes(device)) {
-      await runner.run({ file: 'losetup', args: ['-d', device], kind: 'host', timeout: 'attach' });
-    }
+    if (!(await loopDevicesOf(runner, image)).includes(device)) return;
+    await runner.run({ file: 'losetup', args: ['-d', device], kind: 'host', timeout: 'attach' });
+    // A device something still has open (a probe of every block device by another program) is
+    // only marked to detach on its last close: wait for it, so a run that attaches the image
+    // again right after (rollback's look, then its write) does not find it still attached.
+    for (let i = 0; i < 50 && (await loopDevicesOf(runner, image)).includes(device); i++)
+      await new Promise((done) => setTimeout(done, 100));
   };
   return cleanup.acquire(
     { kind: 'loop', backing: resolve(image) },
