@@ -33,6 +33,10 @@ packages=(
   openvswitch-switch # guests on Open vSwitch bridges (ovsdb-server, ovs-vswitchd, ovs-vsctl)
   dnsmasq-base   # the libvirt tests' DHCP server on each bridge
   iproute2       # ip: the tests' network namespaces and bridges; the --emit qemu script's taps
+  openssh-client # import ssh://: the operator's own ssh client reaches the Xen host
+  openssh-server # the fleet tests' Xen and KVM hosts (sshd started by the tests in namespaces)
+  ansible-core   # the fleet playbook (ansible/)
+  python3-yaml   # ... the fleet playbook's manifest split
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -232,6 +232,61 @@ export async function main(options: MainOptions): Promise<number> {
     );
   });
 
+  const importCommand = program
+    .command('import')
+    .description(
+      "copy a guest's disks from its Xen host over ssh (zeros skipped, compressed, resumable), then convert them with its configuration",
+    )
+    .argument(
+      '<source>',
+      'ssh://[USER@]XENHOST[:PORT]/NAME (a domain), or ssh://XENHOST//PATH (its configuration file)',
+    )
+    .option('--output-dir <dir>', 'where the copies, the configuration and the XML go', '.')
+    .option('--ssh-config <file>', 'the ssh client configuration to use (ssh -F) instead of ~/.ssh/config')
+    .option('--shutdown', 'a running guest is shut down first (xl shutdown -w), and stays off')
+    .option(
+      '--snapshot',
+      "a running guest's disks are copied from LVM snapshots, made and removed on the Xen host",
+    )
+    .option('--snapshot-size <size>', "room for the guest's writes during the copy (lvcreate --size)", '2G')
+    .option('--bandwidth <rate>', 'at most this many bytes per second on the wire (512K, 20M, 1G)')
+    .option('--no-compress', 'send the disk uncompressed (default: zstd where both ends have it)')
+    .option(
+      '--retries <count>',
+      'how many times a cut connection is resumed before giving up',
+      positiveInteger,
+      3,
+    )
+    .option('-y, --yes', 'convert without asking for confirmation (needed when not on a terminal)')
+    .option('--name <name>', 'libvirt domain name (default: the Xen name)')
+    .option('--memory <MiB>', 'guest memory in MiB (default: the Xen setting)', positiveInteger)
+    .option('--vcpus <count>', 'virtual CPUs (default: the Xen setting)', positiveInteger)
+    .option('--network <name>', 'libvirt network for NICs with no bridge', 'default')
+    .option('--bridge <map>', BRIDGE_HELP, collect, [])
+    .option('--kernel <version>', 'the kernel the converted guest boots by default')
+    .option(
+      '--kernel-package <file>',
+      'a KVM kernel package (.deb or .rpm) to install in the guest; repeatable',
+      collect,
+      [],
+    )
+    .addOption(domainTypeOption())
+    .addOption(isolationOption())
+    .option('--verify', 'after converting, boot the image and wait for a login prompt on ttyS0')
+    .addOption(accelOption())
+    .option(
+      '--boot-timeout <seconds>',
+      'how long the boot check waits for a login prompt',
+      positiveInteger,
+      300,
+    )
+    .option('--json', 'print one JSON report on stdout: the copy (bytes, time, checksum) and the conversion')
+    .option('-v, --verbose', 'print every host command as it runs');
+  addLibvirtOptions(importCommand).action(async (source: string, opts) => {
+    const { importGuest } = await import('./commands/import.js');
+    exitCode = await importGuest(source, opts, makeIo(options, false), options.steps);
+  });
+
   const applyCommand = program
     .command('apply')
     .description(

@@ -3,6 +3,7 @@
  * (so a dry-run can prove it ran nothing that writes), carries a named timeout, and on failure
  * raises an error whose message holds the command and the tail of its stderr.
  */
+import type { Readable } from 'node:stream';
 import { execa } from 'execa';
 import { InterruptedError } from './errors.js';
 import { bubblewrapArgs, type SandboxDevice } from './sandbox/bubblewrap.js';
@@ -21,6 +22,8 @@ export const TIMEOUTS = {
   packages: 20 * 60_000,
   /** copying an image, or writing a qcow2 overlay */
   copy: 60 * 60_000,
+  /** a command on a Xen host over ssh (reading a configuration, xl shutdown -w, lvcreate) */
+  remote: 10 * 60_000,
   /** building a fixture guest with debootstrap */
   build: 30 * 60_000,
   /** the throwaway VM that runs a plan's guest commands (--isolation vm); its commands keep their own */
@@ -374,5 +377,52 @@ export function startWatched(
       child.kill('SIGKILL');
     },
     exited,
+  };
+}
+
+/** A program whose output is a byte stream read as it comes (ssh carrying a disk, zstd -d). */
+export interface PipedProcess {
+  stdout: Readable;
+  /** Resolves when the program has exited: its exit code (undefined when a signal ended it) and stderr's last lines. */
+  exited: Promise<{ exitCode: number | undefined; stderr: string; missing: boolean }>;
+  stop(): void;
+}
+
+/**
+ * Starts a read-only program whose stdout is consumed as a stream, never buffered whole; `input`
+ * (another process's output) is piped into its stdin when given.
+ */
+export function startPiped(
+  spec: Pick<CommandSpec, 'file' | 'args'>,
+  input?: Readable,
+  listener?: CommandListener,
+): PipedProcess {
+  const started = performance.now();
+  const child = execa(spec.file, [...spec.args], {
+    reject: false,
+    buffer: { stdout: false, stderr: true },
+    encoding: 'buffer',
+    stdin: input ? 'pipe' : 'ignore',
+    env: { LC_ALL: 'C' },
+  });
+  if (input && child.stdin) {
+    // A consumer that stops early closes its stdin: the writer's EPIPE is that, not a failure.
+    child.stdin.on('error', () => {});
+    input.pipe(child.stdin);
+  }
+  const exited = child.then((result) => {
+    listener?.({ ...spec, kind: 'read', timeout: 'copy' }, undefined, performance.now() - started);
+    return {
+      exitCode: result.exitCode,
+      stderr: lastLines(Buffer.from(result.stderr ?? []).toString('utf8'), 2),
+      missing: result.code === 'ENOENT',
+    };
+  });
+  return {
+    stdout: child.stdout as Readable,
+    exited,
+    stop: () => {
+      child.kill('SIGKILL');
+    },
   };
 }

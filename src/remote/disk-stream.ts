@@ -2,9 +2,10 @@
  * Copying a Xen guest's disk from its host without writing anything there: a small Python program
  * (every dom0 that boots PV guests has Python, pygrub is written in it) reads the disk from an
  * offset on, and sends each 1 MiB chunk that holds data as a frame, each all-zero chunk as a marker
- * without data, and at the end the SHA-256 of every byte it read. The receiving side writes the data
+ * without data, and at the end the SHA-256 of the whole disk. The receiving side writes the data
  * frames at their offsets into a sparse file and records how far the copy got, so a copy cut off
- * resumes from there; the digest of what arrived is checked against the sender's.
+ * resumes from there; the digest of the whole file that arrived is checked against the sender's
+ * (a resumed sender reads the part already copied again, to hash it, but does not send it).
  *
  * Frames (big-endian): "X2KD" size:u64 start:u64, then "D" offset:u64 length:u32 data, or
  * "Z" offset:u64 length:u32, and last "E" end:u64 sha256:32 bytes.
@@ -31,12 +32,19 @@ import hashlib, os, struct, sys
 dev, start, chunk = sys.argv[1], int(sys.argv[2]), ${CHUNK}
 f = open(dev, 'rb')
 size = f.seek(0, os.SEEK_END)
-f.seek(start)
 out = sys.stdout.buffer
 out.write(b'X2KD' + struct.pack('>QQ', size, start))
+out.flush()
 digest = hashlib.sha256()
+f.seek(0)
+offset = 0
+while offset < start:
+    data = f.read(min(chunk, start - offset))
+    if not data:
+        break
+    digest.update(data)
+    offset += len(data)
 zero = bytes(chunk)
-offset = start
 while offset < size:
     data = f.read(min(chunk, size - offset))
     if not data:
@@ -56,13 +64,25 @@ out.flush()
 export interface CopyState {
   size: number;
   done: number;
+  /** Once the copy is finished and checked: the SHA-256 of the whole disk. */
+  sha256?: string;
 }
 
+/** The state a copy left, or undefined when there is none (or it is not one of ours). */
 export function readCopyState(stateFile: string): CopyState | undefined {
   if (!existsSync(stateFile)) return undefined;
-  const state = JSON.parse(readFileSync(stateFile, 'utf8')) as Partial<CopyState>;
+  let state: Partial<CopyState>;
+  try {
+    state = JSON.parse(readFileSync(stateFile, 'utf8')) as Partial<CopyState>;
+  } catch {
+    return undefined;
+  }
   if (typeof state.size !== 'number' || typeof state.done !== 'number') return undefined;
-  return { size: state.size, done: state.done };
+  return {
+    size: state.size,
+    done: state.done,
+    ...(typeof state.sha256 === 'string' ? { sha256: state.sha256 } : {}),
+  };
 }
 
 export interface CopyProgress {
@@ -78,6 +98,8 @@ export interface CopyResult {
   start: number;
   end: number;
   dataBytes: number;
+  /** SHA-256 of the whole disk, as both ends computed it. */
+  sha256: string;
 }
 
 /**
@@ -91,6 +113,8 @@ export async function receiveDisk(
   stateFile: string,
   onProgress: (progress: CopyProgress) => void = () => {},
   checkpointBytes = 64 * CHUNK,
+  /** The state the copy continues from (the sender was asked to start at its `done`). */
+  resumeFrom?: CopyState,
 ): Promise<CopyResult> {
   const fd = openSync(target, existsSync(target) ? 'r+' : 'w+');
   try {
@@ -108,6 +132,12 @@ export async function receiveDisk(
     for await (const chunk of stream) {
       for (const frame of parser.push(chunk as Buffer)) {
         if (frame.kind === 'header') {
+          if (frame.start !== (resumeFrom?.done ?? 0))
+            throw new Error(`the sender started at ${frame.start}, not where this copy stands`);
+          if (resumeFrom && frame.size !== resumeFrom.size)
+            throw new Error(
+              `the disk is ${frame.size} bytes now, ${resumeFrom.size} when the copy began: remove ${target} and start again`,
+            );
           header = frame;
           done = frame.start;
           checkpointAt = done;
@@ -130,20 +160,35 @@ export async function receiveDisk(
         if (done - checkpointAt >= checkpointBytes) checkpoint();
       }
     }
-    if (!header || !end) throw new Error(`the copy was cut off at ${done} bytes`);
+    if (!header || !end) throw new CopyCutOff(done, header !== undefined);
     if (end.end !== header.size || done !== header.size)
       throw new Error(`the sender stopped at ${end.end} of ${header.size} bytes`);
     // The file is as long as the disk even when it ends in zeros no frame wrote.
     ftruncateSync(fd, header.size);
     checkpoint();
-    const local = digestOf(fd, header.start, header.size);
+    const local = digestOf(fd, 0, header.size);
     if (!local.equals(end.digest))
       throw new Error(
         `what arrived differs from what was sent (SHA-256 ${local.toString('hex')} here, ${end.digest.toString('hex')} there)`,
       );
-    return { size: header.size, start: header.start, end: header.size, dataBytes };
+    const sha256 = local.toString('hex');
+    // A finished copy's state says so, with the digest both ends agreed on.
+    writeFileSync(stateFile, JSON.stringify({ size: header.size, done, sha256 }));
+    return { size: header.size, start: header.start, end: header.size, dataBytes, sha256 };
   } finally {
     closeSync(fd);
+  }
+}
+
+/** The stream ended before the sender's last frame: the connection was cut (or the sender died). */
+export class CopyCutOff extends Error {
+  override readonly name = 'CopyCutOff';
+  constructor(
+    readonly at: number,
+    /** The sender had started: it spoke its header. */
+    readonly started: boolean,
+  ) {
+    super(`the copy was cut off at ${at} bytes`);
   }
 }
 

@@ -13,6 +13,8 @@ export interface SshSource {
   port?: number;
   /** The domain's name, or the absolute path of its configuration file on the Xen host. */
   name: string;
+  /** An ssh client configuration file to use instead of ~/.ssh/config (ssh -F). */
+  configFile?: string;
 }
 
 const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])$/;
@@ -42,12 +44,40 @@ export function parseSshSource(text: string): SshSource {
 
 /** The ssh client's arguments that run `argv` on the Xen host: batch mode (no prompts), quoted words. */
 export function sshArgs(source: SshSource, argv: readonly string[]): string[] {
+  return sshCommandLineArgs(source, quoteWords(argv));
+}
+
+/** A remote command line made of quoted words only: nothing in them reaches the shell as syntax. */
+export function quoteWords(argv: readonly string[]): string {
+  return argv.map(shellQuote).join(' ');
+}
+
+/**
+ * The ssh client's arguments for a command line already made safe by its caller (quoteWords,
+ * joined by fixed shell syntax such as a pipe to zstd).
+ */
+export function sshCommandLineArgs(source: SshSource, commandLine: string): string[] {
   return [
     '-o',
     'BatchMode=yes',
+    // A dead connection is noticed within a minute, so a cut copy is retried instead of waiting.
+    '-o',
+    'ServerAliveInterval=15',
+    '-o',
+    'ServerAliveCountMax=4',
+    ...(source.configFile ? ['-F', source.configFile] : []),
     ...(source.port ? ['-p', String(source.port)] : []),
     '--',
-    source.user ? `${source.user}@${source.host}` : source.host,
-    argv.map(shellQuote).join(' '),
+    sshDestination(source),
+    commandLine,
   ];
+}
+
+export function sshDestination(source: SshSource): string {
+  return source.user ? `${source.user}@${source.host}` : source.host;
+}
+
+/** The source as the operator wrote it, normalised (for messages, reports and the batch state). */
+export function formatSshSource(source: SshSource): string {
+  return `ssh://${source.user ? `${source.user}@` : ''}${source.host}${source.port ? `:${source.port}` : ''}/${source.name}`;
 }

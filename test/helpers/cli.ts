@@ -40,16 +40,27 @@ const SUITE_CPU_LOCK = '/tmp/xen2kvm-suite-cpu.lock';
 
 export async function runCli(
   args: string[],
-  options: { timeout?: number; cwd?: string; env?: Record<string, string>; alone?: boolean } = {},
+  options: {
+    timeout?: number;
+    cwd?: string;
+    env?: Record<string, string>;
+    alone?: boolean;
+    /** What the program runs under: `ip netns exec NS`, to run it on another host of a test. */
+    prefix?: string[];
+  } = {},
 ): Promise<CliRun> {
   const mode = options.alone ? '--exclusive' : '--shared';
-  const result = await execa('flock', [mode, SUITE_CPU_LOCK, 'node', CLI, ...args], {
-    reject: false,
-    stdin: 'ignore',
-    cwd: options.cwd,
-    timeout: options.timeout ?? paced(20 * 60) * 1000,
-    env: { NO_COLOR: '1', ...options.env },
-  });
+  const result = await execa(
+    'flock',
+    [mode, SUITE_CPU_LOCK, ...(options.prefix ?? []), 'node', CLI, ...args],
+    {
+      reject: false,
+      stdin: 'ignore',
+      cwd: options.cwd,
+      timeout: options.timeout ?? paced(20 * 60) * 1000,
+      env: { NO_COLOR: '1', ...options.env },
+    },
+  );
   return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr) };
 }
 

@@ -64,7 +64,7 @@ describe('copying a disk as frames', () => {
     const done = readCopyState(state)?.done ?? 0;
     expect(done).toBeGreaterThan(0);
     expect(done).toBeLessThan(statSync(disk).size);
-    const result = await receiveDisk(send(done), target, state);
+    const result = await receiveDisk(send(done), target, state, undefined, undefined, readCopyState(state));
     expect(result.start).toBe(done);
     expect(readFileSync(target).equals(readFileSync(disk))).toBe(true);
   });

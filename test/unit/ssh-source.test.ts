@@ -32,6 +32,10 @@ describe('ssh:// sources', () => {
     expect(sshArgs(source, ['cat', "/etc/xen/it's.cfg"])).toEqual([
       '-o',
       'BatchMode=yes',
+      '-o',
+      'ServerAliveInterval=15',
+      '-o',
+      'ServerAliveCountMax=4',
       '-p',
       '2222',
       '--',

@@ -1,0 +1,114 @@
+/**
+ * `xen2kvm import ssh://[USER@]XENHOST/NAME`: the guest's disks copied from its Xen host, then
+ * converted by migrate with the configuration read there (and defined in libvirt where asked).
+ */
+import { Writable } from 'node:stream';
+import { errorMessage, UserError } from '../errors.js';
+import type { Step } from '../pipeline/types.js';
+import { type FetchedGuest, fetchGuest } from '../remote/fetch-guest.js';
+import { parseRate } from '../remote/wire.js';
+import { type CliIo, writeLine } from '../ui/io.js';
+import { type MigrateFlags, migrateOptions } from './migrate/from-flags.js';
+import { verboseListener } from './migrate/options.js';
+import type { MigrateReport } from './migrate/report-types.js';
+import { migrate } from './migrate.js';
+
+export interface ImportFlags extends MigrateFlags {
+  outputDir?: string;
+  sshConfig?: string;
+  shutdown?: boolean;
+  snapshot?: boolean;
+  snapshotSize?: string;
+  bandwidth?: string;
+  compress?: boolean;
+  retries?: number;
+}
+
+/** What `import --json` prints: the copy, then the conversion's own report. */
+export interface ImportReport {
+  import: FetchedGuest | null;
+  conversion: MigrateReport | null;
+  error: string | null;
+}
+
+/** The migrate flags of a fetched guest: its first disk converted, its configuration and copies for the XML. */
+export function conversionFlags(fetched: FetchedGuest, flags: MigrateFlags, outputDir: string): MigrateFlags {
+  return {
+    ...flags,
+    xenConfig: fetched.configFile,
+    name: flags.name ?? fetched.domain,
+    // The copy is ours: a partitioned disk is converted where it arrived (journaled, so rollback
+    // works); a partitionless guest's volumes are laid out on a new whole disk beside it.
+    inPlace: !fetched.partitionless,
+    output: fetched.partitionless ? `${outputDir}/${fetched.domain}.raw` : undefined,
+    disk: fetched.partitionless
+      ? Object.entries(fetched.files)
+          .filter(([, file]) => file !== fetched.image)
+          .map(([vdev, file]) => `${vdev}=${file}`)
+      : [],
+  };
+}
+
+export function checkImportFlags(flags: ImportFlags, io: CliIo): void {
+  if (flags.shutdown && flags.snapshot)
+    throw new UserError('--shutdown and --snapshot are two ways to copy a running guest: give one', 2);
+  if (flags.dryRun)
+    throw new UserError(
+      'import has no --dry-run: it copies first; review with migrate --dry-run on the copy',
+      2,
+    );
+  if (!flags.yes && !io.interactive)
+    throw new UserError(
+      'import converts what it copied: give --yes when not on a terminal (or run it on one to review the plan)',
+      2,
+    );
+}
+
+export async function importGuest(
+  sourceText: string,
+  flags: ImportFlags,
+  io: CliIo,
+  steps: readonly Step[],
+): Promise<number> {
+  checkImportFlags(flags, io);
+  const outputDir = flags.outputDir ?? '.';
+  const bandwidth = flags.bandwidth === undefined ? undefined : parseRate(flags.bandwidth);
+  const report: ImportReport = { import: null, conversion: null, error: null };
+  try {
+    report.import = await fetchGuest(sourceText, {
+      outputDir,
+      sshConfig: flags.sshConfig,
+      shutdown: Boolean(flags.shutdown),
+      snapshot: flags.snapshot ? (flags.snapshotSize ?? '2G') : undefined,
+      bandwidth,
+      compress: flags.compress !== false,
+      retries: flags.retries ?? 3,
+      progress: io.stderr as NodeJS.WritableStream & { isTTY?: boolean },
+      listener: flags.verbose ? verboseListener(io) : undefined,
+    });
+    for (const line of report.import.notCopied) writeLine(io.stderr, `warning: ${line}`);
+  } catch (error) {
+    if (!flags.json) throw error;
+    report.error = errorMessage(error);
+    writeLine(io.stderr, `xen2kvm: ${report.error}`);
+    writeLine(io.stdout, JSON.stringify(report, null, 2));
+    return error instanceof UserError ? error.exitCode : 1;
+  }
+  const fetched = report.import;
+  const options = await migrateOptions(fetched.image, conversionFlags(fetched, flags, outputDir));
+  // The copies stand for the disks on the Xen host in the XML.
+  options.xenDiskFiles = fetched.files;
+  if (!flags.json) return migrate(options, io, steps);
+  // One JSON document: migrate's own report goes into the import's.
+  const quiet: CliIo = { ...io, stdout: new Writable({ write: (_c, _e, done) => done() }) };
+  let exitCode: number;
+  try {
+    exitCode = await migrate({ ...options, onReport: (made) => (report.conversion = made) }, quiet, steps);
+  } catch (error) {
+    report.error = errorMessage(error);
+    writeLine(io.stderr, `xen2kvm: ${report.error}`);
+    exitCode = error instanceof UserError ? error.exitCode : 1;
+  }
+  writeLine(io.stdout, JSON.stringify(report, null, 2));
+  return exitCode;
+}

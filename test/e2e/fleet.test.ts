@@ -1,0 +1,234 @@
+/**
+ * Fleets, on hosts made here of real parts: a Xen host and two KVM hosts are network namespaces,
+ * each with its own sshd (and mounts of its own); the operator sits in a control namespace. The
+ * Xen host holds configurations in /etc/xen, disks as files and as loop-backed block devices, and
+ * an xl that knows which guests run (a stub: no Xen here). `import` pulls a guest over ssh and
+ * converts it; the Ansible playbook spreads a fleet over the KVM hosts.
+ */
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureFixture, workingCopy } from '../../fixtures/images/fixtures.js';
+import { runCli } from '../helpers/cli.js';
+import { type FleetHost, FleetNet, stubXl } from '../helpers/fleet-hosts.js';
+
+let dir: string;
+let net: FleetNet;
+let xen: FleetHost;
+/** Loop devices made for the Xen host's block-device disks, detached at the end. */
+const loops: string[] = [];
+/** Whether /etc/xen was made here (the Xen host's own is bound over it). */
+let madeEtcXen = false;
+
+const xenEtc = () => join(xen.dir, 'etc-xen');
+const xlState = () => join(xen.dir, 'xl-state');
+
+async function sha256(file: string): Promise<string> {
+  return (await execa('sha256sum', [file])).stdout.split(' ')[0] as string;
+}
+
+/** Bytes a file takes on disk (its allocated blocks). */
+const allocated = (file: string) => statSync(file).blocks * 512;
+
+/** A guest on the Xen host: its disk as a file (or a loop-backed block device) and /etc/xen/NAME. */
+async function xenGuest(name: string, options: { block?: boolean; mac: string }): Promise<string> {
+  const file = await workingCopy('debian12-xen-pv', join(xen.dir, 'srv', `${name}.img`));
+  let disk = file;
+  if (options.block) {
+    disk = (await execa('losetup', ['--find', '--show', file])).stdout.trim();
+    loops.push(disk);
+  }
+  writeFileSync(
+    join(xenEtc(), name),
+    [
+      `name = "${name}"`,
+      'memory = 512',
+      'vcpus = 1',
+      'bootloader = "pygrub"',
+      `disk = [ '${options.block ? 'phy' : 'file'}:${disk},xvda,w' ]`,
+      `vif = [ 'mac=${options.mac},bridge=xenbr0' ]`,
+      '',
+    ].join('\n'),
+  );
+  return disk;
+}
+
+/** Marks a guest running for the stub xl, with what `xl list -l` prints for it. */
+function markRunning(name: string, disk: string): void {
+  writeFileSync(
+    join(xlState(), `${name}.json`),
+    JSON.stringify([
+      {
+        domid: 7,
+        config: {
+          c_info: { type: 'pv', name },
+          b_info: { max_memkb: 524288, target_memkb: 524288, max_vcpus: 1 },
+          disks: [{ pdev_path: disk, vdev: 'xvda', format: 'raw', readwrite: 1 }],
+          nics: [{ mac: '00:16:3e:42:00:09', bridge: 'xenbr0' }],
+          bootloader: 'pygrub',
+        },
+      },
+    ]),
+  );
+}
+
+beforeAll(async () => {
+  await ensureFixture('debian12-xen-pv');
+  dir = mkdtempSync(join(tmpdir(), 'e2e-fleet-'));
+  net = await FleetNet.start(dir);
+  if (!existsSync('/etc/xen')) {
+    mkdirSync('/etc/xen');
+    madeEtcXen = true;
+  }
+  const xenDir = join(dir, 'xen');
+  for (const sub of ['etc-xen', 'bin', 'xl-state', 'srv']) mkdirSync(join(xenDir, sub), { recursive: true });
+  writeFileSync(join(xenDir, 'bin', 'xl'), stubXl(join(xenDir, 'xl-state')), { mode: 0o755 });
+  xen = await net.host('xen', 10, [
+    `mount --bind ${join(xenDir, 'etc-xen')} /etc/xen`,
+    `mount --bind ${join(xenDir, 'bin')} /usr/local/sbin`,
+  ]);
+}, 120_000);
+
+afterAll(async () => {
+  await net?.stop();
+  for (const loop of loops) await execa('losetup', ['-d', loop], { reject: false });
+  if (madeEtcXen) rmSync('/etc/xen', { recursive: true, force: true });
+  rmSync(dir, { recursive: true, force: true });
+});
+
+interface ImportJson {
+  import: {
+    domain: string;
+    configFile: string;
+    configOrigin: string;
+    wasRunning: boolean;
+    shutDown: boolean;
+    image: string;
+    disks: {
+      device: string;
+      size: number;
+      dataBytes: number;
+      wireBytes: number;
+      seconds: number;
+      compressed: boolean;
+      resumedFrom: number[];
+      sha256: string;
+    }[];
+  } | null;
+  conversion: { kind: string; report: { status: string; domainXml: string; mode: string } } | null;
+  error: string | null;
+}
+
+const importArgs = (source: string, out: string, extra: string[] = []) => [
+  'import',
+  source,
+  '--ssh-config',
+  net.sshConfig,
+  '--output-dir',
+  out,
+  '--yes',
+  '--json',
+  '--bridge',
+  'xenbr0=br0',
+  ...extra,
+];
+
+describe('import from a Xen host over ssh', () => {
+  it('copies a guest from its file disk (zeros skipped, zstd), checks it, converts it with its configuration; the Xen host is unchanged', async () => {
+    const disk = await xenGuest('web1', { mac: '00:16:3e:42:00:01' });
+    const before = await sha256(disk);
+    const out = join(net.control.dir, 'web1');
+    const started = performance.now();
+    const run = await runCli(importArgs('ssh://xen/web1', out), { prefix: net.inControl([]) });
+    const seconds = (performance.now() - started) / 1000;
+    expect(run.exitCode, run.stderr).toBe(0);
+    const report = JSON.parse(run.stdout) as ImportJson;
+    const copy = report.import?.disks[0];
+    expect(report.import).toMatchObject({ domain: 'web1', configOrigin: '/etc/xen/web1', wasRunning: false });
+    expect(copy).toMatchObject({
+      device: disk,
+      size: statSync(disk).size,
+      compressed: true,
+      resumedFrom: [],
+    });
+    // What arrived is the disk, byte for byte, as both ends' checksums say.
+    expect(copy?.sha256).toBe(before);
+    // Zero chunks are not sent, and what is sent is compressed: less on the wire than the disk holds.
+    expect(copy?.wireBytes).toBeLessThan(allocated(disk));
+    expect(report.conversion?.report).toMatchObject({ status: 'converted', mode: 'in-place' });
+    const xml = readFileSync(report.conversion?.report.domainXml as string, 'utf8');
+    expect(xml).toContain(`<source file="${report.import?.image}"/>`);
+    expect(xml).toContain('<source bridge="br0"/>');
+    expect(readFileSync(report.import?.configFile as string, 'utf8')).toContain('name = "web1"');
+    expect(await sha256(disk)).toBe(before);
+    // The floor: the same disk through a plain ssh dd into cp --sparse, no checksum, no compression.
+    const floorStarted = performance.now();
+    await execa('sh', [
+      '-c',
+      `${net.inControl([]).join(' ')} ssh -F ${net.sshConfig} xen dd if=${disk} bs=1M status=none | cp --sparse=always /dev/stdin ${join(out, 'floor.raw')}`,
+    ]);
+    const floor = (performance.now() - floorStarted) / 1000;
+    const mib = (n: number) => (n / 1024 ** 2).toFixed(1);
+    console.log(
+      `import figures: disk ${mib(copy?.size ?? 0)} MiB, allocated ${mib(allocated(disk))} MiB, data ${mib(copy?.dataBytes ?? 0)} MiB, on the wire ${mib(copy?.wireBytes ?? 0)} MiB (${(((copy?.wireBytes ?? 0) / allocated(disk)) * 100).toFixed(0)}% of allocated); copy ${copy?.seconds} s, whole import with conversion ${seconds.toFixed(1)} s; ssh dd | cp --sparse floor ${floor.toFixed(1)} s (${mib(statSync(disk).size)} MiB on the wire)`,
+    );
+  });
+
+  it('refuses a running guest without a word of copying; --shutdown stops it (xl shutdown -w) and copies its block device', async () => {
+    const disk = await xenGuest('web2', { block: true, mac: '00:16:3e:42:00:02' });
+    markRunning('web2', disk);
+    const out = join(net.control.dir, 'web2');
+    const refused = await runCli(importArgs('ssh://xen/web2', out), { prefix: net.inControl([]) });
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr).toMatch(/web2 is running on xen: .*--shutdown .*--snapshot/);
+    expect(existsSync(join(out, 'web2-xvda.raw'))).toBe(false);
+
+    const run = await runCli(importArgs('ssh://xen/web2', out, ['--shutdown']), {
+      prefix: net.inControl([]),
+    });
+    expect(run.exitCode, run.stderr).toBe(0);
+    const report = JSON.parse(run.stdout) as ImportJson;
+    expect(report.import).toMatchObject({
+      wasRunning: true,
+      shutDown: true,
+      configOrigin: 'xl list -l web2',
+    });
+    expect(readFileSync(join(xlState(), 'calls'), 'utf8')).toContain('shutdown -w web2');
+    expect(report.import?.disks[0]?.device).toBe(disk);
+    expect(report.conversion?.report.status).toBe('converted');
+  });
+
+  it('resumes a copy whose connection was killed mid-way, and what arrived checks out whole', async () => {
+    const disk = await xenGuest('web3', { block: true, mac: '00:16:3e:42:00:03' });
+    const out = join(net.control.dir, 'web3');
+    const before = await sha256(disk);
+    // Slow enough on the wire to be caught mid-copy.
+    const child = runCli(importArgs('ssh://xen/web3', out, ['--bandwidth', '24M', '--no-compress']), {
+      prefix: net.inControl([]),
+    });
+    const state = join(out, 'web3-xvda.raw.copy-state');
+    let killed = false;
+    for (let i = 0; i < 600 && !killed; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      if (!existsSync(state)) continue;
+      // The first checkpoint is on disk: cut the connection (the ssh client carrying the disk).
+      const found = await execa('pgrep', ['-f', `ssh -o BatchMode=yes .* xen python3 -c`], { reject: false });
+      for (const pid of found.stdout.split('\n').filter(Boolean)) process.kill(Number(pid), 'SIGKILL');
+      killed = found.stdout.trim() !== '';
+    }
+    expect(killed).toBe(true);
+    const run = await child;
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/connection cut .*resuming at \d/);
+    const report = JSON.parse(run.stdout) as ImportJson;
+    const copy = report.import?.disks[0];
+    expect(copy?.resumedFrom.length).toBe(1);
+    expect(copy?.resumedFrom[0]).toBeGreaterThan(0);
+    expect(copy?.sha256).toBe(before);
+    console.log(
+      `resume figures: cut at ${((copy?.resumedFrom[0] ?? 0) / 1024 ** 2).toFixed(0)} MiB of ${((copy?.size ?? 0) / 1024 ** 2).toFixed(0)} MiB; ${((copy?.wireBytes ?? 0) / 1024 ** 2).toFixed(1)} MiB on the wire in all for ${((copy?.dataBytes ?? 0) / 1024 ** 2).toFixed(1)} MiB of data sent after the resume; ${copy?.seconds} s at --bandwidth 24M`,
+    );
+  });
+});
