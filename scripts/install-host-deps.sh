@@ -54,3 +54,5 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Said only when something was installed (the Ansible role reports a change from it).
+echo "installed: ${missing[*]}"

@@ -6,11 +6,23 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type YAMLMap } from 'yaml';
-import { UserError } from '../errors.js';
+import { errorMessage, UserError } from '../errors.js';
 import type { BootMode, Isolation } from '../pipeline/types.js';
+import { parseSshSource } from '../remote/ssh-source.js';
 
 export interface ImageJob {
+  /** The image's path; for an entry with a source, that source (ssh://...): what names the entry. */
   image: string;
+  /** A guest to import from its Xen host first (ssh://[USER@]HOST/NAME); its copies go to output-dir. */
+  source?: string;
+  /** import's settings for a source entry. */
+  sshConfig?: string;
+  shutdown?: boolean;
+  bandwidth?: string;
+  /** Define (and start) the converted guest in libvirt. */
+  define?: boolean;
+  start?: boolean;
+  connect?: string;
   mode: 'copy' | 'in-place';
   output?: string;
   outputFormat: 'raw' | 'qcow2';
@@ -48,6 +60,12 @@ const KEYS: Record<string, 'string' | 'number' | 'boolean' | 'map' | 'list'> = {
   disks: 'map',
   boot: 'string',
   isolation: 'string',
+  'ssh-config': 'string',
+  shutdown: 'boolean',
+  bandwidth: 'string',
+  define: 'boolean',
+  start: 'boolean',
+  connect: 'string',
 };
 
 type Settings = Record<string, unknown>;
@@ -63,10 +81,15 @@ function readSettings(file: string, lines: LineCounter, map: YAMLMap, allowImage
   for (const pair of map.items) {
     const key = isScalar(pair.key) ? String(pair.key.value) : '';
     const value = pair.value as Node | null;
-    if (key === 'image' && allowImage) {
+    if ((key === 'image' || key === 'source') && allowImage) {
       if (!isScalar(value) || typeof value.value !== 'string')
-        fail(file, lines, value ?? (pair.key as Node), 'image: expected a path');
-      settings.image = value.value;
+        fail(
+          file,
+          lines,
+          value ?? (pair.key as Node),
+          `${key}: expected ${key === 'image' ? 'a path' : 'ssh://[USER@]HOST/NAME'}`,
+        );
+      settings[key] = value.value;
       continue;
     }
     const type = KEYS[key];
@@ -75,7 +98,7 @@ function readSettings(file: string, lines: LineCounter, map: YAMLMap, allowImage
         file,
         lines,
         pair.key as Node,
-        `unknown setting '${key}' (known: ${[...(allowImage ? ['image'] : []), ...Object.keys(KEYS)].join(', ')})`,
+        `unknown setting '${key}' (known: ${[...(allowImage ? ['image', 'source'] : []), ...Object.keys(KEYS)].join(', ')})`,
       );
     if (type === 'list') {
       if (!isSeq(value) || !value.items.every((v) => isScalar(v) && typeof v.value === 'string'))
@@ -155,9 +178,19 @@ export function parseManifest(file: string, text = readManifest(file)): ImageJob
         : isMap(node)
           ? readSettings(file, lines, node, true)
           : fail(file, lines, node, 'expected "image: PATH" or a path');
-    if (typeof entry.image !== 'string') fail(file, lines, node, 'this entry has no image: PATH');
+    if (typeof entry.image === 'string' && typeof entry.source === 'string')
+      fail(file, lines, node, 'an entry has image: PATH or source: ssh://..., not both');
+    if (typeof entry.source === 'string') {
+      try {
+        parseSshSource(entry.source);
+      } catch (error) {
+        fail(file, lines, node, errorMessage(error));
+      }
+    } else if (typeof entry.image !== 'string')
+      fail(file, lines, node, 'this entry has no image: PATH (or source: ssh://HOST/NAME)');
     const s = { ...defaults, ...entry } as Settings;
-    const image = path(entry.image as string);
+    const source = entry.source as string | undefined;
+    const image = source ?? path(entry.image as string);
     if (seen.has(image))
       fail(
         file,
@@ -177,7 +210,12 @@ export function parseManifest(file: string, text = readManifest(file)): ImageJob
     if (outputFormat !== 'raw' && outputFormat !== 'qcow2')
       fail(file, lines, node, `output-format: expected raw or qcow2, not ${outputFormat}`);
     let output: string | undefined;
-    if (mode === 'copy') {
+    if (source) {
+      // An imported guest is converted where its copy arrives: in output-dir.
+      if (typeof s['output-dir'] !== 'string')
+        fail(file, lines, node, 'a source entry needs output-dir: DIR (where its disks are copied to)');
+      output = path(s['output-dir'] as string);
+    } else if (mode === 'copy') {
       const stem =
         (entry.image as string)
           .split('/')
@@ -197,7 +235,18 @@ export function parseManifest(file: string, text = readManifest(file)): ImageJob
     }
     return {
       image,
-      mode,
+      ...(source
+        ? {
+            source,
+            sshConfig: typeof s['ssh-config'] === 'string' ? path(s['ssh-config'] as string) : undefined,
+            shutdown: s.shutdown === true,
+            bandwidth: s.bandwidth as string | undefined,
+          }
+        : {}),
+      define: s.define === true,
+      start: s.start === true,
+      connect: s.connect as string | undefined,
+      mode: source ? 'in-place' : mode,
       output,
       outputFormat,
       xenConfig: typeof s['xen-config'] === 'string' ? path(s['xen-config'] as string) : undefined,

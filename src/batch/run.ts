@@ -24,6 +24,12 @@ export interface JobResult {
   warnings: string[];
   log: string;
   error: string | null;
+  /** A source entry's copy from its Xen host: bytes on the wire, of data, of disk, and seconds. */
+  copy: { wireBytes: number; dataBytes: number; size: number; seconds: number; resumed: number } | null;
+  /** The boot check's verdict, when the entry asked for one (verify). */
+  bootCheck: { ok: boolean; seconds: number } | null;
+  /** The libvirt domain, when the entry asked to define it and it was. */
+  defined: string | null;
 }
 
 export interface BatchOptions {
@@ -113,6 +119,9 @@ export class BatchRun {
         warnings: [],
         log,
         error: null,
+        copy: null,
+        bootCheck: null,
+        defined: null,
       };
     }
     // The output directory of a batch is the batch's to create.
@@ -169,6 +178,9 @@ export function jobResult(
         : reply.kind === 'converted' && reply.report.status === 'define-failed'
           ? 'define-failed'
           : 'failed';
+  const converted = reply.kind === 'converted' ? reply.report : undefined;
+  const disks = reply.fetched?.disks ?? [];
+  const sum = (pick: (d: (typeof disks)[number]) => number) => disks.reduce((n, d) => n + pick(d), 0);
   const changes =
     reply.kind === 'planned'
       ? reply.plan.changes
@@ -199,5 +211,18 @@ export function jobResult(
         : status === 'define-failed' && reply.kind === 'converted'
           ? (reply.report.libvirt?.error ?? null)
           : null,
+    copy: reply.fetched
+      ? {
+          wireBytes: sum((d) => d.wireBytes),
+          dataBytes: sum((d) => d.dataBytes),
+          size: sum((d) => d.size),
+          seconds: Number(sum((d) => d.seconds).toFixed(2)),
+          resumed: sum((d) => d.resumedFrom.length),
+        }
+      : null,
+    bootCheck: converted?.bootCheck
+      ? { ok: converted.bootCheck.ok, seconds: converted.bootCheck.seconds }
+      : null,
+    defined: converted?.libvirt?.defined ? converted.libvirt.domain : null,
   };
 }

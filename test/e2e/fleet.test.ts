@@ -5,7 +5,16 @@
  * an xl that knows which guests run (a stub: no Xen here). `import` pulls a guest over ssh and
  * converts it; the Ansible playbook spreads a fleet over the KVM hosts.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -229,6 +238,186 @@ describe('import from a Xen host over ssh', () => {
     expect(copy?.sha256).toBe(before);
     console.log(
       `resume figures: cut at ${((copy?.resumedFrom[0] ?? 0) / 1024 ** 2).toFixed(0)} MiB of ${((copy?.size ?? 0) / 1024 ** 2).toFixed(0)} MiB; ${((copy?.wireBytes ?? 0) / 1024 ** 2).toFixed(1)} MiB on the wire in all for ${((copy?.dataBytes ?? 0) / 1024 ** 2).toFixed(1)} MiB of data sent after the resume; ${copy?.seconds} s at --bandwidth 24M`,
+    );
+  });
+});
+
+/** A KVM host: its own libvirt (configuration, state and sockets of its own) and an sshd. */
+async function kvmHost(name: string, octet: number): Promise<FleetHost> {
+  const own = join(dir, name);
+  mkdirSync(own, { recursive: true });
+  await execa('cp', ['-a', '/etc/libvirt', join(own, 'etc-libvirt')]);
+  // A libvirt of its own, starting empty: no domain the machine's libvirt has defined, and no
+  // network of the machine's started (it would want a dnsmasq and iptables).
+  const qemuDir = join(own, 'etc-libvirt', 'qemu');
+  for (const entry of readdirSync(qemuDir))
+    if (entry !== 'networks') rmSync(join(qemuDir, entry), { recursive: true, force: true });
+  rmSync(join(qemuDir, 'networks', 'autostart'), { recursive: true, force: true });
+  const host = await net.host(name, octet, [
+    `mount --bind ${join(own, 'etc-libvirt')} /etc/libvirt`,
+    ...['/run/libvirt', '/var/lib/libvirt', '/var/cache/libvirt', '/var/log/libvirt'].map(
+      (d) => `mount -t tmpfs -o mode=0755 tmpfs ${d}`,
+    ),
+    `virtlogd -d -p ${join(own, 'virtlogd.pid')}`,
+    `libvirtd -d -p ${join(own, 'libvirtd.pid')}`,
+  ]);
+  net.stopAtEnd(join(own, 'libvirtd.pid'));
+  net.stopAtEnd(join(own, 'virtlogd.pid'));
+  return host;
+}
+
+/** What the KVM host's own libvirt holds. */
+async function definedOn(host: FleetHost): Promise<string[]> {
+  const list = await execa(
+    'ip',
+    ['netns', 'exec', host.ns, 'ssh', '-F', net.sshConfig, host.name, 'virsh', 'list', '--all', '--name'],
+    {
+      reject: false,
+    },
+  );
+  // virsh runs over ssh: in the host's mount namespace, where its libvirtd's socket is.
+  return list.stdout.split('\n').filter(Boolean).sort();
+}
+
+interface FleetReport {
+  totals: Record<string, number>;
+  hosts: Record<string, { status: string; seconds: number; guests: number }>;
+  guests: {
+    host: string;
+    guest: string;
+    status: string;
+    wire_bytes: number;
+    boot_checked: boolean;
+    defined: string | null;
+    error: string | null;
+  }[];
+}
+
+describe('a fleet over two KVM hosts with Ansible', () => {
+  it('installs xen2kvm on both, splits six guests (one broken) over them, converts and defines the good ones, reports all; a rerun skips what is done', async () => {
+    const kvm1 = await kvmHost('kvm1', 11);
+    const kvm2 = await kvmHost('kvm2', 12);
+    // One disk file and one loop-backed block device on the Xen host, shared by the fleet's
+    // configurations (import only reads them).
+    const file = await workingCopy('debian12-xen-pv', join(xen.dir, 'srv', 'fleet.img'));
+    const block = (await execa('losetup', ['--find', '--show', '--read-only', file])).stdout.trim();
+    loops.push(block);
+    const guests = [
+      ['f1', `file:${file}`],
+      ['f2', `phy:${block}`],
+      ['f3', `file:${file}`],
+      ['f4', `phy:${block}`],
+      ['f5', `file:${file}`],
+      ['f6', `file:${join(xen.dir, 'srv', 'gone.img')}`],
+    ];
+    guests.forEach(([name, disk], index) =>
+      writeFileSync(
+        join(xenEtc(), name as string),
+        `name = "${name}"\nmemory = 512\nbootloader = "pygrub"\ndisk = [ '${disk},xvda,w' ]\nvif = [ 'mac=00:16:3e:43:00:0${index + 1},bridge=xenbr0' ]\n`,
+      ),
+    );
+    const bundle = join(dir, 'xen2kvm.tar.gz');
+    await execa('bash', ['scripts/bundle.sh', bundle]);
+    const fleet = join(net.control.dir, 'fleet.yml');
+    writeFileSync(
+      fleet,
+      [
+        'defaults:',
+        `  ssh-config: ${net.sshConfig}`,
+        '  bridges: { xenbr0: br0 }',
+        '  define: true',
+        'guests:',
+        // f1 is pinned to kvm1 and boot-checked; the others go where there is room.
+        '  - { source: ssh://xen/f1, host: kvm1, verify: true }',
+        ...['f2', 'f3', 'f4', 'f5', 'f6'].map((g) => `  - { source: ssh://xen/${g} }`),
+        '',
+      ].join('\n'),
+    );
+    const inventory = join(net.control.dir, 'inventory.ini');
+    writeFileSync(
+      inventory,
+      [
+        '[kvm_hosts]',
+        ...[kvm1, kvm2].map(
+          (h) =>
+            `${h.name} xen2kvm_prefix=${join(h.dir, 'opt')} xen2kvm_work_dir=${join(h.dir, 'work')} xen2kvm_capacity=3`,
+        ),
+        '[kvm_hosts:vars]',
+        `xen2kvm_bundle=${bundle}`,
+        'xen2kvm_link=false',
+        'xen2kvm_jobs=1',
+        'ansible_python_interpreter=/usr/bin/python3',
+        '',
+      ].join('\n'),
+    );
+    const playbook = async () => {
+      const run = await execa(
+        'ip',
+        [
+          'netns',
+          'exec',
+          net.control.ns,
+          'ansible-playbook',
+          '-i',
+          inventory,
+          'xen2kvm.fleet.fleet',
+          '-e',
+          `fleet_manifest=${fleet}`,
+        ],
+        {
+          cwd: join(process.cwd(), 'ansible'),
+          reject: false,
+          env: {
+            ANSIBLE_SSH_ARGS: `-F ${net.sshConfig} -o ControlMaster=no`,
+            ANSIBLE_REMOTE_TEMP: join(dir, 'ansible-remote'),
+            ANSIBLE_LOCAL_TEMP: join(dir, 'ansible-local'),
+            ANSIBLE_HOME: join(dir, 'ansible-home'),
+            ANSIBLE_NOCOLOR: '1',
+            LC_ALL: 'C.UTF-8',
+          },
+        },
+      );
+      return { ...run, report: JSON.parse(readFileSync(`${fleet}.report.json`, 'utf8')) as FleetReport };
+    };
+
+    const started = performance.now();
+    const first = await playbook();
+    const seconds = (performance.now() - started) / 1000;
+    // A failed guest fails the play at its end, after the report is written.
+    expect(first.exitCode, first.stdout.slice(-3000)).toBe(2);
+    expect(first.stdout).toMatch(
+      /6 guest\(s\): 5 converted, 0 already done, 1 failed, 1 boot-checked, 5 defined/,
+    );
+    const { report } = first;
+    expect(report.totals).toMatchObject({ guests: 6, converted: 5, failed: 1, boot_checked: 1, defined: 5 });
+    const byGuest = Object.fromEntries(report.guests.map((g) => [g.guest.replace('ssh://xen/', ''), g]));
+    expect(byGuest.f1).toMatchObject({
+      host: 'kvm1',
+      status: 'converted',
+      boot_checked: true,
+      defined: 'f1',
+    });
+    expect(byGuest.f6).toMatchObject({ status: 'failed' });
+    expect(byGuest.f6?.error).toMatch(/gone\.img/);
+    // By capacity: three guests a host.
+    expect(report.hosts.kvm1?.guests).toBe(3);
+    expect(report.hosts.kvm2?.guests).toBe(3);
+    for (const g of report.guests.filter((g) => g.status === 'converted'))
+      expect(g.wire_bytes).toBeGreaterThan(0);
+    // Each host's libvirt holds its own converted guests, and nothing of the other's.
+    const on = (host: string) =>
+      report.guests
+        .filter((g) => g.host === host && g.status === 'converted')
+        .map((g) => g.defined)
+        .sort();
+    expect(await definedOn(kvm1)).toEqual(on('kvm1'));
+    expect(await definedOn(kvm2)).toEqual(on('kvm2'));
+
+    const again = await playbook();
+    expect(again.exitCode).toBe(2);
+    expect(again.report.totals).toMatchObject({ guests: 6, converted: 0, skipped: 5, failed: 1 });
+    console.log(
+      `fleet figures: 6 guests over 2 KVM hosts in ${seconds.toFixed(0)} s (kvm1 ${report.hosts.kvm1?.seconds} s, kvm2 ${report.hosts.kvm2?.seconds} s of batch), ${((report.totals.wire_bytes ?? 0) / 1024 ** 2) | 0} MiB on the wire; the rerun ${again.report.hosts.kvm1?.seconds} s / ${again.report.hosts.kvm2?.seconds} s`,
     );
   });
 });

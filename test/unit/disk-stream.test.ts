@@ -1,4 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,10 +51,13 @@ describe('copying a disk as frames', () => {
     expect(result.dataBytes).toBe(5 * CHUNK + 12345);
     // Only the data chunks take space: 6 of the 41.
     expect(statSync(target).blocks * 512).toBeLessThan(10 * CHUNK);
+    // The finished copy's state says so, with the whole disk's SHA-256.
     expect(readCopyState(`${target}.state`)).toEqual({
       size: statSync(disk).size,
       done: statSync(disk).size,
+      sha256: createHash('sha256').update(readFileSync(disk)).digest('hex'),
     });
+    expect(result.sha256).toBe(readCopyState(`${target}.state`)?.sha256);
   });
 
   it('resumes a copy cut off mid-way from the last checkpoint, and ends identical', async () => {
@@ -67,6 +71,18 @@ describe('copying a disk as frames', () => {
     const result = await receiveDisk(send(done), target, state, undefined, undefined, readCopyState(state));
     expect(result.start).toBe(done);
     expect(readFileSync(target).equals(readFileSync(disk))).toBe(true);
+    // The digest covers the whole disk, the part copied before the cut included.
+    expect(result.sha256).toBe(createHash('sha256').update(readFileSync(disk)).digest('hex'));
+  });
+
+  it('refuses a sender that starts anywhere but where the copy stands', async () => {
+    const target = join(dir, 'misplaced.raw');
+    await expect(
+      receiveDisk(send(CHUNK), target, `${target}.state`, undefined, undefined, {
+        size: statSync(disk).size,
+        done: 0,
+      }),
+    ).rejects.toThrow(/the sender started at 1048576, not where this copy stands/);
   });
 
   it('refuses what arrived when a byte changed on the way', async () => {

@@ -38,6 +38,62 @@ images:
     expect(flagsFor(jobs[1] as (typeof jobs)[1], false)).toMatchObject({ inPlace: true, output: undefined });
   });
 
+  it('takes guests from a Xen host (source: ssh://), copied into output-dir and converted there, defined where asked', () => {
+    const jobs = parse(`defaults:
+  output-dir: kvm
+  ssh-config: ssh_config
+  define: true
+  connect: qemu:///system
+images:
+  - source: ssh://root@dom0/web01
+  - source: ssh://dom0:2222//etc/xen/db01.cfg
+    shutdown: true
+    bandwidth: 20M
+    define: false
+`);
+    expect(jobs.map((j) => [j.image, j.source, j.mode, j.output, j.sshConfig, j.shutdown, j.define])).toEqual(
+      [
+        [
+          'ssh://root@dom0/web01',
+          'ssh://root@dom0/web01',
+          'in-place',
+          '/srv/kvm',
+          '/srv/ssh_config',
+          false,
+          true,
+        ],
+        [
+          'ssh://dom0:2222//etc/xen/db01.cfg',
+          'ssh://dom0:2222//etc/xen/db01.cfg',
+          'in-place',
+          '/srv/kvm',
+          '/srv/ssh_config',
+          true,
+          false,
+        ],
+      ],
+    );
+    expect(jobs[1]?.bandwidth).toBe('20M');
+    expect(flagsFor(jobs[0] as (typeof jobs)[0], false)).toMatchObject({
+      define: true,
+      connect: 'qemu:///system',
+    });
+    // A review defines nothing.
+    expect(flagsFor(jobs[0] as (typeof jobs)[0], true)).toMatchObject({ define: false });
+  });
+
+  it('refuses a source entry that is not ssh://, has an image too, or has nowhere to copy to', () => {
+    expect(() => parse('images:\n  - source: http://dom0/web01\n    output-dir: /kvm\n')).toThrow(
+      /m\.yaml:2:5: http:\/\/dom0\/web01: not an ssh:\/\/ source/,
+    );
+    expect(() =>
+      parse('images:\n  - source: ssh://dom0/web01\n    image: a.raw\n    output-dir: /kvm\n'),
+    ).toThrow(/image: PATH or source: ssh:\/\/\.\.\., not both/);
+    expect(() => parse('images:\n  - source: ssh://dom0/web01\n')).toThrow(
+      /a source entry needs output-dir: DIR/,
+    );
+  });
+
   it("carries kernel packages, the kernel, a partitionless guest's disks, boot mode and isolation to migrate", () => {
     const [job] = parse(`defaults:
   kernel-packages: [kernels/linux-image-6.1.0-56-cloud-amd64.deb]
