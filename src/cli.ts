@@ -252,6 +252,10 @@ export async function main(options: MainOptions): Promise<number> {
     .option('--bandwidth <rate>', 'at most this many bytes per second on the wire (512K, 20M, 1G)')
     .option('--no-compress', 'send the disk uncompressed (default: zstd where both ends have it)')
     .option(
+      '--no-convert',
+      'copy the disks and the configuration only; print the migrate command that converts them',
+    )
+    .option(
       '--retries <count>',
       'how many times a cut connection is resumed before giving up',
       positiveInteger,

@@ -9,7 +9,7 @@ import type { MigrateOptions } from '../commands/migrate/options.js';
 import type { MigrateReport } from '../commands/migrate/report-types.js';
 import { UserError } from '../errors.js';
 import { type FetchedGuest, type FetchOptions, fetchGuest } from '../remote/fetch-guest.js';
-import { parseRate } from '../remote/wire.js';
+import { parseBandwidth } from '../remote/wire.js';
 import type { ImageJob } from './manifest.js';
 
 /** What the batch sends a worker. */
@@ -69,7 +69,7 @@ export async function importFor(
     outputDir: job.output,
     sshConfig: job.sshConfig,
     shutdown: Boolean(job.shutdown),
-    bandwidth: job.bandwidth === undefined ? undefined : parseRate(job.bandwidth),
+    bandwidth: job.bandwidth === undefined ? undefined : parseBandwidth(job.bandwidth),
     compress: true,
     retries: 3,
     progress,
@@ -78,6 +78,5 @@ export async function importFor(
     fetched.image,
     conversionFlags(fetched, flagsFor(job, dryRun), job.output),
   );
-  options.xenDiskFiles = fetched.files;
   return { fetched, options };
 }

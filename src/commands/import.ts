@@ -4,9 +4,10 @@
  */
 import { Writable } from 'node:stream';
 import { errorMessage, UserError } from '../errors.js';
+import { shellQuote } from '../exec.js';
 import type { Step } from '../pipeline/types.js';
 import { type FetchedGuest, fetchGuest } from '../remote/fetch-guest.js';
-import { parseRate } from '../remote/wire.js';
+import { parseBandwidth } from '../remote/wire.js';
 import { type CliIo, writeLine } from '../ui/io.js';
 import { type MigrateFlags, migrateOptions } from './migrate/from-flags.js';
 import { verboseListener } from './migrate/options.js';
@@ -22,6 +23,8 @@ export interface ImportFlags extends MigrateFlags {
   bandwidth?: string;
   compress?: boolean;
   retries?: number;
+  /** Copy only: the conversion is left to a migrate the operator runs (printed). */
+  convert?: boolean;
 }
 
 /** What `import --json` prints: the copy, then the conversion's own report. */
@@ -41,12 +44,26 @@ export function conversionFlags(fetched: FetchedGuest, flags: MigrateFlags, outp
     // works); a partitionless guest's volumes are laid out on a new whole disk beside it.
     inPlace: !fetched.partitionless,
     output: fetched.partitionless ? `${outputDir}/${fetched.domain}.raw` : undefined,
-    disk: fetched.partitionless
-      ? Object.entries(fetched.files)
-          .filter(([, file]) => file !== fetched.image)
-          .map(([vdev, file]) => `${vdev}=${file}`)
-      : [],
+    // Every other disk's copy: a partitionless guest's volumes, or where its other disks now are.
+    disk: Object.entries(fetched.files)
+      .filter(([, file]) => file !== fetched.image)
+      .map(([vdev, file]) => `${vdev}=${file}`),
   };
+}
+
+/** The migrate command that converts what was copied, for an operator who asked for the copy alone. */
+function convertCommand(fetched: FetchedGuest, flags: MigrateFlags, outputDir: string): string {
+  const f = conversionFlags(fetched, flags, outputDir);
+  const words = [
+    'xen2kvm',
+    'migrate',
+    '--xen-config',
+    fetched.configFile,
+    ...(f.inPlace ? ['--in-place'] : ['--output', f.output as string]),
+    ...(f.disk ?? []).flatMap((d) => ['--disk', d]),
+    fetched.image,
+  ];
+  return words.map(shellQuote).join(' ');
 }
 
 export function checkImportFlags(flags: ImportFlags, io: CliIo): void {
@@ -57,7 +74,7 @@ export function checkImportFlags(flags: ImportFlags, io: CliIo): void {
       'import has no --dry-run: it copies first; review with migrate --dry-run on the copy',
       2,
     );
-  if (!flags.yes && !io.interactive)
+  if (!flags.yes && !io.interactive && flags.convert !== false)
     throw new UserError(
       'import converts what it copied: give --yes when not on a terminal (or run it on one to review the plan)',
       2,
@@ -72,7 +89,7 @@ export async function importGuest(
 ): Promise<number> {
   checkImportFlags(flags, io);
   const outputDir = flags.outputDir ?? '.';
-  const bandwidth = flags.bandwidth === undefined ? undefined : parseRate(flags.bandwidth);
+  const bandwidth = flags.bandwidth === undefined ? undefined : parseBandwidth(flags.bandwidth);
   const report: ImportReport = { import: null, conversion: null, error: null };
   try {
     report.import = await fetchGuest(sourceText, {
@@ -86,7 +103,7 @@ export async function importGuest(
       progress: io.stderr as NodeJS.WritableStream & { isTTY?: boolean },
       listener: flags.verbose ? verboseListener(io) : undefined,
     });
-    for (const line of report.import.notCopied) writeLine(io.stderr, `warning: ${line}`);
+    for (const line of report.import.warnings) writeLine(io.stderr, `warning: ${line}`);
   } catch (error) {
     if (!flags.json) throw error;
     report.error = errorMessage(error);
@@ -95,9 +112,12 @@ export async function importGuest(
     return error instanceof UserError ? error.exitCode : 1;
   }
   const fetched = report.import;
+  if (flags.convert === false) {
+    if (flags.json) writeLine(io.stdout, JSON.stringify(report, null, 2));
+    else writeLine(io.stdout, `copied; to convert: ${convertCommand(fetched, flags, outputDir)}`);
+    return 0;
+  }
   const options = await migrateOptions(fetched.image, conversionFlags(fetched, flags, outputDir));
-  // The copies stand for the disks on the Xen host in the XML.
-  options.xenDiskFiles = fetched.files;
   if (!flags.json) return migrate(options, io, steps);
   // One JSON document: migrate's own report goes into the import's.
   const quiet: CliIo = { ...io, stdout: new Writable({ write: (_c, _e, done) => done() }) };

@@ -31,7 +31,7 @@ import { type CliIo, writeLine } from '../ui/io.js';
 import { planJson, renderPlanAs } from '../ui/report.js';
 import { seconds } from '../ui/task-list.js';
 import { loadXenConfig } from '../xen/load.js';
-import { withLocalDisks } from '../xen/local-disks.js';
+import { diskFiles, withLocalDisks } from '../xen/local-disks.js';
 import { domainNameFor } from '../xml/domain.js';
 import { type DomainOptions, planDomainXml } from '../xml/domain-plan.js';
 import { checkDefinable, plannedVirsh } from '../xml/libvirt.js';
@@ -60,7 +60,10 @@ export async function migrate(options: MigrateOptions, io: CliIo, steps: readonl
   const mapper = chooseMapper(options.mapper);
   // A configuration that cannot be read is refused before the image is even looked at.
   const domain: DomainOptions = options.xenConfig
-    ? { ...options.domain, xen: withLocalDisks(await loadXenConfig(options.xenConfig), options.xenDiskFiles) }
+    ? {
+        ...options.domain,
+        xen: withLocalDisks(await loadXenConfig(options.xenConfig), diskFiles(options.disks)),
+      }
     : options.domain;
   await askBridges(options, domain, io);
   const host = new HostCommandRunner({ listener: options.verbose ? verboseListener(io) : undefined });

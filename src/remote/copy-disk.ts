@@ -36,7 +36,7 @@ export interface DiskCopyReport {
   device: string;
   target: string;
   size: number;
-  /** Disk bytes that came as data (the rest were zero chunks, never sent). */
+  /** Disk bytes that came as data, over every attempt (the rest were zero chunks, never sent). */
   dataBytes: number;
   /** Bytes that crossed the ssh connection, compressed, over every attempt. */
   wireBytes: number;
@@ -77,7 +77,10 @@ export async function copyDisk(
   const resumedFrom = resumeFrom ? [resumeFrom.done] : [];
   const started = performance.now();
   let wireBytes = 0;
+  // Data bytes sent by the attempts that were cut (the last progress each reported).
+  let dataBefore = 0;
   for (let attempt = 0; ; attempt++) {
+    let attemptData = 0;
     const from = resumeFrom?.done ?? 0;
     const sender = quoteWords(['python3', '-c', SENDER, device, String(from)]);
     // The pipe is fixed syntax between quoted words: nothing read from anywhere becomes shell code.
@@ -101,12 +104,15 @@ export async function copyDisk(
         frames,
         target,
         stateFile,
-        (progress) =>
+        (progress) => {
+          attemptData = progress.dataBytes;
           options.onProgress?.({
             ...progress,
+            dataBytes: dataBefore + progress.dataBytes,
             wireBytes: wireBefore + wire.bytes,
             seconds: (performance.now() - started) / 1000,
-          }),
+          });
+        },
         undefined,
         resumeFrom,
       );
@@ -117,7 +123,7 @@ export async function copyDisk(
         device,
         target,
         size: result.size,
-        dataBytes: result.dataBytes,
+        dataBytes: dataBefore + result.dataBytes,
         wireBytes,
         seconds: Number(((performance.now() - started) / 1000).toFixed(2)),
         compressed: options.compress,
@@ -130,6 +136,7 @@ export async function copyDisk(
       const exit = await ssh.exited;
       await unzip?.exited;
       wireBytes = wireBefore + wire.bytes;
+      dataBefore += attemptData;
       if (!(error instanceof CopyCutOff))
         throw new UserError(`copying ${device} from ${source.host}: ${(error as Error).message}`);
       // The sender never started and ssh itself did not fail: the command failed on the Xen host.

@@ -10,7 +10,7 @@
  * Frames (big-endian): "X2KD" size:u64 start:u64, then "D" offset:u64 length:u32 data, or
  * "Z" offset:u64 length:u32, and last "E" end:u64 sha256:32 bytes.
  */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import {
   closeSync,
   existsSync,
@@ -50,7 +50,7 @@ while offset < size:
     if not data:
         break
     digest.update(data)
-    if data == zero[:len(data)]:
+    if data == (zero if len(data) == chunk else bytes(len(data))):
         out.write(b'Z' + struct.pack('>QI', offset, len(data)))
     else:
         out.write(b'D' + struct.pack('>QI', offset, len(data)))
@@ -118,6 +118,13 @@ export async function receiveDisk(
 ): Promise<CopyResult> {
   const fd = openSync(target, existsSync(target) ? 'r+' : 'w+');
   try {
+    // Whatever lies past the checkpoint (half a chunk of a cut attempt) is dropped: a zero chunk is
+    // not written, so the file must hold zeros (a hole) wherever no data frame lands.
+    ftruncateSync(fd, resumeFrom?.done ?? 0);
+    // The digest covers the whole disk as this file holds it: the part copied before, read back,
+    // then every frame as it is written.
+    const hash = createHash('sha256');
+    hashRange(hash, fd, 0, resumeFrom?.done ?? 0);
     const parser = new FrameParser();
     let header: { size: number; start: number } | undefined;
     let end: { end: number; digest: Buffer } | undefined;
@@ -151,9 +158,13 @@ export async function receiveDisk(
         if (frame.offset !== done) throw new Error(`the sender skipped from ${done} to ${frame.offset}`);
         if (frame.kind === 'data') {
           writeSync(fd, frame.data, 0, frame.data.length, frame.offset);
+          hash.update(frame.data);
           dataBytes += frame.data.length;
           done += frame.data.length;
         } else {
+          if (frame.length > CHUNK)
+            throw new Error(`a zero run of ${frame.length} bytes is longer than a chunk`);
+          hash.update(ZEROS.subarray(0, frame.length));
           done += frame.length;
         }
         onProgress({ done, size: header.size, dataBytes });
@@ -166,7 +177,7 @@ export async function receiveDisk(
     // The file is as long as the disk even when it ends in zeros no frame wrote.
     ftruncateSync(fd, header.size);
     checkpoint();
-    const local = digestOf(fd, 0, header.size);
+    const local = hash.digest();
     if (!local.equals(end.digest))
       throw new Error(
         `what arrived differs from what was sent (SHA-256 ${local.toString('hex')} here, ${end.digest.toString('hex')} there)`,
@@ -180,6 +191,8 @@ export async function receiveDisk(
   }
 }
 
+const ZEROS = Buffer.alloc(CHUNK);
+
 /** The stream ended before the sender's last frame: the connection was cut (or the sender died). */
 export class CopyCutOff extends Error {
   override readonly name = 'CopyCutOff';
@@ -192,17 +205,15 @@ export class CopyCutOff extends Error {
   }
 }
 
-/** SHA-256 of bytes [from, to) of an open file. */
-function digestOf(fd: number, from: number, to: number): Buffer {
-  const hash = createHash('sha256');
+/** Feeds bytes [from, to) of an open file to `hash`. */
+function hashRange(hash: Hash, fd: number, from: number, to: number): void {
   const buffer = Buffer.alloc(CHUNK);
   for (let offset = from; offset < to; ) {
     const read = readSync(fd, buffer, 0, Math.min(CHUNK, to - offset), offset);
-    if (read === 0) break;
+    if (read === 0) throw new Error(`the copy is shorter than its state says (${offset} of ${to} bytes)`);
     hash.update(buffer.subarray(0, read));
     offset += read;
   }
-  return hash.digest();
 }
 
 type Frame =
@@ -211,13 +222,15 @@ type Frame =
   | { kind: 'zero'; offset: number; length: number }
   | { kind: 'end'; end: number; digest: Buffer };
 
-/** Cuts the byte stream into frames, whatever sizes its pieces arrive in. */
+/** Cuts the byte stream into frames, whatever sizes its pieces arrive in (each byte copied at most once more). */
 export class FrameParser {
-  private pending: Buffer = Buffer.alloc(0);
+  private pieces: Buffer[] = [];
+  private length = 0;
   private seenHeader = false;
 
   push(chunk: Buffer): Frame[] {
-    this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    this.pieces.push(chunk);
+    this.length += chunk.length;
     const frames: Frame[] = [];
     for (;;) {
       const frame = this.next();
@@ -227,33 +240,65 @@ export class FrameParser {
     return frames;
   }
 
+  /** The next `n` bytes as one buffer, or undefined until that many have arrived; not consumed. */
+  private peek(n: number): Buffer | undefined {
+    if (this.length < n) return undefined;
+    if ((this.pieces[0] as Buffer).length < n) this.pieces = [Buffer.concat(this.pieces, this.length)];
+    return this.pieces[0] as Buffer;
+  }
+
+  private consume(n: number): void {
+    const first = this.pieces[0] as Buffer;
+    this.pieces[0] = first.subarray(n);
+    if ((this.pieces[0] as Buffer).length === 0) this.pieces.shift();
+    this.length -= n;
+  }
+
   private next(): Frame | undefined {
-    const b = this.pending;
     if (!this.seenHeader) {
-      if (b.length < 20) return undefined;
+      const b = this.peek(20);
+      if (!b) return undefined;
       if (b.subarray(0, 4).toString('latin1') !== 'X2KD') throw new Error('not a xen2kvm disk stream');
       this.seenHeader = true;
-      this.pending = b.subarray(20);
-      return { kind: 'header', size: Number(b.readBigUInt64BE(4)), start: Number(b.readBigUInt64BE(12)) };
+      const frame: Frame = {
+        kind: 'header',
+        size: Number(b.readBigUInt64BE(4)),
+        start: Number(b.readBigUInt64BE(12)),
+      };
+      this.consume(20);
+      return frame;
     }
-    if (b.length < 1) return undefined;
-    const tag = String.fromCharCode(b[0] as number);
+    const head = this.peek(1);
+    if (!head) return undefined;
+    const tag = String.fromCharCode(head[0] as number);
     if (tag === 'E') {
-      if (b.length < 41) return undefined;
-      this.pending = b.subarray(41);
-      return { kind: 'end', end: Number(b.readBigUInt64BE(1)), digest: Buffer.from(b.subarray(9, 41)) };
+      const b = this.peek(41);
+      if (!b) return undefined;
+      const frame: Frame = {
+        kind: 'end',
+        end: Number(b.readBigUInt64BE(1)),
+        digest: Buffer.from(b.subarray(9, 41)),
+      };
+      this.consume(41);
+      return frame;
     }
     if (tag !== 'D' && tag !== 'Z')
       throw new Error(`unknown frame ${JSON.stringify(tag)} in the disk stream`);
-    if (b.length < 13) return undefined;
+    const b = this.peek(13);
+    if (!b) return undefined;
     const offset = Number(b.readBigUInt64BE(1));
     const length = b.readUInt32BE(9);
+    // The sender never frames more than a chunk: a longer frame is no stream of ours (and is not buffered).
+    if (length > CHUNK) throw new Error(`a frame of ${length} bytes in the disk stream, more than a chunk`);
     if (tag === 'Z') {
-      this.pending = b.subarray(13);
+      this.consume(13);
       return { kind: 'zero', offset, length };
     }
-    if (b.length < 13 + length) return undefined;
-    this.pending = b.subarray(13 + length);
-    return { kind: 'data', offset, data: Buffer.from(b.subarray(13, 13 + length)) };
+    const whole = this.peek(13 + length);
+    if (!whole) return undefined;
+    // A view, not a copy: the stream's buffers are never written again.
+    const frame: Frame = { kind: 'data', offset, data: whole.subarray(13, 13 + length) };
+    this.consume(13 + length);
+    return frame;
   }
 }

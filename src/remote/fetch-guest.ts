@@ -52,23 +52,23 @@ export interface FetchedGuest {
   /** The first disk is one partition (a partitionless guest: xvda2 with xvda1 beside it). */
   partitionless: boolean;
   disks: DiskCopyReport[];
-  /** Disks left where they are, each with why. */
-  notCopied: string[];
+  /** What the operator should know: disks left where they are and why, a running state not known. */
+  warnings: string[];
 }
 
 const DOMAIN = /^[A-Za-z0-9][A-Za-z0-9_.+-]*$/;
 const VDEV = /^[a-z]+[0-9]*$/;
 
 /** The disks a copy brings over: local paths of the guest's own disks; not cdroms, not network volumes. */
-function copiable(disks: XenDisk[], notCopied: string[]): XenDisk[] {
+function copiable(disks: XenDisk[], warnings: string[]): XenDisk[] {
   return disks.filter((disk) => {
     if (disk.cdrom) {
       if (disk.source)
-        notCopied.push(`cdrom ${disk.vdev} (${disk.source}): not copied; attach the ISO on the KVM host`);
+        warnings.push(`cdrom ${disk.vdev} (${disk.source}): not copied; attach the ISO on the KVM host`);
       return false;
     }
     if (disk.network) {
-      notCopied.push(
+      warnings.push(
         `${disk.vdev} is the network volume ${disk.source}: not copied, the KVM host reaches it itself`,
       );
       return false;
@@ -99,10 +99,14 @@ export async function fetchGuest(sourceText: string, options: FetchOptions): Pro
   if (!DOMAIN.test(domain))
     throw new UserError(`${fileName}: the domain name ${JSON.stringify(domain)} cannot name files here`);
   const running = remote.running || (await host.running(tools, domain));
+  const warnings: string[] = [];
+  if (!tools.toolstack)
+    warnings.push(
+      `neither xl nor xm on ${source.host}: whether ${domain} runs cannot be told; its disks were copied as they were (shut it down first for a consistent copy)`,
+    );
   const outputDir = resolve(options.outputDir);
   mkdirSync(outputDir, { recursive: true });
-  const notCopied: string[] = [];
-  const disks = copiable(config.disks, notCopied);
+  const disks = copiable(config.disks, warnings);
   if (disks.length === 0) throw new UserError(`${fileName}: ${domain} has no disk to copy`);
   if (running && !options.shutdown && !options.snapshot)
     throw new UserError(
@@ -129,8 +133,8 @@ export async function fetchGuest(sourceText: string, options: FetchOptions): Pro
       for (const disk of disks)
         snapshots.set(disk.vdev, await host.snapshot(disk.source, domain, options.snapshot));
     } else if (running) {
-      say(`${domain}: shutting down on ${source.host} (xl shutdown -w)...`);
-      await host.shutdown(domain);
+      say(`${domain}: shutting down on ${source.host} (${tools.toolstack} shutdown -w)...`);
+      await host.shutdown(tools, domain);
       shutDown = true;
     }
     for (const disk of disks) {
@@ -146,7 +150,7 @@ export async function fetchGuest(sourceText: string, options: FetchOptions): Pro
       if (running) discardCopy(target);
       const progress = progressPrinter(`${domain} ${disk.vdev}`, options.progress);
       const report = await copyDisk(source, device, target, {
-        compress: options.compress && tools.zstd,
+        compress: options.compress && tools.zstd && (await hasLocalZstd(runner)),
         bandwidth: options.bandwidth,
         retries: options.retries,
         listener: options.listener,
@@ -175,8 +179,18 @@ export async function fetchGuest(sourceText: string, options: FetchOptions): Pro
     files,
     partitionless: /\d$/.test(first.vdev),
     disks: reports,
-    notCopied,
+    warnings,
   };
+}
+
+/** Whether zstd runs here (it decompresses what the Xen host compressed). */
+async function hasLocalZstd(runner: HostCommandRunner): Promise<boolean> {
+  try {
+    await runner.run({ file: 'zstd', args: ['--version'], kind: 'read', timeout: 'query' });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function reusedCopy(device: string, target: string, state: CopyState): DiskCopyReport {

@@ -30,7 +30,7 @@ export class WireMeter extends Transform {
 const UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 };
 
 /** --bandwidth's value: bytes per second, with an optional K, M or G (binary) suffix: 20M, 512K. */
-export function parseRate(text: string): number {
+export function parseBandwidth(text: string): number {
   const match = /^(\d+(?:\.\d+)?)([KMG]?)(?:i?B)?(?:\/s)?$/i.exec(text.trim());
   const value = match ? Number(match[1]) * (UNITS[(match[2] ?? '').toUpperCase()] ?? 1) : Number.NaN;
   if (!Number.isFinite(value) || value < 1024)

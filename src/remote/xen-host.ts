@@ -10,7 +10,8 @@ import { formatSshSource, type SshSource, sshArgs } from './ssh-source.js';
 
 /** The tools import may use on the Xen host, as found there. */
 export interface XenHostTools {
-  xl: boolean;
+  /** The toolstack that knows the running domains: xl (Xen 4.1+), else xm (Xen 3, 4.0), else none. */
+  toolstack: 'xl' | 'xm' | undefined;
   python3: boolean;
   zstd: boolean;
   lvs: boolean;
@@ -33,7 +34,7 @@ export interface Snapshot {
 }
 
 const PROBE =
-  'for t in xl python3 zstd lvs; do if command -v "$t" >/dev/null 2>&1; then echo "$t yes"; else echo "$t no"; fi; done';
+  'for t in xl xm python3 zstd lvs; do if command -v "$t" >/dev/null 2>&1; then echo "$t yes"; else echo "$t no"; fi; done';
 
 const CONFIG_FILES =
   'for f in "/etc/xen/$1" "/etc/xen/$1.cfg"; do if [ -f "$f" ]; then echo "$f"; exec cat -- "$f"; fi; done; exit 3';
@@ -72,7 +73,8 @@ export class XenHost {
       );
     }
     const has = (tool: string) => new RegExp(`^${tool} yes$`, 'm').test(stdout);
-    return { xl: has('xl'), python3: has('python3'), zstd: has('zstd'), lvs: has('lvs') };
+    const toolstack = has('xl') ? 'xl' : has('xm') ? 'xm' : undefined;
+    return { toolstack, python3: has('python3'), zstd: has('zstd'), lvs: has('lvs') };
   }
 
   /** The guest's configuration: `xl list -l` where the domain runs, else its file in /etc/xen. */
@@ -86,15 +88,16 @@ export class XenHost {
         );
       return { text: file.stdout, origin: name, running: false };
     }
-    if (tools.xl) {
-      const listed = await this.run(['xl', 'list', '-l', name], 'read', [1]);
+    if (tools.toolstack) {
+      // A running domain's configuration as the toolstack holds it: xl's JSON, or xm's SXP.
+      const listed = await this.run([tools.toolstack, 'list', '-l', name], 'read', [1]);
       if (listed.exitCode === 0 && listed.stdout.trim())
-        return { text: listed.stdout, origin: `xl list -l ${name}`, running: true };
+        return { text: listed.stdout, origin: `${tools.toolstack} list -l ${name}`, running: true };
     }
     const file = await this.run(['sh', '-c', CONFIG_FILES, 'xen2kvm', name], 'read', [3]);
     if (file.exitCode === 3)
       throw new UserError(
-        `${name} is not a domain on ${this.where} (${tools.xl ? 'xl list knows no such domain' : 'no xl there'}) and neither /etc/xen/${name} nor /etc/xen/${name}.cfg exists; give its configuration's path: ssh://${this.where}//PATH`,
+        `${name} is not a domain on ${this.where} (${tools.toolstack ? `${tools.toolstack} list knows no such domain` : 'neither xl nor xm there'}) and neither /etc/xen/${name} nor /etc/xen/${name}.cfg exists; give its configuration's path: ssh://${this.where}//PATH`,
       );
     const [origin = '', ...rest] = file.stdout.split('\n');
     return { text: rest.join('\n'), origin, running: false };
@@ -102,14 +105,14 @@ export class XenHost {
 
   /** Whether xl lists the domain (for a configuration read from a file). */
   async running(tools: XenHostTools, domain: string): Promise<boolean> {
-    if (!tools.xl) return false;
-    const listed = await this.run(['xl', 'list', domain], 'read', [1]);
+    if (!tools.toolstack) return false;
+    const listed = await this.run([tools.toolstack, 'list', domain], 'read', [1]);
     return listed.exitCode === 0;
   }
 
   /** Shuts the domain down and waits until it is gone (--shutdown). */
-  async shutdown(domain: string): Promise<void> {
-    await this.run(['xl', 'shutdown', '-w', domain], 'host');
+  async shutdown(tools: XenHostTools, domain: string): Promise<void> {
+    await this.run([tools.toolstack ?? 'xl', 'shutdown', '-w', domain], 'host');
   }
 
   /** An LVM snapshot of `device` (--snapshot): the copy reads it while the guest keeps running. */

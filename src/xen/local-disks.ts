@@ -1,5 +1,16 @@
 /** A Xen configuration whose disks were copied here: each copied disk read from its local file. */
+import { resolve } from 'node:path';
 import type { XenGuestConfig } from './guest-config.js';
+
+/** --disk XENDEV=FILE values as Xen device -> absolute file (malformed ones are left to givenDisks' message). */
+export function diskFiles(options: readonly string[]): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (const option of options) {
+    const match = /^(?:\/dev\/)?([a-z]+\d*)=(.+)$/.exec(option);
+    if (match?.[1] && match[2]) files[match[1]] = resolve(match[2]);
+  }
+  return files;
+}
 
 export function withLocalDisks(config: XenGuestConfig, files: Record<string, string> = {}): XenGuestConfig {
   if (Object.keys(files).length === 0) return config;

@@ -20,7 +20,8 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureFixture, workingCopy } from '../../fixtures/images/fixtures.js';
-import { runCli } from '../helpers/cli.js';
+import { readCopyState } from '../../src/remote/disk-stream.js';
+import { runCli, SUITE_CPU_LOCK } from '../helpers/cli.js';
 import { type FleetHost, FleetNet, stubXl } from '../helpers/fleet-hosts.js';
 
 let dir: string;
@@ -209,6 +210,39 @@ describe('import from a Xen host over ssh', () => {
     expect(report.conversion?.report.status).toBe('converted');
   });
 
+  it('says in one line what is wrong with a source, a host it cannot reach, a guest it cannot find; nothing is left behind', async () => {
+    const out = join(net.control.dir, 'bad');
+    const cases: [string[], number, RegExp][] = [
+      [importArgs('ssh://xen/../etc/passwd', out), 2, /is not a domain name; expected ssh:\/\/\[USER@\]HOST/],
+      [
+        importArgs('ssh://10.99.0.77/web1', out),
+        1,
+        /cannot run commands on 10\.99\.0\.77 over ssh \(.+\); check that `ssh 10\.99\.0\.77 true` works/,
+      ],
+      [
+        importArgs('ssh://xen/nosuch', out),
+        1,
+        /nosuch is not a domain on xen \(xl list knows no such domain\) and neither \/etc\/xen\/nosuch nor/,
+      ],
+      [
+        importArgs('ssh://xen/web1', out).filter((a) => a !== '--yes'),
+        2,
+        /give --yes when not on a terminal/,
+      ],
+    ];
+    for (const [args, code, message] of cases) {
+      const run = await runCli(
+        args.filter((a) => a !== '--json'),
+        { prefix: net.inControl([]) },
+      );
+      expect(run.exitCode, run.stderr).toBe(code);
+      expect(run.stderr.trim().split('\n')).toHaveLength(1);
+      expect(run.stderr).toMatch(message);
+      expect(run.stderr).not.toMatch(/\n\s+at /);
+    }
+    expect(existsSync(out) ? readdirSync(out) : []).toEqual([]);
+  });
+
   it('resumes a copy whose connection was killed mid-way, and what arrived checks out whole', async () => {
     const disk = await xenGuest('web3', { block: true, mac: '00:16:3e:42:00:03' });
     const out = join(net.control.dir, 'web3');
@@ -221,8 +255,10 @@ describe('import from a Xen host over ssh', () => {
     let killed = false;
     for (let i = 0; i < 600 && !killed; i++) {
       await new Promise((r) => setTimeout(r, 100));
-      if (!existsSync(state)) continue;
-      // The first checkpoint is on disk: cut the connection (the ssh client carrying the disk).
+      // Once a checkpoint past the disk's first 40% is on disk (a good part of its data sent),
+      // cut the connection: kill the ssh client carrying the disk.
+      const progress = readCopyState(state);
+      if (!progress || progress.done < 0.4 * progress.size) continue;
       const found = await execa('pgrep', ['-f', `ssh -o BatchMode=yes .* xen python3 -c`], { reject: false });
       for (const pid of found.stdout.split('\n').filter(Boolean)) process.kill(Number(pid), 'SIGKILL');
       killed = found.stdout.trim() !== '';
@@ -237,7 +273,7 @@ describe('import from a Xen host over ssh', () => {
     expect(copy?.resumedFrom[0]).toBeGreaterThan(0);
     expect(copy?.sha256).toBe(before);
     console.log(
-      `resume figures: cut at ${((copy?.resumedFrom[0] ?? 0) / 1024 ** 2).toFixed(0)} MiB of ${((copy?.size ?? 0) / 1024 ** 2).toFixed(0)} MiB; ${((copy?.wireBytes ?? 0) / 1024 ** 2).toFixed(1)} MiB on the wire in all for ${((copy?.dataBytes ?? 0) / 1024 ** 2).toFixed(1)} MiB of data sent after the resume; ${copy?.seconds} s at --bandwidth 24M`,
+      `resume figures: cut at ${((copy?.resumedFrom[0] ?? 0) / 1024 ** 2).toFixed(0)} MiB of ${((copy?.size ?? 0) / 1024 ** 2).toFixed(0)} MiB; ${((copy?.wireBytes ?? 0) / 1024 ** 2).toFixed(1)} MiB on the wire in all, for ${((copy?.dataBytes ?? 0) / 1024 ** 2).toFixed(1)} MiB of data sent in all (what lay between the last checkpoint and the cut is sent twice); ${copy?.seconds} s at --bandwidth 24M`,
     );
   });
 });
@@ -310,12 +346,12 @@ describe('a fleet over two KVM hosts with Ansible', () => {
       ['f5', `file:${file}`],
       ['f6', `file:${join(xen.dir, 'srv', 'gone.img')}`],
     ];
-    guests.forEach(([name, disk], index) =>
+    for (const [index, [name, disk]] of guests.entries()) {
       writeFileSync(
         join(xenEtc(), name as string),
         `name = "${name}"\nmemory = 512\nbootloader = "pygrub"\ndisk = [ '${disk},xvda,w' ]\nvif = [ 'mac=00:16:3e:43:00:0${index + 1},bridge=xenbr0' ]\n`,
-      ),
-    );
+      );
+    }
     const bundle = join(dir, 'xen2kvm.tar.gz');
     await execa('bash', ['scripts/bundle.sh', bundle]);
     const fleet = join(net.control.dir, 'fleet.yml');
@@ -351,18 +387,20 @@ describe('a fleet over two KVM hosts with Ansible', () => {
       ].join('\n'),
     );
     const playbook = async () => {
+      // Its conversions run xen2kvm as runCli does: under the suite's shared CPU lock.
       const run = await execa(
-        'ip',
+        'flock',
         [
-          'netns',
-          'exec',
-          net.control.ns,
-          'ansible-playbook',
-          '-i',
-          inventory,
-          'xen2kvm.fleet.fleet',
-          '-e',
-          `fleet_manifest=${fleet}`,
+          '--shared',
+          SUITE_CPU_LOCK,
+          ...net.inControl([
+            'ansible-playbook',
+            '-i',
+            inventory,
+            'xen2kvm.fleet.fleet',
+            '-e',
+            `fleet_manifest=${fleet}`,
+          ]),
         ],
         {
           cwd: join(process.cwd(), 'ansible'),
@@ -416,6 +454,10 @@ describe('a fleet over two KVM hosts with Ansible', () => {
     const again = await playbook();
     expect(again.exitCode).toBe(2);
     expect(again.report.totals).toMatchObject({ guests: 6, converted: 0, skipped: 5, failed: 1 });
+    // Nothing changes on a rerun: the bundle is unpacked once, the manifests are the same, and a
+    // batch that converted nothing new reports no change.
+    for (const host of ['kvm1', 'kvm2'])
+      expect(again.stdout).toMatch(new RegExp(`${host}\\s+: ok=\\d+\\s+changed=0 `));
     console.log(
       `fleet figures: 6 guests over 2 KVM hosts in ${seconds.toFixed(0)} s (kvm1 ${report.hosts.kvm1?.seconds} s, kvm2 ${report.hosts.kvm2?.seconds} s of batch), ${((report.totals.wire_bytes ?? 0) / 1024 ** 2) | 0} MiB on the wire; the rerun ${again.report.hosts.kvm1?.seconds} s / ${again.report.hosts.kvm2?.seconds} s`,
     );

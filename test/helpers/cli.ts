@@ -36,7 +36,7 @@ export interface CliRun {
  * guest waits for several disks: on this 2-core machine such a guest finds them about 60 s into
  * systemd's 90 s when idle, and a conversion beside it (an initrd rebuild) pushes it past.
  */
-const SUITE_CPU_LOCK = '/tmp/xen2kvm-suite-cpu.lock';
+export const SUITE_CPU_LOCK = '/tmp/xen2kvm-suite-cpu.lock';
 
 export async function runCli(
   args: string[],

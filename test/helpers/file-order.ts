@@ -30,6 +30,7 @@ const ORDER = [
   'migrate.test.ts',
   'kernels.test.ts',
   'libvirt.test.ts',
+  'fleet.test.ts',
   'interactive.test.ts',
   'batch.test.ts',
   'scripting.test.ts',

@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { kvmWorks } from '../../src/verify/kvm-probe.js';
 import { parseDiskSpec, parseRate, parseVifSpec } from '../../src/xen/device-specs.js';
 import { loadXenConfig, parseXenConfig } from '../../src/xen/load.js';
+import { diskFiles, withLocalDisks } from '../../src/xen/local-disks.js';
 import { parseSxp } from '../../src/xen/sxp-parser.js';
 import { parseXl } from '../../src/xen/xl-parser.js';
 import { domainFromXen, virtioName } from '../../src/xml/from-xen.js';
@@ -220,6 +221,28 @@ describe('values libvirt and qemu would refuse', () => {
     expect(await uuid(`${base}uuid = "c7a5fdb2-cdaf-9455-926a-d65c16db1809"\n`)).toBe(
       'c7a5fdb2-cdaf-9455-926a-d65c16db1809',
     );
+  });
+
+  it('points the XML at the copies of the other disks (--disk XENDEV=FILE, or what import copied), as plain files', () => {
+    const config = parseXenConfig(
+      `name = "db01"\ndisk = [ 'phy:/dev/vg0/db01,xvda,w', 'phy:/dev/vg0/db01-data,xvdb,w', 'file:/iso/tools.iso,hdc:cdrom,r' ]\n`,
+      'db01.cfg',
+    );
+    const local = withLocalDisks(config, diskFiles(['xvdb=/srv/kvm/db01-xvdb.raw', 'bad']));
+    const { spec } = domainFromXen(local, {
+      type: 'kvm',
+      bridges: new Map(),
+      defaultNic: { type: 'network', name: 'default' },
+      image: '/srv/kvm/db01-xvda.raw',
+      boot: 'guest',
+    });
+    expect(spec.disks.map((d) => [d.target, d.source, d.block, d.cdrom])).toEqual([
+      ['vda', '/srv/kvm/db01-xvda.raw', false, false],
+      ['vdb', '/srv/kvm/db01-xvdb.raw', false, false],
+      ['hdc', '/iso/tools.iso', false, true],
+    ]);
+    // Without copies, the Xen host's devices stay as they were.
+    expect(withLocalDisks(config, {})).toBe(config);
   });
 
   it("matches the converted image with the Xen disks it holds: a xen-tools guest's partitions, each given as a disk", async () => {

@@ -34,14 +34,12 @@ export interface MigrateOptions {
   domain: DomainOptions;
   /** The guest's Xen configuration, for the domain XML (and a partitionless guest's other disks). */
   xenConfig?: string;
-  /**
-   * Files here holding the configuration's disks (Xen device -> file), as `import` copied them:
-   * the XML points at these instead of the paths on the Xen host.
-   */
-  xenDiskFiles?: Record<string, string>;
   /** A partitionless image: on a new whole disk with its own GRUB, or kept and booted directly. */
   boot: BootMode;
-  /** The guest's other Xen disks, XENDEVICE=FILE (a partitionless guest's swap, say). */
+  /**
+   * The guest's other Xen disks, XENDEVICE=FILE: a partitionless guest's volumes (its swap, say),
+   * or where a partitioned guest's other disks were copied to (the XML points at FILE).
+   */
   disks: string[];
   /** The kernel version to boot by default. */
   kernel?: string;

@@ -51,11 +51,17 @@ export async function partitionlessInput(
         2,
       );
     }
-    if (options.disks.length > 0) {
-      throw new UserError(
-        `--disk: ${options.image} is a partitioned disk; --disk gives a partitionless guest's other volumes (give its other disks through --xen-config)`,
-        2,
-      );
+    // A partitioned guest's other disks come from --xen-config; --disk only says where one of them
+    // is here (a copy), for the XML.
+    for (const option of options.disks) {
+      const device = (option.split('=')[0] ?? option).replace(/^\/dev\//, '');
+      if (!domain.xen)
+        throw new UserError(
+          `--disk ${option}: ${options.image} is a partitioned disk, whose other disks come from --xen-config (--disk then says where one of them was copied to)`,
+          2,
+        );
+      if (!domain.xen.disks.some((d) => d.vdev === device))
+        throw new UserError(`--disk ${option}: the Xen configuration has no disk ${device}`, 2);
     }
     return undefined;
   }
