@@ -20,6 +20,8 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureFixture, workingCopy } from '../../fixtures/images/fixtures.js';
+import type { ImportReport } from '../../src/commands/import.js';
+import type { MigrateReport } from '../../src/commands/migrate/report-types.js';
 import { readCopyState } from '../../src/remote/disk-stream.js';
 import { runCli, SUITE_CPU_LOCK } from '../helpers/cli.js';
 import { type FleetHost, FleetNet, stubXl } from '../helpers/fleet-hosts.js';
@@ -108,28 +110,8 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-interface ImportJson {
-  import: {
-    domain: string;
-    configFile: string;
-    configOrigin: string;
-    wasRunning: boolean;
-    shutDown: boolean;
-    image: string;
-    disks: {
-      device: string;
-      size: number;
-      dataBytes: number;
-      wireBytes: number;
-      seconds: number;
-      compressed: boolean;
-      resumedFrom: number[];
-      sha256: string;
-    }[];
-  } | null;
-  conversion: { kind: string; report: { status: string; domainXml: string; mode: string } } | null;
-  error: string | null;
-}
+/** What `import --json` prints, with the conversion known to have been written. */
+type ImportJson = ImportReport & { conversion: Extract<MigrateReport, { kind: 'converted' }> | null };
 
 const importArgs = (source: string, out: string, extra: string[] = []) => [
   'import',

@@ -8,39 +8,9 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execa } from 'execa';
+import { deleteNamespace, pidOf, removeDeadNamespaces, sh, stopPid, waitForPid } from './daemons.js';
 
 const SUBNET = '10.99.0';
-
-async function sh(argv: string[], input?: string): Promise<string> {
-  const [file = '', ...args] = argv;
-  return (await execa(file, args, { input })).stdout;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function stopPid(pid: number | undefined): Promise<void> {
-  if (pid === undefined || !alive(pid)) return;
-  process.kill(pid, 'SIGTERM');
-  for (let i = 0; i < 50 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
-  if (alive(pid)) process.kill(pid, 'SIGKILL');
-}
-
-function pidOf(file: string): number | undefined {
-  try {
-    const pid = Number(readFileSync(file, 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 export interface FleetHost {
   name: string;
@@ -70,7 +40,7 @@ export class FleetNet {
   }
 
   static async start(dir: string): Promise<FleetNet> {
-    await removeDeadNamespaces();
+    await removeDeadNamespaces(/^(x2k-fl-(\d+)-\S+)/);
     const net = new FleetNet(dir);
     mkdirSync(net.control.dir, { recursive: true });
     await sh(['ip', 'netns', 'add', net.switchNs]);
@@ -148,8 +118,7 @@ export class FleetNet {
       '-c',
       script,
     ]);
-    for (let i = 0; i < 50 && pidOf(pidFile) === undefined; i++) await new Promise((r) => setTimeout(r, 100));
-    if (pidOf(pidFile) === undefined) throw new Error(`sshd of ${name} wrote no pid`);
+    await waitForPid(`sshd of ${name}`, pidFile);
     this.pidFiles.push(pidFile);
     this.hosts.push(host);
     this.writeSshConfig();
@@ -187,23 +156,7 @@ export class FleetNet {
 
   async stop(): Promise<void> {
     for (const file of this.pidFiles.reverse()) await stopPid(pidOf(file));
-    for (const ns of this.namespaces) {
-      const left = (await execa('ip', ['netns', 'pids', ns], { reject: false })).stdout;
-      for (const pid of left.split('\n').filter(Boolean)) await stopPid(Number(pid));
-      await execa('ip', ['netns', 'delete', ns], { reject: false });
-    }
-  }
-}
-
-/** Namespaces of fleet tests whose process is gone (a killed run), deleted with what runs in them. */
-async function removeDeadNamespaces(): Promise<void> {
-  const list = (await execa('ip', ['netns', 'list'], { reject: false })).stdout;
-  for (const line of list.split('\n')) {
-    const match = /^(x2k-fl-(\d+)-\S+)/.exec(line);
-    if (!match?.[1] || alive(Number(match[2]))) continue;
-    const pids = (await execa('ip', ['netns', 'pids', match[1]], { reject: false })).stdout;
-    for (const pid of pids.split('\n').filter(Boolean)) await stopPid(Number(pid));
-    await execa('ip', ['netns', 'delete', match[1]], { reject: false });
+    for (const ns of this.namespaces) await deleteNamespace(ns);
   }
 }
 

@@ -8,39 +8,10 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { deleteNamespace, pidOf, removeDeadNamespaces, sh, stopPid, waitForPid } from './daemons.js';
 
 /** Where ovs-vsctl (ours and libvirt's) finds the database: OVS's default, as libvirt calls it without options. */
 const OVS_RUN_DIR = '/var/run/openvswitch';
-
-async function sh(argv: string[], input?: string): Promise<string> {
-  const [file = '', ...args] = argv;
-  return (await execa(file, args, { input })).stdout;
-}
-
-function pidOf(file: string): number | undefined {
-  try {
-    const pid = Number(readFileSync(file, 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function stopPid(pid: number | undefined): Promise<void> {
-  if (pid === undefined || !alive(pid)) return;
-  process.kill(pid, 'SIGTERM');
-  for (let i = 0; i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
-  if (alive(pid)) process.kill(pid, 'SIGKILL');
-}
 
 /** A network the guest can join: a bridge (or an OVS VLAN port) with dnsmasq handing out addresses. */
 export interface DhcpNetwork {
@@ -67,7 +38,7 @@ export class LibvirtHost {
   }
 
   static async start(dir: string): Promise<LibvirtHost> {
-    await removeDeadNamespaces();
+    await removeDeadNamespaces(/^(x2k-lv-(\d+))\b/);
     const ns = `x2k-lv-${process.pid}`;
     const host = new LibvirtHost(ns, dir);
     mkdirSync(join(dir, 'sock'), { recursive: true, mode: 0o700 });
@@ -107,9 +78,7 @@ export class LibvirtHost {
 
   private async daemon(name: string, argv: string[], pidFile: string): Promise<void> {
     await sh(this.inNs(argv));
-    for (let i = 0; i < 100 && pidOf(pidFile) === undefined; i++)
-      await new Promise((r) => setTimeout(r, 100));
-    if (pidOf(pidFile) === undefined) throw new Error(`${name} wrote no pid to ${pidFile}`);
+    await waitForPid(name, pidFile);
     this.pidFiles.push(pidFile);
   }
 
@@ -238,25 +207,7 @@ export class LibvirtHost {
       await execa('ovs-vsctl', ['--timeout=5', '--if-exists', 'del-br', bridge], { reject: false });
     for (const file of this.pidFiles.reverse()) await stopPid(pidOf(file));
     // Anything else that runs in the namespace (a dnsmasq libvirt started for a network of its own).
-    const left = (await execa('ip', ['netns', 'pids', this.ns], { reject: false })).stdout;
-    for (const pid of left.split('\n').filter(Boolean)) await stopPid(Number(pid));
-    await execa('ip', ['netns', 'delete', this.ns], { reject: false });
-  }
-}
-
-/**
- * Deletes the namespaces of test hosts whose process is gone (a run that was killed), with what
- * still runs in them, so their daemons and addresses do not meet this run's.
- */
-async function removeDeadNamespaces(): Promise<void> {
-  const list = (await execa('ip', ['netns', 'list'], { reject: false })).stdout;
-  for (const line of list.split('\n')) {
-    const match = /^x2k-lv-(\d+)\b/.exec(line);
-    if (!match || alive(Number(match[1]))) continue;
-    const ns = `x2k-lv-${match[1]}`;
-    const pids = (await execa('ip', ['netns', 'pids', ns], { reject: false })).stdout;
-    for (const pid of pids.split('\n').filter(Boolean)) await stopPid(Number(pid));
-    await execa('ip', ['netns', 'delete', ns], { reject: false });
+    await deleteNamespace(this.ns);
   }
 }
 
