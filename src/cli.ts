@@ -175,7 +175,7 @@ export async function main(options: MainOptions): Promise<number> {
     )
     .option(
       '--disk <xen=file>',
-      "another of the guest's Xen disks, by its Xen name (xvda1=swap.img); repeatable; the Xen config's disks count too",
+      "another of the guest's Xen disks, by its Xen name (xvda1=swap.img), or where one of --xen-config's disks was copied to (xvdb=data.raw); repeatable",
       collect,
       [],
     )

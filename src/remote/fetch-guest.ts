@@ -6,7 +6,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { UserError } from '../errors.js';
+import { errorMessage, UserError } from '../errors.js';
 import { type CommandListener, HostCommandRunner } from '../exec.js';
 import { acquireLock } from '../safety/lock.js';
 import type { XenDisk } from '../xen/guest-config.js';
@@ -104,14 +104,15 @@ export async function fetchGuest(sourceText: string, options: FetchOptions): Pro
     warnings.push(
       `neither xl nor xm on ${source.host}: whether ${domain} runs cannot be told; its disks were copied as they were (shut it down first for a consistent copy)`,
     );
-  const outputDir = resolve(options.outputDir);
-  mkdirSync(outputDir, { recursive: true });
   const disks = copiable(config.disks, warnings);
   if (disks.length === 0) throw new UserError(`${fileName}: ${domain} has no disk to copy`);
   if (running && !options.shutdown && !options.snapshot)
     throw new UserError(
       `${domain} is running on ${source.host}: a copy of a disk in use is not consistent; shut it down first, or give --shutdown (xl shutdown -w) or --snapshot (copy from LVM snapshots)`,
     );
+  // Nothing is made here before every refusal that needs no copy has had its say.
+  const outputDir = resolve(options.outputDir);
+  mkdirSync(outputDir, { recursive: true });
   const configFile = join(
     outputDir,
     `${domain}.xen.${detectFormat(remote.text) === 'xl' ? 'cfg' : detectFormat(remote.text)}`,
@@ -162,8 +163,18 @@ export async function fetchGuest(sourceText: string, options: FetchOptions): Pro
       reports.push(report);
     }
   } finally {
-    for (const snapshot of snapshots.values()) await host.removeSnapshot(snapshot);
     lock.release();
+    for (const snapshot of snapshots.values()) {
+      try {
+        await host.removeSnapshot(snapshot);
+      } catch (error) {
+        // Said at once: an error on its way out would otherwise hide it, and a snapshot left
+        // behind fills up and breaks when the guest writes enough.
+        say(
+          `warning: the snapshot ${snapshot.volume} on ${source.host} could not be removed (${errorMessage(error)}): remove it with lvremove ${snapshot.volume}`,
+        );
+      }
+    }
   }
   const first = disks[0] as XenDisk;
   return {

@@ -68,7 +68,7 @@ async function xenGuest(name: string, options: { block?: boolean; mac: string })
 }
 
 /** Marks a guest running for the stub xl, with what `xl list -l` prints for it. */
-function markRunning(name: string, disk: string): void {
+function markRunning(name: string, disk: string, data: string): void {
   writeFileSync(
     join(xlState(), `${name}.json`),
     JSON.stringify([
@@ -77,7 +77,10 @@ function markRunning(name: string, disk: string): void {
         config: {
           c_info: { type: 'pv', name },
           b_info: { max_memkb: 524288, target_memkb: 524288, max_vcpus: 1 },
-          disks: [{ pdev_path: disk, vdev: 'xvda', format: 'raw', readwrite: 1 }],
+          disks: [
+            { pdev_path: disk, vdev: 'xvda', format: 'raw', readwrite: 1 },
+            { pdev_path: data, vdev: 'xvdb', format: 'raw', readwrite: 1 },
+          ],
           nics: [{ mac: '00:16:3e:42:00:09', bridge: 'xenbr0' }],
           bootloader: 'pygrub',
         },
@@ -168,14 +171,23 @@ describe('import from a Xen host over ssh', () => {
     );
   });
 
-  it('refuses a running guest without a word of copying; --shutdown stops it (xl shutdown -w) and copies its block device', async () => {
+  it('refuses a running guest without a word of copying; --shutdown stops it (xl shutdown -w), copies its block device and its data disk, and the XML points at both copies', async () => {
     const disk = await xenGuest('web2', { block: true, mac: '00:16:3e:42:00:02' });
-    markRunning('web2', disk);
+    // A second disk: 64 MiB, mostly holes, with data at both ends.
+    const data = join(xen.dir, 'srv', 'web2-data.img');
+    writeFileSync(data, '');
+    await execa('truncate', ['-s', '64M', data]);
+    await execa('sh', [
+      '-c',
+      `printf 'first' | dd of=${data} conv=notrunc status=none && printf 'last' | dd of=${data} bs=1 seek=67108860 conv=notrunc status=none`,
+    ]);
+    markRunning('web2', disk, data);
     const out = join(net.control.dir, 'web2');
     const refused = await runCli(importArgs('ssh://xen/web2', out), { prefix: net.inControl([]) });
     expect(refused.exitCode).toBe(1);
     expect(refused.stderr).toMatch(/web2 is running on xen: .*--shutdown .*--snapshot/);
-    expect(existsSync(join(out, 'web2-xvda.raw'))).toBe(false);
+    // Refused before anything was made here: not even the output directory.
+    expect(existsSync(out)).toBe(false);
 
     const run = await runCli(importArgs('ssh://xen/web2', out, ['--shutdown']), {
       prefix: net.inControl([]),
@@ -188,8 +200,13 @@ describe('import from a Xen host over ssh', () => {
       configOrigin: 'xl list -l web2',
     });
     expect(readFileSync(join(xlState(), 'calls'), 'utf8')).toContain('shutdown -w web2');
-    expect(report.import?.disks[0]?.device).toBe(disk);
+    expect(report.import?.disks.map((d) => d.device)).toEqual([disk, data]);
+    expect(report.import?.disks[1]?.sha256).toBe(await sha256(data));
     expect(report.conversion?.report.status).toBe('converted');
+    // The converted first disk and the data disk's copy, in the Xen order: vda, vdb.
+    const xml = readFileSync(report.conversion?.report.domainXml as string, 'utf8');
+    const sources = [...xml.matchAll(/<source file="([^"]+)"\/>/g)].map((m) => m[1]);
+    expect(sources).toEqual([join(out, 'web2-xvda.raw'), join(out, 'web2-xvdb.raw')]);
   });
 
   it('says in one line what is wrong with a source, a host it cannot reach, a guest it cannot find; nothing is left behind', async () => {
