@@ -69,11 +69,6 @@ function convertCommand(fetched: FetchedGuest, flags: MigrateFlags, outputDir: s
 export function checkImportFlags(flags: ImportFlags, io: CliIo): void {
   if (flags.shutdown && flags.snapshot)
     throw new UserError('--shutdown and --snapshot are two ways to copy a running guest: give one', 2);
-  if (flags.dryRun)
-    throw new UserError(
-      'import has no --dry-run: it copies first; review with migrate --dry-run on the copy',
-      2,
-    );
   if (!flags.yes && !io.interactive && flags.convert !== false)
     throw new UserError(
       'import converts what it copied: give --yes when not on a terminal (or run it on one to review the plan)',
