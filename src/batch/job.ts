@@ -3,13 +3,12 @@
  * what the worker hands back. Typed end to end: nothing is turned into argv and parsed again.
  */
 
-import { conversionFlags } from '../commands/import.js';
+import { conversionFlags, fetchOptionsOf } from '../commands/import.js';
 import { type MigrateFlags, migrateOptions } from '../commands/migrate/from-flags.js';
 import type { MigrateOptions } from '../commands/migrate/options.js';
 import type { MigrateReport } from '../commands/migrate/report-types.js';
 import { UserError } from '../errors.js';
 import { type FetchedGuest, type FetchOptions, fetchGuest } from '../remote/fetch-guest.js';
-import { parseBandwidth } from '../remote/wire.js';
 import type { ImageJob } from './manifest.js';
 
 /** What the batch sends a worker. */
@@ -65,15 +64,13 @@ export async function importFor(
     throw new UserError(
       `${job.image}: a dry-run does not copy guests from their Xen host; review with import, or migrate --dry-run on a copy`,
     );
-  const fetched = await fetchGuest(job.source, {
-    outputDir: job.output,
-    sshConfig: job.sshConfig,
-    shutdown: Boolean(job.shutdown),
-    bandwidth: job.bandwidth === undefined ? undefined : parseBandwidth(job.bandwidth),
-    compress: true,
-    retries: 3,
-    progress,
-  });
+  const fetched = await fetchGuest(
+    job.source,
+    fetchOptionsOf(
+      { outputDir: job.output, sshConfig: job.sshConfig, shutdown: job.shutdown, bandwidth: job.bandwidth },
+      progress,
+    ),
+  );
   const options = await migrateOptions(
     fetched.image,
     conversionFlags(fetched, flagsFor(job, dryRun), job.output),

@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { errorMessage, UserError } from '../errors.js';
 import { shellQuote } from '../exec.js';
 import type { Step } from '../pipeline/types.js';
-import { type FetchedGuest, fetchGuest } from '../remote/fetch-guest.js';
+import { type FetchedGuest, type FetchOptions, fetchGuest } from '../remote/fetch-guest.js';
 import { parseBandwidth } from '../remote/wire.js';
 import { type CliIo, writeLine } from '../ui/io.js';
 import { type MigrateFlags, migrateOptions } from './migrate/from-flags.js';
@@ -66,6 +66,35 @@ function convertCommand(fetched: FetchedGuest, flags: MigrateFlags, outputDir: s
   return words.map(shellQuote).join(' ');
 }
 
+/** What fetchGuest is asked for these flags (the command's, or a batch source entry's): the defaults live here. */
+export function fetchOptionsOf(
+  flags: Pick<
+    ImportFlags,
+    | 'outputDir'
+    | 'sshConfig'
+    | 'shutdown'
+    | 'snapshot'
+    | 'snapshotSize'
+    | 'bandwidth'
+    | 'compress'
+    | 'retries'
+  >,
+  progress: FetchOptions['progress'],
+  listener?: FetchOptions['listener'],
+): FetchOptions {
+  return {
+    outputDir: flags.outputDir ?? '.',
+    sshConfig: flags.sshConfig,
+    shutdown: Boolean(flags.shutdown),
+    snapshot: flags.snapshot ? (flags.snapshotSize ?? '2G') : undefined,
+    bandwidth: flags.bandwidth === undefined ? undefined : parseBandwidth(flags.bandwidth),
+    compress: flags.compress !== false,
+    retries: flags.retries ?? 3,
+    progress,
+    listener,
+  };
+}
+
 export function checkImportFlags(flags: ImportFlags, io: CliIo): void {
   if (flags.shutdown && flags.snapshot)
     throw new UserError('--shutdown and --snapshot are two ways to copy a running guest: give one', 2);
@@ -83,21 +112,15 @@ export async function importGuest(
   steps: readonly Step[],
 ): Promise<number> {
   checkImportFlags(flags, io);
-  const outputDir = flags.outputDir ?? '.';
-  const bandwidth = flags.bandwidth === undefined ? undefined : parseBandwidth(flags.bandwidth);
+  const fetchOptions = fetchOptionsOf(
+    flags,
+    io.stderr as FetchOptions['progress'],
+    flags.verbose ? verboseListener(io) : undefined,
+  );
+  const { outputDir } = fetchOptions;
   const report: ImportReport = { import: null, conversion: null, error: null };
   try {
-    report.import = await fetchGuest(sourceText, {
-      outputDir,
-      sshConfig: flags.sshConfig,
-      shutdown: Boolean(flags.shutdown),
-      snapshot: flags.snapshot ? (flags.snapshotSize ?? '2G') : undefined,
-      bandwidth,
-      compress: flags.compress !== false,
-      retries: flags.retries ?? 3,
-      progress: io.stderr as NodeJS.WritableStream & { isTTY?: boolean },
-      listener: flags.verbose ? verboseListener(io) : undefined,
-    });
+    report.import = await fetchGuest(sourceText, fetchOptions);
     for (const line of report.import.warnings) writeLine(io.stderr, `warning: ${line}`);
   } catch (error) {
     if (!flags.json) throw error;

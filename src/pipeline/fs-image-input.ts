@@ -27,6 +27,7 @@ import { type FilesystemInfo, LINUX_ROOT_FILESYSTEMS, probeFilesystem } from '..
 import { allocatedBytes, requireRoom } from '../safety/space.js';
 import { StagedTree } from '../tree/staged-tree.js';
 import type { XenGuestConfig } from '../xen/guest-config.js';
+import { parseDiskOption } from '../xen/local-disks.js';
 import type { BootMode } from './types.js';
 
 export interface FsImageInput {
@@ -89,10 +90,8 @@ export async function givenDisks(
     if (!disk.cdrom && disk.source && !disk.block) named.set(xenDevicePath(disk.vdev), disk.source);
   }
   for (const option of diskOptions) {
-    const match = /^([a-z/]+\d*)=(.+)$/.exec(option);
-    if (!match?.[1] || !match[2])
-      throw new UserError(`--disk ${option}: expected XENDEVICE=FILE, e.g. --disk xvda1=swap.img`, 2);
-    named.set(xenDevicePath(match[1]), match[2]);
+    const { vdev, file } = parseDiskOption(option);
+    named.set(xenDevicePath(vdev), file);
   }
   const given: GivenDisk[] = [];
   for (const [device, file] of named) {

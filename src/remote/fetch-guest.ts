@@ -113,10 +113,8 @@ export async function fetchGuest(sourceText: string, options: FetchOptions): Pro
   // Nothing is made here before every refusal that needs no copy has had its say.
   const outputDir = resolve(options.outputDir);
   mkdirSync(outputDir, { recursive: true });
-  const configFile = join(
-    outputDir,
-    `${domain}.xen.${detectFormat(remote.text) === 'xl' ? 'cfg' : detectFormat(remote.text)}`,
-  );
+  const format = detectFormat(remote.text);
+  const configFile = join(outputDir, `${domain}.xen.${format === 'xl' ? 'cfg' : format}`);
   writeFileSync(configFile, remote.text);
   const files = Object.fromEntries(
     disks.map((disk) => [
@@ -129,6 +127,8 @@ export async function fetchGuest(sourceText: string, options: FetchOptions): Pro
   // One import of a guest into a directory at a time (a second would write the same copies).
   const lock = acquireLock(configFile);
   const reports: DiskCopyReport[] = [];
+  // Asked once for every disk: zstd on the wire needs it at both ends.
+  const compress = options.compress && tools.zstd && (await hasLocalZstd(runner));
   try {
     if (running && options.snapshot) {
       for (const disk of disks)
@@ -151,7 +151,7 @@ export async function fetchGuest(sourceText: string, options: FetchOptions): Pro
       if (running) discardCopy(target);
       const progress = progressPrinter(`${domain} ${disk.vdev}`, options.progress);
       const report = await copyDisk(source, device, target, {
-        compress: options.compress && tools.zstd && (await hasLocalZstd(runner)),
+        compress,
         bandwidth: options.bandwidth,
         retries: options.retries,
         listener: options.listener,

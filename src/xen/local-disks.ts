@@ -1,14 +1,28 @@
-/** A Xen configuration whose disks were copied here: each copied disk read from its local file. */
+/**
+ * --disk XENDEV=FILE, the guest's Xen disks given as files here; and a Xen configuration whose
+ * disks were copied here, each copied disk read from its local file.
+ */
 import { resolve } from 'node:path';
+import { UserError } from '../errors.js';
 import type { XenGuestConfig } from './guest-config.js';
 
-/** --disk XENDEV=FILE values as Xen device -> absolute file (malformed ones are left to givenDisks' message). */
+/** One --disk value: the Xen device as written, without /dev/, and the file; undefined when it is not XENDEV=FILE. */
+function diskOption(option: string): { vdev: string; file: string } | undefined {
+  const match = /^([a-z/]+\d*)=(.+)$/.exec(option);
+  return match?.[1] && match[2] ? { vdev: match[1].replace(/^\/dev\//, ''), file: match[2] } : undefined;
+}
+
+/** One --disk value, or the one-line refusal of a malformed one. */
+export function parseDiskOption(option: string): { vdev: string; file: string } {
+  const disk = diskOption(option);
+  if (!disk) throw new UserError(`--disk ${option}: expected XENDEVICE=FILE, e.g. --disk xvda1=swap.img`, 2);
+  return disk;
+}
+
+/** --disk values as Xen device -> absolute file; a malformed one is left to the check that reads it (parseDiskOption). */
 export function diskFiles(options: readonly string[]): Record<string, string> {
   const files: Record<string, string> = {};
-  for (const option of options) {
-    const match = /^(?:\/dev\/)?([a-z]+\d*)=(.+)$/.exec(option);
-    if (match?.[1] && match[2]) files[match[1]] = resolve(match[2]);
-  }
+  for (const disk of options.map(diskOption)) if (disk) files[disk.vdev] = resolve(disk.file);
   return files;
 }
 

@@ -25,6 +25,7 @@ import { kernelArgsFor } from '../../pipeline/plan.js';
 import type { CliIo } from '../../ui/io.js';
 import { taskList } from '../../ui/task-list.js';
 import type { DirectKernel } from '../../verify/boot-check.js';
+import { parseDiskOption } from '../../xen/local-disks.js';
 import { domainNameFor } from '../../xml/domain.js';
 import type { DomainOptions } from '../../xml/domain-plan.js';
 import type { MigrateOptions } from './options.js';
@@ -54,7 +55,7 @@ export async function partitionlessInput(
     // A partitioned guest's other disks come from --xen-config; --disk only says where one of them
     // is here (a copy), for the XML.
     for (const option of options.disks) {
-      const device = (option.split('=')[0] ?? option).replace(/^\/dev\//, '');
+      const device = parseDiskOption(option).vdev;
       if (!domain.xen)
         throw new UserError(
           `--disk ${option}: ${options.image} is a partitioned disk, whose other disks come from --xen-config (--disk then says where one of them was copied to)`,
